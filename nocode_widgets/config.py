@@ -1,0 +1,75 @@
+"""Settings: where data lives and the limits that protect the machine, from NOCODE_* environment
+variables with safe defaults. One frozen object is passed around; nothing reads the environment
+elsewhere."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+
+def _default_data_dir() -> Path:
+    return REPO_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # Uploads and datasets.
+    max_upload_bytes: int = 200 * MIB  # one upload (all files selected at once) or one zip
+    max_images_per_dataset: int = 20_000
+    max_image_pixels: int = 50_000_000  # larger images are refused before decoding
+    image_max_side: int = 512  # stored images are downscaled to this longer side
+    max_zip_uncompressed_bytes: int = 4096 * MIB
+    max_zip_ratio: int = 200  # an entry inflating more than this is treated as a zip bomb
+    import_roots: tuple[Path, ...] = ()  # server folders a web user may import from
+    # Accounts.
+    login_failures_before_lockout: int = 5
+    lockout_base_seconds: float = 30.0  # doubles with every further failure
+    lockout_max_seconds: float = 3600.0
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    # Runs.
+    heartbeat_timeout_s: float = 60.0  # a running run silent this long is `interrupted`
+    max_concurrent_runs: int = 1  # per device
+    websocket_max_message_mib: int = 200  # must match voila.json
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "nocode.json"
+
+    def user_dir(self, user_id: str) -> Path:
+        return self.data_dir / "users" / user_id
+
+    def with_changes(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, data_dir: str | Path | None = None, env=None) -> "Settings":
+        """Read NOCODE_<FIELD> variables (e.g. NOCODE_DATA_DIR, NOCODE_MAX_UPLOAD_BYTES)."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get("NOCODE_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw)
+        if data_dir is not None:
+            values["data_dir"] = Path(data_dir)
+        settings = cls(**values)
+        return replace(settings, data_dir=Path(settings.data_dir).expanduser().resolve())
+
+
+def _parse(name: str, raw: str):
+    if name == "data_dir":
+        return Path(raw)
+    if name == "import_roots":
+        return tuple(Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p)
+    default = getattr(Settings(), name)
+    try:
+        return type(default)(raw)
+    except ValueError:
+        raise ValueError(f"NOCODE_{name.upper()} must be a {type(default).__name__}, got {raw!r}") from None

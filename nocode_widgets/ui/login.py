@@ -1,0 +1,48 @@
+"""Sign up / log in. Calls `on_login(user)` once the password checks out."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import ipywidgets as w
+
+from .. import auth
+from ..workspace import Workspace
+from .common import Message, busy
+
+
+class LoginPanel(w.VBox):
+    def __init__(self, ws: Workspace, on_login: Callable[[auth.User], None] | None = None):
+        self.ws = ws
+        self.on_login = on_login or (lambda user: None)
+        self.username = w.Text(description="Username", placeholder="3 to 32 letters or digits")
+        self.password = w.Password(description="Password", placeholder="at least 8 characters")
+        self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
+        self.signup_button = w.Button(description="Create account", icon="user-plus")
+        self.message = Message()
+        self.login_button.on_click(self._log_in)
+        self.signup_button.on_click(self._sign_up)
+        super().__init__([
+            w.HTML("<h3>Welcome</h3><p>Log in, or create an account to start training image classifiers.</p>"),
+            self.username, self.password,
+            w.HBox([self.login_button, self.signup_button]),
+            self.message,
+        ])
+        self.add_class("nocode-login")
+
+    def _log_in(self, _=None) -> None:
+        with busy(self.login_button, self.message):
+            self.message.clear()
+            user = auth.log_in(self.ws, self.username.value, self.password.value)
+            self._done(user)
+
+    def _sign_up(self, _=None) -> None:
+        with busy(self.signup_button, self.message):
+            self.message.clear()
+            user = auth.sign_up(self.ws, self.username.value, self.password.value)
+            self._done(user)
+
+    def _done(self, user: auth.User) -> None:
+        self.password.value = ""
+        self.message.show(f"Signed in as {user.username}.", "ok")
+        self.on_login(user)
