@@ -1,0 +1,48 @@
+"""The README's promise: two commands, one starts the app, one runs the tests; CI runs the latter."""
+
+import re
+import subprocess
+import time
+import urllib.request
+
+from tests.conftest import REPO, cli_env, free_port
+
+
+def readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```(?:bash|sh)\n(.*?)```", text, re.S).group(1)
+    return [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_opens_with_exactly_two_commands_app_then_test():
+    assert readme_commands() == ["./scripts/app", "./scripts/test"]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "./scripts/test" in ci and "set -euo pipefail" in ci
+
+
+def test_app_command_serves_the_login_page(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([str(REPO / "scripts" / "app"), "--port", str(port)], cwd=REPO,
+                            env=cli_env(tmp_path / "data"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        page = _get_when_up(f"http://127.0.0.1:{port}/", deadline=time.time() + 240)
+        assert "application/vnd.jupyter.widget-view+json" in page  # the app cell ran and made widgets
+        assert "Traceback" not in page
+        assert (tmp_path / "data" / "nocode.json").exists()  # the kernel used the data dir we gave
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _get_when_up(url: str, deadline: float) -> str:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                return r.read().decode()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.5)

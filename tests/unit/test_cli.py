@@ -1,0 +1,49 @@
+import json
+import subprocess
+
+from tests.conftest import NOCODE, cli_env
+
+
+def nocode(tmp_path, *args, password="password123"):
+    env = cli_env(tmp_path / "data", NOCODE_PASSWORD=password)
+    return subprocess.run([*NOCODE, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_user_add_and_list_as_json(tmp_path):
+    made = nocode(tmp_path, "user", "add", "alice", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["role"] == "admin"
+    nocode(tmp_path, "user", "add", "bob")
+    listed = json.loads(nocode(tmp_path, "user", "list", "--json").stdout)
+    assert [(u["username"], u["role"]) for u in listed] == [("alice", "admin"), ("bob", "user")]
+
+
+def test_user_add_admin_flag(tmp_path):
+    nocode(tmp_path, "user", "add", "alice")
+    out = nocode(tmp_path, "user", "add", "carol", "--admin", "--json")
+    assert json.loads(out.stdout)["role"] == "admin"
+
+
+def test_data_dir_flag_overrides_environment(tmp_path):
+    other = tmp_path / "other"
+    assert nocode(tmp_path, "user", "add", "alice", "--data-dir", str(other)).returncode == 0
+    assert (other / "nocode.json").exists() and not (tmp_path / "data" / "nocode.json").exists()
+
+
+def test_user_error_is_one_plain_line_exit_1(tmp_path):
+    nocode(tmp_path, "user", "add", "alice")
+    dup = nocode(tmp_path, "user", "add", "ALICE")
+    assert dup.returncode == 1
+    assert dup.stderr.strip() == "nocode: That username is taken."
+
+
+def test_bad_arguments_are_one_line_exit_2(tmp_path):
+    for args in (["bogus"], ["user"], ["serve", "--port", "notanumber"]):
+        out = nocode(tmp_path, *args)
+        assert out.returncode == 2, args
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_password_comes_from_environment_and_is_never_printed(tmp_path):
+    out = nocode(tmp_path, "user", "add", "alice", "--json", password="a-secret-pw")
+    assert "a-secret-pw" not in out.stdout + out.stderr
