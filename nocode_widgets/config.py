@@ -23,6 +23,7 @@ class Settings:
     max_upload_bytes: int = 200 * MIB  # one upload (all files selected at once) or one zip
     max_images_per_dataset: int = 20_000
     max_image_pixels: int = 50_000_000  # larger images are refused before decoding
+    max_image_file_bytes: int = 50 * MIB  # one picture file
     image_max_side: int = 512  # stored images are downscaled to this longer side
     max_zip_uncompressed_bytes: int = 4096 * MIB
     max_zip_ratio: int = 200  # an entry inflating more than this is treated as a zip bomb

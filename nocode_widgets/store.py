@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import secrets
-import tempfile
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -25,6 +23,8 @@ from typing import Any, Iterator
 from filelock import FileLock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
+
+from .files import write_json_atomic
 
 SCHEMA_VERSION = 1
 
@@ -63,32 +63,12 @@ class _AtomicJSONStorage(Storage):
         self.dirty = True
 
     def commit(self) -> None:
-        if not self.dirty:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self._data, f, ensure_ascii=False, separators=(",", ":"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
-        self.dirty = False
+        if self.dirty:
+            write_json_atomic(self.path, self._data)
+            self.dirty = False
 
     def close(self) -> None:
         pass
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Transaction:

@@ -1,0 +1,17 @@
+"""Datasets: named sets of pictures sorted into classes, owned by one user.
+
+`records` keeps the store summary (name, classes, counts, version) and the access rules; `ingest`
+turns uploads, zips and folders into validated images + a manifest; `stats` describes a dataset."""
+
+from .ingest import IngestReport, Skipped, add_uploads, import_archive, import_folder
+from .manifest import ImageEntry, read_manifest
+from .records import (Dataset, add_class, create_dataset, dataset_folder, delete_class, delete_dataset,
+                      delete_images, find_dataset, get_dataset, list_datasets, rename_class, rename_dataset)
+from .stats import DatasetStats, dataset_stats
+
+__all__ = [
+    "Dataset", "DatasetStats", "ImageEntry", "IngestReport", "Skipped", "add_class", "add_uploads",
+    "create_dataset", "dataset_folder", "dataset_stats", "delete_class", "delete_dataset", "delete_images",
+    "find_dataset", "get_dataset", "import_archive", "import_folder", "list_datasets", "read_manifest",
+    "rename_class", "rename_dataset",
+]

@@ -1,0 +1,242 @@
+"""Adding pictures to a dataset: from files uploaded into a class, a zip of class folders, or a
+server folder. All three end in the same pipeline and the same report: every file is accepted or
+skipped with a plain reason; good files are kept when bad ones sit beside them.
+
+Pictures are decoded on a small thread pool (PIL releases the GIL) while the main thread reads the
+next entries, with a bounded window so memory does not grow with the archive. Image files are
+written as they come (content-hash names, so a retry rewrites the same file); the manifest and the
+store summary change once, at the end, under the dataset's lock.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ..auth import User, current_user
+from ..errors import DatasetError, NotFound
+from ..files import write_atomic
+from ..uploads import UploadedFile
+from ..workspace import Workspace
+from .images import ImageRejected, normalize_image
+from .manifest import ImageEntry, read_manifest, write_manifest
+from .records import (Dataset, _key, clean_name, count_by_class, create_dataset, dataset_folder, dataset_lock,
+                      delete_dataset, get_dataset, update_summary)
+from .sources import Item, Source, TooLarge, check_import_root, folder_source, zip_source
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    dataset_id: str
+    dataset_name: str
+    accepted: int = 0
+    duplicates: list[str] = field(default_factory=list)  # already in the class: stored once
+    conflicts: list[Skipped] = field(default_factory=list)  # the same picture is in another class
+    skipped: list[Skipped] = field(default_factory=list)
+    ignored: int = 0  # system junk (__MACOSX, .DS_Store, ...) skipped without a word
+    counts: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        parts = [f"{self.accepted} picture{'s' if self.accepted != 1 else ''} added"]
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} already there (kept once)")
+        if self.conflicts:
+            parts.append(f"{len(self.conflicts)} already in another class (not added)")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return ", ".join(parts) + "."
+
+
+@dataclass
+class _Decoded:
+    item: Item
+    entry: ImageEntry | None = None
+    reason: str | None = None
+
+
+def add_uploads(ws: Workspace, user: User, dataset_id: str, label: str, files: list[UploadedFile],
+                progress: Progress | None = None) -> IngestReport:
+    """Pictures uploaded (ipywidgets FileUpload) into one existing class."""
+    ds = _owned(ws, user, dataset_id)
+    if label not in ds.classes:
+        raise DatasetError(f"There is no class called {label!r} in this dataset.")
+    _check_upload_size(ws, sum(f.size for f in files))
+    items = [Item(f.name, label, read=lambda f=f: f.content) for f in files]
+    return _ingest(ws, user, ds, iter(items), len(items), 0, progress)
+
+
+def import_archive(ws: Workspace, user: User, file, name: str | None = None, dataset_id: str | None = None,
+                   progress: Progress | None = None) -> IngestReport:
+    """A zip of class folders (`cats/a.jpg`, or `pets/cats/a.jpg`): into a new dataset called
+    `name`, or added to `dataset_id`. A path, bytes-like file object, or raw bytes."""
+    s = ws.settings
+    if isinstance(file, (str, Path)):
+        _check_upload_size(ws, Path(file).stat().st_size)
+    elif hasattr(file, "getbuffer"):
+        _check_upload_size(ws, file.getbuffer().nbytes)
+    source = zip_source(file, s.max_image_file_bytes, s.max_zip_uncompressed_bytes, s.max_zip_ratio)
+    try:
+        return _import(ws, user, source, name, dataset_id, progress)
+    finally:
+        source.close()
+
+
+def import_folder(ws: Workspace, user: User, path, name: str | None = None, dataset_id: str | None = None,
+                  any_path: bool = False, progress: Progress | None = None) -> IngestReport:
+    """A server folder of class folders. Only under the settings' import roots unless `any_path`
+    (the CLI, which can read what its own user can)."""
+    root = check_import_root(Path(path), None if any_path else ws.settings.import_roots)
+    return _import(ws, user, folder_source(root, ws.settings.max_image_file_bytes), name, dataset_id, progress)
+
+
+def _import(ws, user, source: Source, name, dataset_id, progress) -> IngestReport:
+    items, junk, total = source.items, source.ignored, len(source.items)
+    labels = sorted({i.label for i in items if i.label and not i.problem}, key=str.casefold)
+    if not labels:
+        raise DatasetError("No pictures inside class folders were found. Put each class's pictures in a folder "
+                           "named after the class (cats/a.jpg, dogs/b.jpg) and zip those folders.")
+    if dataset_id is None:
+        if len(labels) < 2:
+            raise DatasetError(f"Only one class was found ({labels[0]!r}). A dataset needs at least two classes, "
+                               "each in its own folder.")
+        ds = create_dataset(ws, user, name or "My dataset", labels)
+        try:
+            report = _ingest(ws, user, ds, iter(items), total, junk, progress)
+        except BaseException:
+            delete_dataset(ws, user, ds.id)
+            raise
+        usable = [c for c, n in report.counts.items() if n > 0]
+        if len(usable) < 2:
+            delete_dataset(ws, user, ds.id)
+            raise DatasetError("Fewer than two classes had usable pictures, so no dataset was made. "
+                               + _skipped_brief(report))
+        return report
+    ds = _owned(ws, user, dataset_id)
+    by_key = {_key(c): c for c in ds.classes}
+    for item in items:  # a folder `Cats` goes into an existing class `cats`
+        if item.label:
+            item.label = by_key.get(_key(item.label), clean_name(item.label, "class"))
+    return _ingest(ws, user, ds, iter(items), total, junk, progress)
+
+
+def _skipped_brief(report: IngestReport) -> str:
+    if not report.skipped:
+        return ""
+    shown = "; ".join(f"{s.name}: {s.reason}" for s in report.skipped[:3])
+    more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
+    return f"Skipped: {shown}{more}."
+
+
+def _owned(ws: Workspace, user: User, dataset_id: str) -> Dataset:
+    ds = get_dataset(ws, user, dataset_id)
+    if ds.owner != current_user(ws, user).id:
+        raise NotFound("That dataset does not exist (or is not yours).")
+    return ds
+
+
+def _check_upload_size(ws: Workspace, size: int) -> None:
+    limit = ws.settings.max_upload_bytes
+    if size > limit:
+        raise DatasetError(f"That upload is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB at a time. "
+                           "Upload fewer files at once, or a zip in parts.")
+
+
+def _ingest(ws, user, ds: Dataset, items: Iterator[Item], total: int, junk: int, progress) -> IngestReport:
+    report = IngestReport(ds.id, ds.name, ignored=junk)
+    folder = dataset_folder(ws, ds)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    decoded = []
+    for i, result in enumerate(_decode_all(ws, items, folder), 1):
+        decoded.append(result)
+        if progress:
+            progress(i, total)
+    with dataset_lock(ws, ds):
+        existing = read_manifest(folder)
+        added = _sort_out(decoded, existing, ws.settings.max_images_per_dataset, report)
+        entries = existing + added
+        write_manifest(folder, entries)
+        referenced = {e.file for e in entries}
+        for r in decoded:  # files written for pictures that were not kept (dataset full)
+            if r.entry and r.entry.file not in referenced:
+                (folder / r.entry.file).unlink(missing_ok=True)
+
+        def change(doc):
+            classes = doc["classes"] + [c for c in dict.fromkeys(e.label for e in added) if c not in doc["classes"]]
+            return {"classes": classes, "counts": count_by_class(entries, classes),
+                    "version": doc["version"] + (1 if added else 0)}
+
+        ds = update_summary(ws, user, ds.id, change)
+    report.counts = dict(ds.counts)
+    return report
+
+
+def _sort_out(decoded: list[_Decoded], existing: list[ImageEntry], limit: int, report: IngestReport) -> list[ImageEntry]:
+    """Decide for each decoded picture: added, duplicate, conflict, or skipped."""
+    where = {e.hash: e.label for e in existing}
+    room = limit - len(existing)
+    added = []
+    for r in decoded:
+        if r.entry is None:
+            report.skipped.append(Skipped(r.item.name, r.reason))
+        elif where.get(r.entry.hash) == r.entry.label:
+            report.duplicates.append(r.item.name)
+        elif r.entry.hash in where:
+            report.conflicts.append(Skipped(r.item.name, f"the same picture is already in class {where[r.entry.hash]!r}"))
+        elif room <= 0:
+            report.skipped.append(Skipped(r.item.name, f"the dataset is full ({limit:,} pictures at most)"))
+        else:
+            where[r.entry.hash] = r.entry.label
+            added.append(r.entry)
+            room -= 1
+    report.accepted = len(added)
+    return added
+
+
+def _decode_all(ws: Workspace, items: Iterable[Item], folder: Path) -> Iterator[_Decoded]:
+    """Decode in parallel, in order, with at most a few pictures in flight."""
+    workers = max(1, min(4, os.cpu_count() or 1))
+    window: deque[Future] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
+        for item in items:
+            window.append(pool.submit(_decode_one, ws, item, folder))
+            if len(window) >= 4 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def _decode_one(ws: Workspace, item: Item, folder: Path) -> _Decoded:
+    if item.problem:
+        return _Decoded(item, reason=item.problem)
+    s = ws.settings
+    try:
+        raw = item.read()
+        if len(raw) > s.max_image_file_bytes:
+            raise TooLarge(f"the file is larger than {s.max_image_file_bytes // 2**20} MB")
+        image = normalize_image(raw, s.image_max_side, s.max_image_pixels)
+    except (ImageRejected, TooLarge) as exc:
+        return _Decoded(item, reason=str(exc))
+    except Exception as exc:  # a read error in the archive: this file only
+        return _Decoded(item, reason=f"could not be read ({type(exc).__name__})")
+    rel = f"images/{image.hash[:32]}.jpg"
+    target = folder / rel
+    if not target.exists():
+        write_atomic(target, image.data)
+    entry = ImageEntry(rel, item.label, image.hash, item.name, image.width, image.height, len(raw), time.time())
+    return _Decoded(item, entry=entry)
