@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import NocodeError
-from . import serve, users
+from . import datasets, serve, users
 from .common import Parser
 
-GROUPS = [serve, users]
+GROUPS = [serve, users, datasets]
 
 
 def build_parser() -> Parser:
