@@ -34,6 +34,8 @@ class Settings:
     lockout_max_seconds: float = 3600.0
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
+    # Training.
+    allow_weight_download: bool = True  # fetch pretrained ImageNet weights when online
     # Runs.
     heartbeat_timeout_s: float = 60.0  # a running run silent this long is `interrupted`
     max_concurrent_runs: int = 1  # per device
@@ -48,6 +50,18 @@ class Settings:
 
     def with_changes(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as NOCODE_* variables, for a worker process to read back with from_env."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "import_roots":
+                value = os.pathsep.join(str(p) for p in value)
+            elif isinstance(value, bool):
+                value = "1" if value else "0"
+            env["NOCODE_" + f.name.upper()] = str(value)
+        return env
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None, env=None) -> "Settings":
@@ -70,6 +84,8 @@ def _parse(name: str, raw: str):
     if name == "import_roots":
         return tuple(Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p)
     default = getattr(Settings(), name)
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     try:
         return type(default)(raw)
     except ValueError:

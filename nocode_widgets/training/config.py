@@ -1,0 +1,149 @@
+"""What a run is asked to do (`TrainConfig`, None meaning "Auto decides") and Auto itself: the
+choices a no-code user gets with one click, made from the device, whether pretrained weights are
+at hand, the dataset's size, class balance and picture sizes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from ..errors import TrainingError
+from ..zoo import ARCHS, SMALL_CNN, get_arch
+
+OPTIMIZERS = ("adamw", "sgd", "adamax")
+SCHEDULES = ("onecycle", "cosine", "exponential", "none")
+MODES = ("fine-tune", "fast")
+AUGMENTS = ("none", "light", "strong")
+SAMPLERS = ("shuffle", "weighted")
+LOSSES = ("ce", "focal")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str | None = None
+    mode: str | None = None  # fine-tune: all layers; fast: frozen backbone, only the head trains
+    pretrained: bool = True  # use ImageNet weights when they are available
+    weights_file: str | None = None  # a local ImageNet weights file for `arch`
+    image_size: int | None = None
+    batch_size: int | None = None
+    epochs: int | None = None  # the cap; early stopping usually ends sooner
+    lr: float | None = None
+    optimizer: str = "adamw"
+    schedule: str | None = None
+    gamma: float = 0.8  # exponential schedule: lr multiplied by this each epoch
+    weight_decay: float = 1e-4
+    augment: str | None = None
+    patience: int | None = None  # epochs without improvement before stopping
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    seed: int = 0
+    sampler: str | None = None
+    loss: str = "ce"
+    focal_gamma: float = 2.0
+    class_weights: bool = False
+    label_smoothing: float | None = None
+    cutmix: float = 0.0  # probability per batch
+    device: str = "auto"
+    amp: bool = True  # mixed precision on CUDA
+    channels_last: bool | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def check(self) -> None:
+        """Plain-language errors for impossible choices."""
+        for value, allowed, what in ((self.optimizer, OPTIMIZERS, "optimizer"), (self.loss, LOSSES, "loss"),
+                                     (self.schedule, SCHEDULES + (None,), "schedule"),
+                                     (self.mode, MODES + (None,), "mode"), (self.augment, AUGMENTS + (None,), "augmentation"),
+                                     (self.sampler, SAMPLERS + (None,), "sampler")):
+            if value not in allowed:
+                raise TrainingError(f"Unknown {what} {value!r}; choose one of {', '.join(a for a in allowed if a)}.")
+        if self.arch is not None and self.arch not in ARCHS:
+            raise TrainingError(f"Unknown architecture {self.arch!r}.")
+        if self.arch and self.image_size and self.image_size < get_arch(self.arch).min_size:
+            raise TrainingError(f"{get_arch(self.arch).title} needs pictures of at least "
+                                f"{get_arch(self.arch).min_size} px.")
+        if not 0.05 <= self.val_fraction <= 0.5:
+            raise TrainingError("The validation share must be between 5% and 50%.")
+        for value, what in ((self.epochs, "epochs"), (self.batch_size, "batch size"), (self.image_size, "image size")):
+            if value is not None and value < 1:
+                raise TrainingError(f"The {what} must be at least 1.")
+        if self.lr is not None and not 0 < self.lr < 10:
+            raise TrainingError("The learning rate must be a small positive number, like 0.001.")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What Auto looks at."""
+
+    device: str  # cuda, mps or cpu
+    images: int
+    classes: int
+    median_side: int  # of the original pictures
+    imbalance: float  # largest class / smallest
+    pretrained: dict  # arch -> bool: weights at hand
+
+
+def _cpu_choice(f: Facts) -> dict:
+    if f.pretrained.get("mobilenet_v3_large"):  # features once, then a head in seconds
+        return dict(arch="mobilenet_v3_large", mode="fast", image_size=224, epochs=60, batch_size=64, lr=3e-3,
+                    patience=8, augment="none", schedule="cosine")
+    side = 64 if f.median_side >= 64 else max(32, f.median_side // 8 * 8)
+    return dict(arch=SMALL_CNN, mode="fine-tune", image_size=side, epochs=30, batch_size=32, lr=3e-3,
+                patience=6, augment="light", schedule="onecycle")
+
+
+def _gpu_choice(f: Facts) -> dict:
+    if f.pretrained.get("efficientnet_b0"):
+        return dict(arch="efficientnet_b0", mode="fine-tune", image_size=224, epochs=20, batch_size=64, lr=1e-3,
+                    patience=5, augment="light", schedule="onecycle")
+    return dict(arch="resnet18", mode="fine-tune", image_size=128, epochs=40, batch_size=64, lr=2e-3,
+                patience=8, augment="strong", schedule="onecycle")
+
+
+def auto_choices(f: Facts) -> dict:
+    """Auto's values for every field a user left to Auto."""
+    choice = _gpu_choice(f) if f.device in ("cuda", "mps") else _cpu_choice(f)
+    train_images = max(1, int(f.images * 0.8))
+    choice["batch_size"] = max(8, min(choice["batch_size"], train_images // 4 or 8))
+    imbalanced = f.imbalance >= 3
+    choice["sampler"] = "weighted" if imbalanced else "shuffle"
+    choice["label_smoothing"] = 0.1 if imbalanced else 0.0
+    return choice
+
+
+def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
+    """Fill every field left to Auto; return the full config and one plain line saying what Auto chose."""
+    config.check()
+    auto = auto_choices(facts)
+    if config.arch and config.arch != auto["arch"]:  # the user's own architecture: sizes to match it
+        arch = get_arch(config.arch)
+        fast_ok = arch.has_pretrained and facts.pretrained.get(config.arch, False)
+        auto.update(arch=config.arch, image_size=max(arch.min_size, min(arch.native_size, 224)),
+                    mode="fast" if (fast_ok and facts.device == "cpu") else "fine-tune")
+        if not (arch.has_pretrained and facts.pretrained.get(config.arch)):
+            auto["image_size"] = max(arch.min_size, 64 if facts.device == "cpu" else 128)
+    filled = {k: (getattr(config, k) if getattr(config, k) is not None else v) for k, v in auto.items()}
+    if filled["mode"] == "fast" and not (get_arch(filled["arch"]).has_pretrained and config.pretrained
+                                         and facts.pretrained.get(filled["arch"])):
+        filled["mode"] = "fine-tune"  # a frozen random backbone learns nothing
+    if config.channels_last is None:
+        filled["channels_last"] = facts.device == "cuda"
+    resolved = replace(config, **filled)
+    resolved.check()
+    return resolved, explain(resolved, facts)
+
+
+def explain(c: TrainConfig, f: Facts) -> str:
+    arch = get_arch(c.arch)
+    how = ("reusing ImageNet features and training only the last layer (fast)" if c.mode == "fast" else
+           "fine-tuning ImageNet weights" if (arch.has_pretrained and c.pretrained and f.pretrained.get(c.arch))
+           else "training from scratch")
+    device = {"cuda": "the GPU", "mps": "the Apple GPU"}.get(f.device, "the CPU")
+    extra = ", balancing the classes" if c.sampler == "weighted" else ""
+    return (f"{arch.title} at {c.image_size} px on {device}, {how}{extra}; up to {c.epochs} epochs, "
+            f"stopping early when it stops improving.")

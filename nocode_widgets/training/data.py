@@ -1,0 +1,137 @@
+"""The data pipeline: a seeded stratified split made once per dataset version, every picture decoded
+once into a uint8 tensor cache at the training size, and batches drawn from that cache (optionally
+by weighted sampling). Validation batches come from the same cache, never augmented."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..files import read_json, write_json_atomic
+from ..preprocess import load_rgb, to_uint8_tensor
+
+IN_MEMORY_LIMIT = 1_500_000_000  # bytes of cache kept in RAM; larger caches are memory-mapped files
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[int]
+    val: list[int]
+    test: list[int]
+
+    def to_json(self) -> dict:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+def split_indices(labels: list[int], val_fraction: float = 0.2, test_fraction: float = 0.0, seed: int = 0) -> Split:
+    """Stratified: each class is shuffled with `seed` and cut into val/test/train parts, so every
+    class appears in validation (when it has at least two pictures)."""
+    rng = np.random.default_rng(seed)
+    train, val, test = [], [], []
+    by_class: dict[int, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_class.setdefault(y, []).append(i)
+    for y in sorted(by_class):
+        idx = np.array(by_class[y])
+        rng.shuffle(idx)
+        n = len(idx)
+        n_val = max(1, round(n * val_fraction)) if n >= 2 and val_fraction > 0 else 0
+        n_test = max(1, round(n * test_fraction)) if n - n_val >= 2 and test_fraction > 0 else 0
+        val += idx[:n_val].tolist()
+        test += idx[n_val:n_val + n_test].tolist()
+        train += idx[n_val + n_test:].tolist()
+    return Split(sorted(train), sorted(val), sorted(test))
+
+
+def stable_split(folder: Path, hashes: list[str], labels: list[int], version: int, val_fraction: float,
+                 test_fraction: float, seed: int) -> Split:
+    """The split for this dataset version, made once and kept in `folder/splits/` by picture hash, so
+    every run on the same version (and settings) validates on the same pictures."""
+    path = folder / "splits" / f"v{version}-s{seed}-val{val_fraction:g}-test{test_fraction:g}.json"
+    saved = read_json(path)
+    position = {h: i for i, h in enumerate(hashes)}
+    if saved is not None and set(saved["parts"]) == set(hashes):
+        parts = saved["parts"]
+        pick = lambda part: sorted(position[h] for h, p in parts.items() if p == part)  # noqa: E731
+        return Split(pick("train"), pick("val"), pick("test"))
+    split = split_indices(labels, val_fraction, test_fraction, seed)
+    parts = {hashes[i]: part for part, idx in split.to_json().items() for i in idx}
+    write_json_atomic(path, {"version": version, "seed": seed, "parts": parts})
+    return split
+
+
+def cache_key(hashes: list[str], size: int) -> str:
+    digest = hashlib.sha256("\n".join(hashes).encode()).hexdigest()[:16]
+    return f"{size}px-{len(hashes)}-{digest}"
+
+
+def build_cache(paths: list[Path], hashes: list[str], size: int, cache_dir: Path,
+                progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """uint8 [N,3,size,size] for the pictures, decoded once in parallel and kept on disk, so the next
+    run at this size starts at once. Returned in memory, or memory-mapped when large."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    final = cache_dir / f"{cache_key(hashes, size)}.npy"
+    nbytes = len(paths) * 3 * size * size
+    if not final.exists():
+        tmp = final.with_name(final.name + f".{os.getpid()}.tmp")
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), 3, size, size))
+        decode = lambda p: to_uint8_tensor(load_rgb(p), size).numpy()  # noqa: E731
+        with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+            for i, tensor in enumerate(pool.map(decode, paths)):
+                array[i] = tensor
+                if progress and (i % 32 == 0 or i == len(paths) - 1):
+                    progress(i + 1, len(paths))
+        array.flush()
+        del array
+        os.replace(tmp, final)
+    if nbytes <= IN_MEMORY_LIMIT:
+        return torch.from_numpy(np.load(final))
+    return torch.from_numpy(np.load(final, mmap_mode="c"))  # pages loaded on demand, never written back
+
+
+def check_cache(cache: torch.Tensor, expected: int, size: int) -> None:
+    if tuple(cache.shape) != (expected, 3, size, size):
+        raise ValueError(f"the picture cache is damaged (shape {tuple(cache.shape)})")
+
+
+class Batches:
+    """Index batches over a split part: shuffled or weighted-sampled for training, in order for
+    validation. Weighted sampling draws each class equally often (with replacement)."""
+
+    def __init__(self, indices: list[int], labels: torch.Tensor, batch_size: int, shuffle: bool,
+                 weighted: bool = False, seed: int = 0, drop_last: bool = False):
+        self.indices = torch.as_tensor(indices, dtype=torch.long)
+        self.batch_size = batch_size
+        self.shuffle, self.weighted, self.drop_last = shuffle, weighted, drop_last
+        self.generator = torch.Generator().manual_seed(seed)
+        if weighted:
+            y = labels[self.indices]
+            counts = torch.bincount(y).float()
+            self.weights = (1.0 / counts)[y]
+
+    def __len__(self) -> int:
+        n = len(self.indices)
+        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.indices)
+        if self.weighted:
+            order = self.indices[torch.multinomial(self.weights, n, replacement=True, generator=self.generator)]
+        elif self.shuffle:
+            order = self.indices[torch.randperm(n, generator=self.generator)]
+        else:
+            order = self.indices
+        for b in range(len(self)):
+            yield order[b * self.batch_size:(b + 1) * self.batch_size]
+
+
+def class_counts(labels: torch.Tensor, indices: list[int], num_classes: int) -> torch.Tensor:
+    return torch.bincount(labels[torch.as_tensor(indices, dtype=torch.long)], minlength=num_classes)
+

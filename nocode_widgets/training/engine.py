@@ -1,0 +1,233 @@
+"""Execute one run from its record: load the dataset, let Auto fill the config, split, cache, build
+the model (pretrained when possible), fit, evaluate on validation (and test), save the artifacts and
+the summary. Progress goes to the run folder so any process can follow it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import zoo
+from ..auth import User
+from ..datasets import dataset_folder, get_dataset, read_manifest
+from ..errors import NocodeError, NotFound, TrainingError
+from ..evaluate import evaluate
+from ..files import write_json_atomic
+from ..predict import save_model
+from ..store import Table
+from ..workspace import Workspace
+from .config import Facts, TrainConfig, resolve
+from .data import build_cache, check_cache, stable_split
+from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, fit, pick_device, predict_probs,
+                  seed_everything, set_cpu_threads)
+from .runs import RunRecord, append_history, load_run, run_folder, update_run, write_progress
+
+log = logging.getLogger("nocode_widgets.training")
+AUTO_CANDIDATES = ("mobilenet_v3_large", "efficientnet_b0")
+
+
+class Reporter:
+    """Writes progress.json (throttled) and keeps a heartbeat going even during long steps."""
+
+    def __init__(self, folder: Path, interval: float = 0.5, heartbeat: float = 5.0):
+        self.folder, self.interval = folder, interval
+        self.state: dict = {"phase": "starting", "started": time.time()}
+        self._last = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, args=(heartbeat,), daemon=True)
+        self._beat.start()
+
+    def update(self, force: bool = False, **fields) -> None:
+        with self._lock:
+            self.state.update(fields)
+            self.state["elapsed"] = time.time() - self.state["started"]
+            if force or time.time() - self._last >= self.interval:
+                write_progress(self.folder, self.state)
+                self._last = time.time()
+
+    def _heartbeat(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.update(force=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def cancel_requested(folder: Path) -> bool:
+    return (folder / "cancel").exists()
+
+
+def dataset_facts(ws: Workspace, owner: User, dataset_id: str, device: torch.device, config: TrainConfig):
+    """The dataset's pictures (classes with pictures only, in dataset order) and Auto's Facts."""
+    try:
+        ds = get_dataset(ws, owner, dataset_id)
+    except NotFound:
+        raise TrainingError("The dataset of this run was deleted.") from None
+    folder = dataset_folder(ws, ds)
+    entries = read_manifest(folder)
+    classes = [c for c in ds.classes if ds.counts.get(c, 0) > 0]
+    if len(classes) < 2:
+        raise TrainingError("Training needs at least two classes with pictures.")
+    thin = [c for c in classes if ds.counts[c] < 2]
+    if thin:
+        raise TrainingError(f"Each class needs at least two pictures (one to learn from, one to check): {', '.join(thin)}.")
+    entries = [e for e in entries if e.label in classes]
+    sides = sorted(min(e.width, e.height) for e in entries)
+    counts = [ds.counts[c] for c in classes]
+    candidates = set(AUTO_CANDIDATES) | ({config.arch} if config.arch else set())
+    allow = ws.settings.allow_weight_download and config.pretrained
+    pretrained = {a: config.pretrained and (bool(config.weights_file) and a == config.arch
+                                            or zoo.pretrained_available(a, allow)) for a in candidates}
+    facts = Facts(device.type, len(entries), len(classes), sides[len(sides) // 2], max(counts) / min(counts), pretrained)
+    return ds, folder, entries, classes, facts
+
+
+def execute_run(ws: Workspace, run_id: str) -> RunRecord:
+    """Train the run in this process. Always leaves the run in a final state."""
+    run = load_run(ws, run_id)
+    folder = run_folder(ws, run)
+    folder.mkdir(parents=True, exist_ok=True)
+    reporter = Reporter(folder)
+    update_run(ws, run.id, status="running", started=time.time(), pid=os.getpid(), host=os.uname().nodename)
+    try:
+        _train(ws, run, folder, reporter)
+    except NocodeError as exc:
+        _finish_failed(ws, run, reporter, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the run must end in a state, with the details logged
+        (folder / "error.log").write_text(traceback.format_exc())
+        log.exception("run %s failed", run.id)
+        _finish_failed(ws, run, reporter, f"Training stopped because of an unexpected problem ({type(exc).__name__}). "
+                                          "The details are in the run's error log.")
+    finally:
+        reporter.stop()
+    return load_run(ws, run.id)
+
+
+def _finish_failed(ws, run, reporter, message: str) -> None:
+    reporter.update(force=True, phase="failed")
+    update_run(ws, run.id, status="failed", error=message, finished=time.time(),
+               seconds=time.time() - reporter.state["started"])
+
+
+def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> None:
+    owner = User.from_doc(ws.store.get(Table.USERS, run.owner) or _gone())
+    asked = TrainConfig.from_json(run.config)
+    device = pick_device(asked.device)
+    set_cpu_threads()
+    ds, ds_folder, entries, classes, facts = dataset_facts(ws, owner, run.dataset_id, device, asked)
+    cfg, explanation = resolve(asked, facts)
+    update_run(ws, run.id, resolved=cfg.to_json(), explanation=explanation, device=str(device),
+               dataset_version=ds.version)
+    seed_everything(cfg.seed)
+    index = {c: i for i, c in enumerate(classes)}
+    labels = torch.tensor([index[e.label] for e in entries], dtype=torch.long)
+    hashes = [e.hash for e in entries]
+    split = stable_split(ds_folder, hashes, labels.tolist(), ds.version, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    write_json_atomic(folder / "split.json", {k: [hashes[i] for i in v] for k, v in split.to_json().items()})
+
+    reporter.update(force=True, phase="preparing pictures", done=0, total=len(entries))
+    cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, ds_folder / "cache",
+                        progress=lambda d, t: reporter.update(done=d, total=t))
+    check_cache(cache, len(entries), cfg.image_size)
+
+    model, notice = _model(cfg, len(classes), ws.settings.allow_weight_download)
+    if notice:
+        update_run(ws, run.id, notice=notice)
+    mean, std = zoo.IMAGENET_MEAN, zoo.IMAGENET_STD
+    feeder = ImageFeeder(cache, mean, std, device, cfg.augment, cfg.channels_last, cfg.seed)
+    model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
+
+    started = time.time()
+    callbacks = Callbacks(
+        on_batch_end=lambda e, b, n: reporter.update(phase="training", epoch=e, epochs=cfg.epochs, batch=b, batches=n),
+        on_epoch_end=lambda stats, improved: _epoch_done(ws, run, folder, reporter, cfg, stats, improved, started),
+        should_stop=lambda: cancel_requested(folder))
+    if cfg.mode == "fast":
+        reporter.update(force=True, phase="computing features", done=0, total=len(entries))
+        result = _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter)
+    else:
+        result = fit(model, feeder, labels, split.train, split.val, cfg, device, callbacks)
+
+    finished = time.time()
+    summary = dict(epochs_run=len(result.history), best_epoch=result.best_epoch, finished=finished,
+                   seconds=finished - reporter.state["started"])
+    if result.best_epoch == 0:
+        reporter.update(force=True, phase="cancelled")
+        update_run(ws, run.id, status="cancelled", **summary)
+        return
+    reporter.update(force=True, phase="evaluating")
+    metrics = _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folder)
+    save_model(folder, model.cpu(), cfg.arch, classes, cfg.image_size, mean, std, run_id=run.id,
+               dataset_id=ds.id, dataset_version=ds.version, best_epoch=result.best_epoch)
+    status = "cancelled" if result.stopped == "cancelled" else "done"
+    reporter.update(force=True, phase=status)
+    update_run(ws, run.id, status=status, metrics=metrics, **summary)
+
+
+def _gone():
+    raise TrainingError("The owner of this run no longer exists.")
+
+
+def _model(cfg: TrainConfig, num_classes: int, allow_download: bool) -> tuple[nn.Module, str]:
+    arch = zoo.get_arch(cfg.arch)
+    if not (arch.has_pretrained and cfg.pretrained):
+        return zoo.build_model(cfg.arch, num_classes), ""
+    model = zoo.build_model(cfg.arch, num_classes, imagenet_head=True)
+    loaded = zoo.load_pretrained(model, cfg.arch, cfg.weights_file, allow_download=allow_download)
+    return zoo.replace_head(model, num_classes), loaded.notice
+
+
+def _epoch_done(ws, run, folder, reporter, cfg, stats: EpochStats, improved: bool, started: float) -> None:
+    append_history(folder, {**stats.to_json(), "improved": improved})
+    per_epoch = (time.time() - started) / stats.epoch
+    reporter.update(force=True, phase="training", epoch=stats.epoch, epochs=cfg.epochs, last=stats.to_json(),
+                    remaining_max=per_epoch * (cfg.epochs - stats.epoch))
+    update_run(ws, run.id, epochs_run=stats.epoch,
+               metrics={"val_accuracy": stats.val_acc, "val_weighted_f1": stats.val_f1, "split": "validation"})
+
+
+def _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter):
+    """Fast mode: the frozen backbone's features computed once per picture, then only the head trains."""
+    parent, attr, head = zoo.head(model)
+    setattr(parent, attr, nn.Identity())
+    every = split.train + split.val + split.test
+    feats = torch.zeros(len(labels), head.in_features)
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(every), 64):
+            idx = torch.as_tensor(every[start:start + 64])
+            feats[idx] = model(feeder(idx, train=False)).float().cpu()
+            reporter.update(done=min(start + 64, len(every)), total=len(every))
+            if callbacks.should_stop():
+                break
+    new_head = nn.Linear(head.in_features, head.out_features).to(device)
+    result = fit(new_head, TensorFeeder(feats, device), labels, split.train, split.val, cfg, device, callbacks)
+    setattr(parent, attr, new_head)
+    return result
+
+
+def _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folder) -> dict:
+    report, metrics = {}, {"split": "validation"}
+    for part, idx in (("validation", split.val), ("test", split.test)):
+        if not idx:
+            continue
+        probs = predict_probs(model, feeder, idx, 64, device, cfg.amp)
+        ev = evaluate(labels[torch.as_tensor(idx)].numpy(), probs, classes, split=part)
+        data = ev.to_json()
+        for m in data["mistakes"]:
+            e = entries[idx[m["index"]]]
+            m.update(file=e.file, original=e.original)
+        report[part] = data
+        prefix = "val" if part == "validation" else "test"
+        metrics.update({f"{prefix}_accuracy": ev.accuracy, f"{prefix}_weighted_f1": ev.weighted_f1,
+                        f"{prefix}_macro_f1": ev.macro_f1})
+    write_json_atomic(folder / "evaluation.json", report)
+    return metrics

@@ -1,0 +1,263 @@
+"""The fit loop: one loop for the CLI, the worker process and the widgets, reporting through
+callbacks. Early stopping is per epoch on the validation weighted F1 (ties: lower validation loss)
+and restores the best weights. A NaN loss or running out of memory ends with a plain message;
+a cancel request stops at the next batch and keeps the best epoch so far."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import TrainingError
+from ..evaluate import weighted_f1
+from ..preprocess import normalize_batch
+from .augment import PRESETS, augment
+from .config import TrainConfig
+from .data import Batches
+from .losses import balanced_class_weights, cutmix, make_loss
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int  # 1-based
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    val_f1: float  # weighted
+    lr: float
+    seconds: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Callbacks:
+    on_batch_end: Callable[[int, int, int], None] = lambda epoch, batch, batches: None
+    on_epoch_end: Callable[[EpochStats, bool], None] = lambda stats, improved: None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class FitResult:
+    history: list[EpochStats] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped: str = "finished"  # finished | early-stopped | cancelled
+
+
+class Cancelled(Exception):
+    pass
+
+
+def pick_device(wanted: str = "auto") -> torch.device:
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("No CUDA GPU is available on this machine; choose the CPU.")
+    return torch.device(wanted)
+
+
+def set_cpu_threads() -> None:
+    """All cores for the maths (torch's default can be lower inside containers)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, cores))
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class ImageFeeder:
+    """Batches of pictures from the uint8 cache: moved to the device (pinned, non-blocking on CUDA),
+    normalized, channels-last when asked, augmented for training only."""
+
+    def __init__(self, cache: torch.Tensor, mean, std, device: torch.device, augment_preset: str = "none",
+                 channels_last: bool = False, seed: int = 0):
+        self.device, self.mean, self.std = device, mean, std
+        self.preset = PRESETS[augment_preset]
+        self.channels_last = channels_last
+        self.generator = torch.Generator().manual_seed(seed + 1)
+        on_gpu = device.type == "cuda"
+        if on_gpu and cache.numel() < 2 * 2**30:  # the whole cache on the GPU: no copies per batch
+            cache = cache.to(device)
+        elif on_gpu:
+            cache = cache.pin_memory()
+        self.cache = cache
+
+    def __call__(self, idx: torch.Tensor, train: bool) -> torch.Tensor:
+        batch = self.cache[idx.to(self.cache.device)] if self.cache.device != idx.device else self.cache[idx]
+        x = normalize_batch(batch.to(self.device, non_blocking=True), self.mean, self.std)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return augment(x, self.preset, self.generator) if train else x
+
+
+class TensorFeeder:
+    """Batches of precomputed features (fast mode)."""
+
+    def __init__(self, features: torch.Tensor, device: torch.device):
+        self.features = features.to(device)
+
+    def __call__(self, idx: torch.Tensor, train: bool) -> torch.Tensor:
+        return self.features[idx.to(self.features.device)]
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    if device.type != "cuda" or not enabled:
+        return nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamax":
+        return torch.optim.Adamax(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_schedule(opt, cfg: TrainConfig, steps_per_epoch: int):
+    """(scheduler, steps per epoch at which it advances: per batch, or 0 for per epoch)."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25), True
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), True
+    if cfg.schedule == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.gamma), False
+    return None, False
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, feed, indices, batch_size: int, device: torch.device,
+                  amp: bool = True) -> np.ndarray:
+    """Softmax probabilities for `indices`, in order, with no augmentation."""
+    model.eval()
+    ctx, _ = autocast_for(device, amp)
+    out = []
+    idx = torch.as_tensor(indices, dtype=torch.long)
+    for start in range(0, len(idx), batch_size):
+        with ctx:
+            logits = model(feed(idx[start:start + batch_size], train=False))
+        out.append(torch.softmax(logits.float(), 1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0))
+
+
+def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_idx: list[int],
+        cfg: TrainConfig, device: torch.device, callbacks: Callbacks | None = None) -> FitResult:
+    """Train `model` in place; on return it holds the best epoch's weights."""
+    cb = callbacks or Callbacks()
+    num_classes = int(labels.max()) + 1 if len(labels) else 0
+    counts = torch.bincount(labels[torch.as_tensor(train_idx)], minlength=num_classes)
+    weights = balanced_class_weights(counts).to(device) if cfg.class_weights else None
+    loss_fn = make_loss(cfg.loss, weights, cfg.label_smoothing or 0.0, cfg.focal_gamma).to(device)
+    eval_loss = nn.CrossEntropyLoss()
+    batches = Batches(train_idx, labels, cfg.batch_size, shuffle=True, weighted=cfg.sampler == "weighted",
+                      seed=cfg.seed, drop_last=len(train_idx) > cfg.batch_size)
+    opt = make_optimizer(model, cfg)
+    sched, per_batch = make_schedule(opt, cfg, len(batches))
+    ctx, scaler = autocast_for(device, cfg.amp)
+    gen = torch.Generator().manual_seed(cfg.seed + 2)
+    y_dev = labels.to(device)
+    result, best_key, best_state = FitResult(), None, None
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            start = time.perf_counter()
+            train_loss, train_correct, seen = _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch,
+                                                           ctx, scaler, cfg, gen, epoch, cb)
+            if sched is not None and not per_batch:
+                sched.step()
+            probs = predict_probs(model, feed, val_idx, max(cfg.batch_size, 64), device, cfg.amp)
+            y_val = labels[torch.as_tensor(val_idx, dtype=torch.long)].numpy()
+            val_loss = float(eval_loss(torch.log(torch.as_tensor(probs).clamp_min(1e-12)), torch.as_tensor(y_val)))
+            pred = probs.argmax(1)
+            stats = EpochStats(epoch, train_loss / seen, train_correct / seen, val_loss, float((pred == y_val).mean()),
+                               weighted_f1(y_val, pred, num_classes), opt.param_groups[0]["lr"],
+                               time.perf_counter() - start)
+            result.history.append(stats)
+            improved = best_key is None or is_better((stats.val_f1, stats.val_loss), best_key)
+            if improved:
+                best_key, result.best_epoch = (stats.val_f1, stats.val_loss), epoch
+                best_state = copy.deepcopy(model.state_dict())
+            cb.on_epoch_end(stats, improved)
+            if epoch - result.best_epoch >= cfg.patience:
+                result.stopped = "early-stopped"
+                break
+    except Cancelled:
+        result.stopped = "cancelled"
+    except torch.cuda.OutOfMemoryError:
+        raise TrainingError("The model ran out of memory. Try a smaller batch size or picture size.") from None
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
+            raise TrainingError("The model ran out of memory. Try a smaller batch size or picture size.") from None
+        raise
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+def is_better(now: tuple[float, float], best: tuple[float, float], min_loss_delta: float = 1e-3) -> bool:
+    """Better weighted F1; or the same F1 with a validation loss lower by a meaningful margin."""
+    (f1, loss), (best_f1, best_loss) = now, best
+    if f1 > best_f1 + 1e-9:
+        return True
+    return f1 >= best_f1 - 1e-9 and loss < best_loss - max(min_loss_delta, 0.01 * best_loss)
+
+
+def _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch, ctx, scaler, cfg, gen, epoch, cb):
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    n = len(batches)
+    for b, idx in enumerate(batches, 1):
+        if cb.should_stop():
+            raise Cancelled
+        x, y = feed(idx, train=True), y_dev[idx.to(y_dev.device)]
+        with ctx:
+            if cfg.cutmix > 0 and float(torch.rand(1, generator=gen)) < cfg.cutmix:
+                x, y_a, y_b, lam = cutmix(x, y, gen)
+                logits = model(x)
+                loss = lam * loss_fn(logits, y_a) + (1 - lam) * loss_fn(logits, y_b)
+            else:
+                logits = model(x)
+                loss = loss_fn(logits, y)
+        if not torch.isfinite(loss):
+            raise TrainingError("Training became unstable (the loss is not a number). "
+                                "Try a lower learning rate, or the Auto settings.")
+        opt.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        if sched is not None and per_batch:
+            sched.step()
+        total_loss += float(loss.detach()) * len(y)
+        correct += int((logits.detach().argmax(1) == y).sum())
+        seen += len(y)
+        cb.on_batch_end(epoch, b, n)
+    if not math.isfinite(total_loss):
+        raise TrainingError("Training became unstable (the loss is not a number). Try a lower learning rate.")
+    return total_loss, correct, max(seen, 1)

@@ -1,0 +1,156 @@
+"""Runs, the unit the UI shows: a small summary record in the store (owner, dataset and version,
+config, device, status, headline metrics, timings) and a folder with the bulk: `history.jsonl`
+(one line per epoch), `progress.json` (live progress + heartbeat), `evaluation.json`,
+`weights.pt` + `model.json` (no pickles), `split.json`, `worker.log`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..auth import User, current_user
+from ..errors import NotFound
+from ..files import read_json, write_json_atomic
+from ..store import Table, new_id
+from ..workspace import Workspace
+
+ACTIVE = ("queued", "running")
+FINAL = ("done", "failed", "cancelled", "interrupted")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    owner: str
+    dataset_id: str
+    dataset_name: str
+    dataset_version: int
+    config: dict  # as asked (None = Auto)
+    status: str = "queued"
+    resolved: dict | None = None  # the full config Auto filled in
+    explanation: str = ""
+    device: str = ""
+    created: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    epochs_run: int = 0
+    best_epoch: int = 0
+    metrics: dict = field(default_factory=dict)  # val_accuracy, val_weighted_f1, ... (the split is named)
+    seconds: float = 0.0
+    error: str = ""
+    notice: str = ""
+    pid: int | None = None
+    host: str = ""
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def usable(self) -> bool:
+        """Has weights to predict with."""
+        return self.status in ("done", "cancelled", "interrupted") and self.best_epoch > 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "RunRecord":
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+def run_folder(ws: Workspace, run: RunRecord) -> Path:
+    return ws.settings.user_dir(run.owner) / "runs" / run.id
+
+
+def create_run(ws: Workspace, user: User, dataset, config: dict) -> RunRecord:
+    user = current_user(ws, user)
+    run = RunRecord(new_id("run"), user.id, dataset.id, dataset.name, dataset.version, dict(config),
+                    created=time.time())
+    run_folder(ws, run).mkdir(parents=True, exist_ok=True)
+    ws.store.insert(Table.RUNS, run.to_json())
+    return run
+
+
+def _visible(doc: dict | None, user: User) -> bool:
+    return doc is not None and (doc["owner"] == user.id or user.is_admin)
+
+
+def get_run(ws: Workspace, user: User, run_id: str) -> RunRecord:
+    """The run, if it is the user's (or the user is an admin)."""
+    user = current_user(ws, user)
+    doc = ws.store.get(Table.RUNS, run_id)
+    if not _visible(doc, user):
+        raise NotFound("That run does not exist (or is not yours).")
+    return RunRecord.from_doc(doc)
+
+
+def load_run(ws: Workspace, run_id: str) -> RunRecord:
+    """For the worker and the service: no user check (they act for the run's owner)."""
+    doc = ws.store.get(Table.RUNS, run_id)
+    if doc is None:
+        raise NotFound("That run no longer exists.")
+    return RunRecord.from_doc(doc)
+
+
+def list_runs(ws: Workspace, user: User, everyone: bool = False, dataset_id: str | None = None) -> list[RunRecord]:
+    user = current_user(ws, user)
+    where = {} if (everyone and user.is_admin) else {"owner": user.id}
+    if dataset_id:
+        where["dataset_id"] = dataset_id
+    runs = [RunRecord.from_doc(d) for d in ws.store.find(Table.RUNS, **where)]
+    return sorted(runs, key=lambda r: r.created, reverse=True)
+
+
+def update_run(ws: Workspace, run_id: str, **changes) -> None:
+    ws.store.update(Table.RUNS, run_id, changes)
+
+
+def delete_run(ws: Workspace, user: User, run_id: str) -> None:
+    """Delete a finished run and its files (an active one must be cancelled first)."""
+    from ..errors import TrainingError
+
+    run = get_run(ws, user, run_id)
+    if run.owner != current_user(ws, user).id:
+        raise NotFound("That run does not exist (or is not yours).")
+    if run.is_active:
+        raise TrainingError("This run is still going. Cancel it first.")
+    ws.store.remove(Table.RUNS, run_id)
+    shutil.rmtree(run_folder(ws, run), ignore_errors=True)
+
+
+# Files in the run folder --------------------------------------------------------------------------------
+
+def read_history(folder: Path) -> list[dict]:
+    path = folder / "history.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a torn last line after a crash
+            break
+    return rows
+
+
+def append_history(folder: Path, row: dict) -> None:
+    with (folder / "history.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+
+
+def read_progress(folder: Path) -> dict:
+    return read_json(folder / "progress.json", default={}) or {}
+
+
+def write_progress(folder: Path, progress: dict) -> None:
+    write_json_atomic(folder / "progress.json", {**progress, "heartbeat": time.time()})
+
+
+def read_evaluation(folder: Path) -> dict | None:
+    return read_json(folder / "evaluation.json")
