@@ -14,7 +14,25 @@ from nocode_widgets.config import Settings
 from nocode_widgets.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
-FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+# Cheap password hashing, and never a download of pretrained weights (tests make their own files).
+FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "allow_weight_download": False}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def empty_torch_cache(tmp_path_factory):
+    """A torch cache of the suite's own, so weights a developer has cached cannot change Auto's choices."""
+    import torch
+
+    home = tmp_path_factory.mktemp("torch-home")
+    old_env, old_hub = os.environ.get("TORCH_HOME"), torch.hub.get_dir()
+    os.environ["TORCH_HOME"] = str(home)
+    torch.hub.set_dir(str(home / "hub"))
+    yield home
+    torch.hub.set_dir(old_hub)
+    if old_env is None:
+        os.environ.pop("TORCH_HOME", None)
+    else:
+        os.environ["TORCH_HOME"] = old_env
 
 
 def make_workspace(path: Path, **changes) -> Workspace:
@@ -50,7 +68,7 @@ def free_port() -> int:
 def cli_env(data_dir: Path, **extra) -> dict:
     """Environment for running `nocode` in a subprocess against `data_dir`."""
     env = dict(os.environ, NOCODE_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
-    env.update({f"NOCODE_{k.upper()}": str(v) for k, v in FAST_HASH.items()})
+    env.update({f"NOCODE_{k.upper()}": str(int(v) if isinstance(v, bool) else v) for k, v in FAST_HASH.items()})
     env.update(extra)
     return env
 

@@ -1,13 +1,9 @@
-import io
-
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from nocode_widgets import zoo
-from nocode_widgets.datasets import dataset_folder, read_manifest
-from nocode_widgets.errors import NocodeError, TrainingError
+from nocode_widgets.errors import TrainingError
 from nocode_widgets.files import read_json
 from nocode_widgets.predict import Predictor
 from nocode_widgets.training.config import TrainConfig
@@ -109,35 +105,26 @@ def test_nan_loss_fails_with_a_plain_message():
             list(range(12)), list(range(12, 16)), cfg, torch.device("cpu"))
 
 
-def test_runaway_learning_rate_ends_the_run_failed_with_its_reason(ws, alice):
-    run = train(ws, alice, colour_dataset(ws, alice), epochs=3, lr=9.0, optimizer="sgd", schedule="none")
-    assert run.status in ("failed", "done")
-    if run.status == "failed":
-        assert "not a number" in run.error
+def test_cancel_stops_at_the_next_batch_and_keeps_the_best_epoch_so_far(ws, alice):
+    import threading
+    import time
 
-
-def test_cancel_keeps_the_best_epoch_so_far(ws, alice):
-    ds = colour_dataset(ws, alice)
     from nocode_widgets.training.engine import execute_run
-    from nocode_widgets.training.runs import append_history, create_run
+    from nocode_widgets.training.runs import create_run
 
-    run = create_run(ws, alice, ds, {"image_size": 32, "epochs": 30, "batch_size": 8, "patience": 30})
+    ds = colour_dataset(ws, alice, per_class=40)
+    run = create_run(ws, alice, ds, {"image_size": 64, "epochs": 30, "batch_size": 8, "patience": 30})
     folder = run_folder(ws, run)
-    original = append_history
 
-    def cancel_after_two(f, row):
-        original(f, row)
-        if row["epoch"] == 2:
-            (folder / "cancel").touch()
+    def cancel_after_two_epochs():
+        while len(read_history(folder)) < 2:
+            time.sleep(0.005)
+        (folder / "cancel").touch()
 
-    import nocode_widgets.training.engine as engine
-
-    engine.append_history = cancel_after_two
-    try:
-        done = execute_run(ws, run.id)
-    finally:
-        engine.append_history = original
-    assert done.status == "cancelled" and done.epochs_run == 2 and done.usable
+    watcher = threading.Thread(target=cancel_after_two_epochs, daemon=True)
+    watcher.start()
+    done = execute_run(ws, run.id)
+    assert done.status == "cancelled" and done.epochs_run in (2, 3) and done.usable
     assert Predictor(folder).predict([("x.jpg", picture())])[0].label
 
 
