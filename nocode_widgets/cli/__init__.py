@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import NocodeError
-from . import datasets, serve, users
+from . import datasets, serve, training, users
 from .common import Parser
 
-GROUPS = [serve, users, datasets]
+GROUPS = [serve, users, datasets, training]
 
 
 def build_parser() -> Parser:

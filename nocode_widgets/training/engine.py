@@ -27,7 +27,7 @@ from .config import Facts, TrainConfig, resolve
 from .data import build_cache, check_cache, stable_split
 from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, fit, pick_device, predict_probs,
                   seed_everything, set_cpu_threads)
-from .runs import RunRecord, append_history, load_run, run_folder, update_run, write_progress
+from .runs import RunRecord, append_history, load_run, run_folder, transition, update_run, write_progress
 
 log = logging.getLogger("nocode_widgets.training")
 AUTO_CANDIDATES = ("mobilenet_v3_large", "efficientnet_b0")
@@ -91,12 +91,15 @@ def dataset_facts(ws: Workspace, owner: User, dataset_id: str, device: torch.dev
 
 
 def execute_run(ws: Workspace, run_id: str) -> RunRecord:
-    """Train the run in this process. Always leaves the run in a final state."""
+    """Train the queued run in this process; always leaves it in a final state. A run that is no
+    longer queued (cancelled meanwhile) is left as it is."""
     run = load_run(ws, run_id)
+    if not transition(ws, run.id, ("queued",), status="running", started=time.time(), pid=os.getpid(),
+                      host=os.uname().nodename):
+        return run
     folder = run_folder(ws, run)
     folder.mkdir(parents=True, exist_ok=True)
     reporter = Reporter(folder)
-    update_run(ws, run.id, status="running", started=time.time(), pid=os.getpid(), host=os.uname().nodename)
     try:
         _train(ws, run, folder, reporter)
     except NocodeError as exc:
@@ -146,9 +149,16 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
 
     started = time.time()
+
+    def checkpoint():  # the best weights so far, so an interrupted run stays usable
+        if cfg.mode != "fast":
+            save_model(folder, model, cfg.arch, classes, cfg.image_size, mean, std, run_id=run.id,
+                       dataset_id=ds.id, dataset_version=ds.version)
+
     callbacks = Callbacks(
         on_batch_end=lambda e, b, n: reporter.update(phase="training", epoch=e, epochs=cfg.epochs, batch=b, batches=n),
-        on_epoch_end=lambda stats, improved: _epoch_done(ws, run, folder, reporter, cfg, stats, improved, started),
+        on_epoch_end=lambda stats, improved: _epoch_done(ws, run, folder, reporter, cfg, stats, improved, started,
+                                                         checkpoint),
         should_stop=lambda: cancel_requested(folder))
     if cfg.mode == "fast":
         reporter.update(force=True, phase="computing features", done=0, total=len(entries))
@@ -185,13 +195,17 @@ def _model(cfg: TrainConfig, num_classes: int, allow_download: bool) -> tuple[nn
     return zoo.replace_head(model, num_classes), loaded.notice
 
 
-def _epoch_done(ws, run, folder, reporter, cfg, stats: EpochStats, improved: bool, started: float) -> None:
+def _epoch_done(ws, run, folder, reporter, cfg, stats: EpochStats, improved: bool, started: float,
+                checkpoint) -> None:
+    if improved:
+        checkpoint()
     append_history(folder, {**stats.to_json(), "improved": improved})
     per_epoch = (time.time() - started) / stats.epoch
     reporter.update(force=True, phase="training", epoch=stats.epoch, epochs=cfg.epochs, last=stats.to_json(),
                     remaining_max=per_epoch * (cfg.epochs - stats.epoch))
-    update_run(ws, run.id, epochs_run=stats.epoch,
-               metrics={"val_accuracy": stats.val_acc, "val_weighted_f1": stats.val_f1, "split": "validation"})
+    best = {"best_epoch": stats.epoch, "metrics": {"val_accuracy": stats.val_acc, "val_weighted_f1": stats.val_f1,
+                                                   "split": "validation"}} if improved else {}
+    update_run(ws, run.id, epochs_run=stats.epoch, **best)  # metrics: those of the weights kept
 
 
 def _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter):

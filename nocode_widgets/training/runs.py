@@ -110,6 +110,17 @@ def update_run(ws: Workspace, run_id: str, **changes) -> None:
     ws.store.update(Table.RUNS, run_id, changes)
 
 
+def transition(ws: Workspace, run_id: str, from_states: tuple[str, ...], **changes) -> bool:
+    """Change the run only if its status is still one of `from_states` (one locked transaction), so
+    a cancel, a worker starting and a reader noticing a dead worker cannot overwrite each other."""
+    with ws.store.transaction() as tx:
+        doc = tx.get(Table.RUNS, run_id)
+        if doc is None or doc["status"] not in from_states:
+            return False
+        tx.update(Table.RUNS, run_id, changes)
+        return True
+
+
 def delete_run(ws: Workspace, user: User, run_id: str) -> None:
     """Delete a finished run and its files (an active one must be cancelled first)."""
     from ..errors import TrainingError

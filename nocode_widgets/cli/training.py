@@ -1,0 +1,207 @@
+"""`nocode train`, `nocode predict` and `nocode runs [show|cancel|follow]`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .. import datasets as D
+from ..errors import NocodeError
+from ..predict import Predictor, Prediction
+from ..training import jobs
+from ..training.config import AUGMENTS, MODES, OPTIMIZERS, SCHEDULES
+from ..training.runs import RunRecord, load_run, run_folder
+from ..zoo import ARCHS
+from .common import add_common, emit, find_user_or_fail, open_workspace
+
+IMBALANCE = {  # --imbalance choice -> config fields
+    "none": {"sampler": "shuffle", "label_smoothing": 0.0},
+    "weighted": {"sampler": "weighted"},
+    "class-weights": {"class_weights": True},
+    "focal": {"loss": "focal"},
+    "smoothing": {"label_smoothing": 0.1},
+    "cutmix": {"cutmix": 0.5},
+}
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="train a model on a dataset")
+    add_common(t)
+    t.add_argument("--user", required=True)
+    t.add_argument("--dataset", required=True, help="name or id")
+    t.add_argument("--arch", default="auto", choices=["auto", *ARCHS])
+    t.add_argument("--mode", choices=MODES)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--image-size", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--optimizer", choices=OPTIMIZERS)
+    t.add_argument("--schedule", choices=SCHEDULES)
+    t.add_argument("--augment", choices=AUGMENTS)
+    t.add_argument("--patience", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--val-fraction", type=float)
+    t.add_argument("--test-fraction", type=float)
+    t.add_argument("--imbalance", nargs="+", choices=list(IMBALANCE), help="imbalance tools to use")
+    t.add_argument("--weights-file", help="local ImageNet weights for --arch")
+    t.add_argument("--no-pretrained", action="store_true", help="train from scratch")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    t.set_defaults(run=_train)
+
+    p = sub.add_parser("predict", help="classify pictures with a trained run")
+    add_common(p)
+    p.add_argument("--user", required=True)
+    p.add_argument("--run", required=True, dest="run_id")
+    p.add_argument("images", nargs="+")
+    p.set_defaults(run=_predict)
+
+    r = sub.add_parser("runs", help="list runs (show, cancel or follow one)")
+    add_common(r)
+    r.add_argument("--user", help="whose runs (default: all, as the operator)")
+    r.set_defaults(run=_list)
+    actions = r.add_subparsers(dest="runs_command")
+    for name, fn, help_text in (("show", _show, "status, progress and metrics of a run"),
+                                ("cancel", _cancel, "stop a run at its next batch"),
+                                ("follow", _follow, "print live progress until the run ends")):
+        a = actions.add_parser(name, help=help_text)
+        add_common(a)
+        a.add_argument("--user", help="check the run belongs to this user")
+        a.add_argument("run_id")
+        a.set_defaults(run=fn)
+
+
+def train_config(args) -> dict:
+    config = {"arch": None if args.arch == "auto" else args.arch, "mode": args.mode, "epochs": args.epochs,
+              "image_size": args.image_size, "batch_size": args.batch_size, "lr": args.lr,
+              "optimizer": args.optimizer, "schedule": args.schedule, "augment": args.augment,
+              "patience": args.patience, "seed": args.seed, "val_fraction": args.val_fraction,
+              "test_fraction": args.test_fraction, "weights_file": args.weights_file, "device": args.device}
+    if args.no_pretrained:
+        config["pretrained"] = False
+    for tool in args.imbalance or []:
+        config.update(IMBALANCE[tool])
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def run_summary(run: RunRecord) -> dict:
+    return {"run_id": run.id, "status": run.status, "dataset": run.dataset_name, "arch": (run.resolved or {}).get("arch"),
+            "val_accuracy": run.metrics.get("val_accuracy"), "val_weighted_f1": run.metrics.get("val_weighted_f1"),
+            "test_accuracy": run.metrics.get("test_accuracy"), "epochs_run": run.epochs_run,
+            "best_epoch": run.best_epoch, "seconds": round(run.seconds, 1), "error": run.error or None,
+            "notice": run.notice or None, "created": run.created}
+
+
+def _train(args):
+    ws = open_workspace(args)
+    user = find_user_or_fail(ws, args.user)
+    ds = D.find_dataset(ws, user, args.dataset)
+    run = jobs.submit(ws, user, ds.id, train_config(args))
+    if not args.wait:
+        emit(args, {"run_id": run.id, "status": run.status}, f"Started {run.id} (status: {run.status}).")
+        return 0
+    final = _follow_until_done(ws, user, run.id, quiet=args.json)
+    emit(args, run_summary(final), _summary_text(final))
+    return 0 if final.status == "done" else 1
+
+
+def _follow_until_done(ws, user, run_id: str, quiet: bool) -> RunRecord:
+    last = None
+    for p in jobs.follow(ws, user, run_id, interval=0.5):
+        line = _progress_line(p)
+        if not quiet and line != last:
+            print(line, file=sys.stderr, flush=True)
+            last = line
+    return jobs.get(ws, user, run_id)
+
+
+def _progress_line(p: jobs.RunProgress) -> str:
+    if p.run.status not in ("queued", "running"):
+        return f"{p.run.id}: {p.run.status}"
+    if p.phase != "training":
+        return f"{p.run.id}: {p.phase}"
+    last = p.history[-1] if p.history else None
+    scores = f", val acc {last['val_acc']:.3f}, val F1 {last['val_f1']:.3f}" if last else ""
+    return f"{p.run.id}: epoch {p.epoch}/{p.epochs}{scores}"
+
+
+def _summary_text(run: RunRecord) -> str:
+    if run.status == "failed":
+        return f"{run.id} failed: {run.error}"
+    m = run.metrics
+    acc = f"validation accuracy {m['val_accuracy']:.1%}, weighted F1 {m['val_weighted_f1']:.3f}" if m else "no metrics"
+    note = f"\nNote: {run.notice}" if run.notice else ""
+    return (f"{run.id} {run.status}: {acc} (best epoch {run.best_epoch} of {run.epochs_run}, "
+            f"{run.seconds:.0f} s){note}")
+
+
+def _predict(args):
+    ws = open_workspace(args)
+    user = find_user_or_fail(ws, args.user)
+    run = jobs.get(ws, user, args.run_id)
+    predictor = Predictor(run_folder(ws, run), max_side=ws.settings.image_max_side,
+                          max_pixels=ws.settings.max_image_pixels)
+    images = []
+    for path in args.images:
+        try:
+            images.append((path, Path(path).read_bytes()))
+        except OSError as exc:
+            raise NocodeError(f"Cannot read {path}: {exc.strerror}.") from None
+    rows, lines = [], []
+    for (path, _), result in zip(images, predictor.predict(images)):
+        if isinstance(result, Prediction):
+            rows.append({"file": path, "label": result.label, "probabilities": result.probabilities})
+            lines.append(f"{path}: {result.label} ({result.probabilities[result.label]:.0%})")
+        else:
+            rows.append({"file": path, "error": result})
+            lines.append(f"{path}: {result}")
+    emit(args, rows, "\n".join(lines))
+
+
+def _operator_view(args):
+    """(workspace, acting user, run): the given --user (ownership checked), else the run's owner."""
+    ws = open_workspace(args)
+    if args.user:
+        user = find_user_or_fail(ws, args.user)
+    else:
+        from ..auth import User
+        from ..store import Table
+
+        owner = ws.store.get(Table.USERS, load_run(ws, args.run_id).owner)
+        user = User.from_doc(owner)
+    return ws, user, jobs.get(ws, user, args.run_id)
+
+
+def _list(args):
+    ws = open_workspace(args)
+    if args.user:
+        rows = jobs.runs(ws, find_user_or_fail(ws, args.user))
+    else:
+        from ..store import Table
+
+        rows = [jobs.reconcile(ws, r) if r.is_active else r
+                for r in sorted((RunRecord.from_doc(d) for d in ws.store.find(Table.RUNS)), key=lambda r: -r.created)]
+    text = "\n".join(f"{r.id}  {r.status:<11} {r.dataset_name[:24]:<24} "
+                     f"{(r.metrics.get('val_accuracy') or 0):>6.1%}" for r in rows)
+    emit(args, [run_summary(r) for r in rows], text or "No runs yet.")
+
+
+def _show(args):
+    ws, _, run = _operator_view(args)
+    p = jobs.snapshot(ws, run)
+    data = {**run_summary(run), "phase": p.phase, "epoch": p.epoch, "epochs": p.epochs, "batch": p.batch,
+            "batches": p.batches, "elapsed": round(p.elapsed, 1), "config": run.resolved or run.config,
+            "explanation": run.explanation}
+    emit(args, data, _progress_line(p) + ("\n" + _summary_text(run) if run.status != "running" else ""))
+
+
+def _cancel(args):
+    ws, user, run = _operator_view(args)
+    run = jobs.cancel(ws, user, run.id)
+    emit(args, {"run_id": run.id, "status": run.status}, f"Cancel requested for {run.id} (status: {run.status}).")
+
+
+def _follow(args):
+    ws, user, run = _operator_view(args)
+    final = _follow_until_done(ws, user, run.id, quiet=False)
+    emit(args, run_summary(final), _summary_text(final))

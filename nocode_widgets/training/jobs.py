@@ -1,0 +1,195 @@
+"""The run service: training runs in detached worker processes, so a run outlives the page (Voila
+kills or culls a page's kernel) and its progress is visible from any process.
+
+- `submit` records the run as `queued` and starts a worker through a `Runner`; the worker waits its
+  turn (submission order across all users and processes, at most `max_concurrent_runs` per device,
+  slots held as file locks that vanish with their process), then trains.
+- `cancel` asks the worker to stop at the next batch (a `cancel` file in the run folder).
+- Any reader (`get`, `runs`, `follow`) marks a run whose worker vanished as `interrupted`: no
+  heartbeat for `heartbeat_timeout_s`, or its process is gone. A run never stays `running` forever.
+- `Runner` is the seam for another engine (Ray, a batch queue): it starts a worker for a run id and
+  says whether it is alive; the UI and the fit loop do not change.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from ..auth import User, current_user
+from ..datasets import get_dataset
+from ..errors import NotFound, TrainingError
+from ..workspace import Workspace
+from .config import TrainConfig
+from .runs import (ACTIVE, FINAL, RunRecord, create_run, get_run, list_runs, load_run, read_history,
+                   read_progress, run_folder, transition, update_run)
+
+INTERRUPTED = ("The training process stopped unexpectedly (the server restarted or the process was ended). "
+               "The best epoch so far is kept when there was one.")
+
+
+class Runner(Protocol):
+    def start(self, ws: Workspace, run: RunRecord) -> None:
+        """Start a worker that will execute `run` (it waits for its turn itself)."""
+
+    def is_alive(self, run: RunRecord) -> bool | None:
+        """Whether the run's worker still exists; None when this runner cannot tell."""
+
+
+class LocalProcessRunner:
+    """A worker process per run on this machine, in a new session so it survives its caller."""
+
+    def start(self, ws: Workspace, run: RunRecord) -> None:
+        folder = run_folder(ws, run)
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **ws.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        with open(folder / "worker.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "nocode_widgets.training.worker", run.id],
+                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True)
+        update_run(ws, run.id, pid=proc.pid, host=os.uname().nodename)
+        threading.Thread(target=proc.wait, daemon=True).start()  # reap it if we are still here when it ends
+
+    def is_alive(self, run: RunRecord) -> bool | None:
+        if not run.pid or run.host != os.uname().nodename:
+            return None
+        try:
+            cmdline = Path(f"/proc/{run.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return run.id.encode() in cmdline and not _is_zombie(run.pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+RUNNER: Runner = LocalProcessRunner()
+
+
+def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = None,
+           runner: Runner | None = None) -> RunRecord:
+    """Queue a training run on the user's dataset and start its worker. Returns at once."""
+    user = current_user(ws, user)
+    config = {k: v for k, v in (config or {}).items() if v is not None}
+    TrainConfig.from_json(config).check()
+    ds = get_dataset(ws, user, dataset_id)
+    if ds.owner != user.id:
+        raise NotFound("That dataset does not exist (or is not yours).")
+    with_pictures = [c for c in ds.classes if ds.counts.get(c, 0) >= 2]
+    if len(with_pictures) < 2:
+        raise TrainingError("Training needs at least two classes with at least two pictures each.")
+    run = create_run(ws, user, ds, config)
+    (runner or RUNNER).start(ws, run)
+    return load_run(ws, run.id)
+
+
+def cancel(ws: Workspace, user: User, run_id: str) -> RunRecord:
+    """Stop a run: a queued one at once, a running one at its next batch (it keeps its best epoch)."""
+    run = get(ws, user, run_id)
+    if run.owner != current_user(ws, user).id and not current_user(ws, user).is_admin:
+        raise NotFound("That run does not exist (or is not yours).")
+    transition(ws, run.id, ("queued",), status="cancelled", finished=time.time())
+    if run.status in ACTIVE:
+        (run_folder(ws, run) / "cancel").touch()
+    return load_run(ws, run.id)
+
+
+def get(ws: Workspace, user: User, run_id: str, runner: Runner | None = None) -> RunRecord:
+    """The run as it stands, after marking it `interrupted` if its worker vanished."""
+    run = get_run(ws, user, run_id)
+    return reconcile(ws, run, runner) if run.is_active else run
+
+
+def runs(ws: Workspace, user: User, everyone: bool = False, runner: Runner | None = None) -> list[RunRecord]:
+    return [reconcile(ws, r, runner) if r.is_active else r for r in list_runs(ws, user, everyone)]
+
+
+def reconcile(ws: Workspace, run: RunRecord, runner: Runner | None = None) -> RunRecord:
+    """Mark an active run whose worker is gone (or silent too long) as interrupted."""
+    alive = (runner or RUNNER).is_alive(run)
+    beat = read_progress(run_folder(ws, run)).get("heartbeat") or run.started or run.created
+    silent = time.time() - beat > ws.settings.heartbeat_timeout_s
+    if alive is False or (alive is None and silent) or (alive and silent and run.status == "running"):
+        transition(ws, run.id, ACTIVE, status="interrupted", error=INTERRUPTED, finished=time.time())
+        return load_run(ws, run.id)
+    return run
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """One look at a run: its status and the worker's latest progress."""
+
+    run: RunRecord
+    phase: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    elapsed: float
+    remaining_max: float | None
+    history: list[dict]
+
+    @property
+    def fraction(self) -> float:
+        """0..1 over the epoch cap (early stopping may end sooner)."""
+        if self.run.status in FINAL:
+            return 1.0
+        if not self.epochs:
+            return 0.0
+        return min(1.0, ((self.epoch - 1) + (self.batch / self.batches if self.batches else 0)) / self.epochs)
+
+
+def snapshot(ws: Workspace, run: RunRecord) -> RunProgress:
+    folder = run_folder(ws, run)
+    p = read_progress(folder)
+    epoch = int(p.get("epoch", 0))
+    batches = int(p.get("batches", 0))
+    done_epochs = len(read_history(folder))
+    if done_epochs >= epoch and p.get("batch") == batches:  # the last epoch is complete
+        epoch, batch = done_epochs + 1, 0
+    else:
+        batch = int(p.get("batch", 0))
+    return RunProgress(run, p.get("phase", run.status), max(epoch, 1), int(p.get("epochs", 0)), batch, batches,
+                       float(p.get("elapsed", 0.0)), p.get("remaining_max"), read_history(folder))
+
+
+def follow(ws: Workspace, user: User, run_id: str, interval: float = 1.0, timeout: float | None = None,
+           runner: Runner | None = None) -> Iterator[RunProgress]:
+    """Yield the run's progress whenever it changes, until the run ends. Reads the run folder once per
+    `interval` and the store only when the folder says something may have changed."""
+    run = get(ws, user, run_id, runner)
+    folder = run_folder(ws, run)
+    last_seen, deadline = None, (time.time() + timeout if timeout else None)
+    while True:
+        stamp = _stamp(folder)
+        if stamp != last_seen or run.status in FINAL:
+            run = get(ws, user, run_id, runner)
+            last_seen = stamp
+            yield snapshot(ws, run)
+            if run.status in FINAL:
+                return
+        elif time.time() - (read_progress(folder).get("heartbeat") or 0) > ws.settings.heartbeat_timeout_s:
+            run = get(ws, user, run_id, runner)  # silent: let reconcile decide
+        if deadline and time.time() > deadline:
+            return
+        time.sleep(interval)
+
+
+def _stamp(folder: Path) -> tuple:
+    def mtime(name):
+        try:
+            return (folder / name).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    return mtime("progress.json"), mtime("history.jsonl")
