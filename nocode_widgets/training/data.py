@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import TrainingError
 from ..files import read_json, write_json_atomic
 from ..preprocess import load_rgb, to_uint8_tensor
 
@@ -91,12 +92,17 @@ def build_cache(paths: list[Path], hashes: list[str], size: int, cache_dir: Path
         array.flush()
         del array
         os.replace(tmp, final)
-    if nbytes <= IN_MEMORY_LIMIT:
-        return torch.from_numpy(np.load(final))
-    return torch.from_numpy(np.load(final, mmap_mode="c"))  # pages loaded on demand, never written back
+    try:
+        array = np.load(final) if nbytes <= IN_MEMORY_LIMIT else np.load(final, mmap_mode="c")  # big: paged in
+        check_cache(array, len(paths), size)
+    except (ValueError, OSError, EOFError):
+        final.unlink(missing_ok=True)  # the next run prepares the pictures again
+        raise TrainingError("The prepared copy of this dataset's pictures was damaged, so this run stopped. "
+                            "It has been removed: start the run again and it will be prepared afresh.") from None
+    return torch.from_numpy(array)
 
 
-def check_cache(cache: torch.Tensor, expected: int, size: int) -> None:
+def check_cache(cache, expected: int, size: int) -> None:
     if tuple(cache.shape) != (expected, 3, size, size):
         raise ValueError(f"the picture cache is damaged (shape {tuple(cache.shape)})")
 

@@ -24,7 +24,7 @@ from ..predict import save_model
 from ..store import Table
 from ..workspace import Workspace
 from .config import Facts, TrainConfig, resolve
-from .data import build_cache, check_cache, stable_split
+from .data import build_cache, stable_split
 from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, fit, pick_device, predict_probs,
                   seed_everything, set_cpu_threads)
 from .runs import RunRecord, append_history, load_run, run_folder, transition, update_run, write_progress
@@ -139,7 +139,6 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
     reporter.update(force=True, phase="preparing pictures", done=0, total=len(entries))
     cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, ds_folder / "cache",
                         progress=lambda d, t: reporter.update(done=d, total=t))
-    check_cache(cache, len(entries), cfg.image_size)
 
     model, notice = _model(cfg, len(classes), ws.settings.allow_weight_download)
     if notice:
