@@ -1,5 +1,6 @@
-"""The app shell: the login panel until someone signs in, then their workspace; log out returns to
-the login panel. Nothing else is reachable before login."""
+"""The app shell: the login panel until someone signs in, then tabs (Datasets, Train, Results,
+Test, and Admin for administrators); Log out returns to the login panel. Nothing else is reachable
+before login, and each panel re-checks the user on every action."""
 
 from __future__ import annotations
 
@@ -7,36 +8,62 @@ import ipywidgets as w
 
 from .. import auth
 from ..workspace import Workspace
-from .common import Message, busy
+from .admin import AdminPanel
+from .common import Message, report_errors, set_tab_titles
+from .datasets import DatasetsPanel
 from .login import LoginPanel
+from .predict import TestPanel
+from .results import ResultsPanel
+from .train import TrainPanel
 
 
 class App(w.VBox):
-    def __init__(self, ws: Workspace | None = None):
+    def __init__(self, ws: Workspace | None = None, poll_interval: float = 1.0):
         self.ws = ws or Workspace.open()
+        self.poll_interval = poll_interval
         self.user: auth.User | None = None
-        self.header = w.HTML("<h2>No-code image classifier</h2>")
+        self.panels: dict[str, w.Widget] = {}
         self.who = w.HTML()
         self.logout_button = w.Button(description="Log out", icon="sign-out")
         self.logout_button.on_click(self.log_out)
         self.message = Message()
         self.login = LoginPanel(self.ws, on_login=self._signed_in)
+        self.tabs = w.Tab()
+        self.tabs.observe(self._tab_changed, names="selected_index")
         self.body = w.VBox([self.login])
-        super().__init__([self.header, self.body, self.message])
+        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message])
         self.add_class("nocode-app")
 
     def _signed_in(self, user: auth.User) -> None:
         self.user = user
         self.who.value = f"Signed in as <b>{user.username}</b>" + (" (admin)" if user.is_admin else "")
-        bar = w.HBox([self.who, self.logout_button])
-        self.body.children = [bar, *self.main_panels(user)]
+        results = ResultsPanel(self.ws, user)
+        test = TestPanel(self.ws, user)
 
-    def main_panels(self, user: auth.User) -> list[w.Widget]:
-        """What a signed-in user sees."""
-        return [w.HTML("<p>Your datasets and models will appear here.</p>")]
+        def finished(run):
+            results.refresh(select=run.id)
+            test.refresh()
+
+        self.panels = {"Datasets": DatasetsPanel(self.ws, user, on_change=lambda: self.panels["Train"].refresh()),
+                       "Train": TrainPanel(self.ws, user, self.poll_interval, on_finished=finished),
+                       "Results": results, "Test": test}
+        if user.is_admin:
+            self.panels["Admin"] = AdminPanel(self.ws, user)
+        self.tabs.children = list(self.panels.values())
+        set_tab_titles(self.tabs, list(self.panels))
+        self.tabs.selected_index = 0
+        self.body.children = [w.HBox([self.who, self.logout_button]), self.tabs]
+
+    def _tab_changed(self, change) -> None:
+        """Show fresh data when a tab is opened (another tab or device may have changed it)."""
+        if self.user is None or change["new"] is None:
+            return
+        panel = list(self.panels.values())[change["new"]]
+        report_errors(self.message, lambda: (auth.current_user(self.ws, self.user), panel.refresh()))
 
     def log_out(self, _=None) -> None:
-        with busy(self.logout_button, self.message):
-            self.user = None
-            self.login = LoginPanel(self.ws, on_login=self._signed_in)
-            self.body.children = [self.login]
+        self.user = None
+        self.panels = {}
+        self.tabs.children = []
+        self.login = LoginPanel(self.ws, on_login=self._signed_in)
+        self.body.children = [self.login]

@@ -1,10 +1,13 @@
-"""Small pieces every panel uses: messages in plain words, busy buttons, errors without tracebacks."""
+"""Small pieces every panel uses: plain-word messages, work off the main thread with the button
+disabled, errors without tracebacks, and the differences between ipywidgets 7.7 and 8."""
 
 from __future__ import annotations
 
 import html
 import logging
-from contextlib import contextmanager
+import re
+import threading
+from typing import Callable
 
 import ipywidgets as w
 
@@ -13,6 +16,8 @@ from ..errors import NocodeError
 log = logging.getLogger("nocode_widgets.ui")
 
 _COLORS = {"error": "#b00020", "ok": "#1b5e20", "info": "#333", "warn": "#8a5a00"}
+IPYWIDGETS_8 = int(w.__version__.split(".")[0]) >= 8
+GENERIC_ERROR = "Something went wrong. Please try again; if it keeps happening, tell an administrator."
 
 
 class Message(w.HTML):
@@ -26,21 +31,82 @@ class Message(w.HTML):
 
     @property
     def text(self) -> str:
-        import re
-
         return html.unescape(re.sub(r"<[^>]+>", "", self.value))
 
 
-@contextmanager
-def busy(button: w.Button, message: Message):
-    """Disable `button` while the work runs; show a user error's own words, anything else briefly."""
-    button.disabled = True
+def report_errors(message: Message, work: Callable[[], None]) -> None:
+    """Run `work`; a user error shows its own words, anything else a short line (the log keeps it)."""
     try:
-        yield
+        work()
     except NocodeError as exc:
         message.show(str(exc), "error")
-    except Exception:  # never a traceback on the page; the log keeps it
+    except Exception:  # never a traceback on the page
         log.exception("unexpected error in a panel")
-        message.show("Something went wrong. Please try again; if it keeps happening, tell an administrator.", "error")
-    finally:
-        button.disabled = False
+        message.show(GENERIC_ERROR, "error")
+
+
+class Background:
+    """Long work runs in a thread, so the page never freezes; its button is disabled meanwhile.
+    `wait()` lets tests (and callers that must) block until the latest work is done."""
+
+    def __init__(self):
+        self.thread: threading.Thread | None = None
+
+    def run(self, buttons, message: Message, work: Callable[[], None], threaded: bool = True) -> None:
+        buttons = buttons if isinstance(buttons, (list, tuple)) else [buttons]
+        for b in buttons:
+            b.disabled = True
+
+        def target():
+            try:
+                report_errors(message, work)
+            finally:
+                for b in buttons:
+                    b.disabled = False
+
+        if not threaded:
+            target()
+            return
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+
+    def wait(self, timeout: float = 120) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:
+    for i, title in enumerate(titles):  # set_title works in 7.7 and 8 (`.titles` is 8 only)
+        tab.set_title(i, title)
+
+
+def clear_upload(upload: w.FileUpload) -> None:
+    if IPYWIDGETS_8:
+        upload.value = ()
+    else:  # 7.x keeps a dict and a counter
+        upload.value.clear()
+        upload._counter = 0
+
+
+def options_of(pairs: list[tuple[str, str]], current) -> tuple[list[tuple[str, str]], object]:
+    """Dropdown options and a value that is among them (keep the current one when it still is)."""
+    values = [v for _, v in pairs]
+    return pairs, (current if current in values else (values[0] if values else None))
+
+
+def html_table(headers: list[str], rows: list[list], css_class: str = "nocode-table") -> str:
+    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td style='padding:2px 8px'>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='{css_class}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def esc(text) -> str:
+    return html.escape(str(text))
+
+
+def percent(value) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MB"

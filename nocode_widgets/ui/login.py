@@ -8,7 +8,7 @@ import ipywidgets as w
 
 from .. import auth
 from ..workspace import Workspace
-from .common import Message, busy
+from .common import Background, Message
 
 
 class LoginPanel(w.VBox):
@@ -20,6 +20,7 @@ class LoginPanel(w.VBox):
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
         self.signup_button = w.Button(description="Create account", icon="user-plus")
         self.message = Message()
+        self.work = Background()
         self.login_button.on_click(self._log_in)
         self.signup_button.on_click(self._sign_up)
         super().__init__([
@@ -31,16 +32,16 @@ class LoginPanel(w.VBox):
         self.add_class("nocode-login")
 
     def _log_in(self, _=None) -> None:
-        with busy(self.login_button, self.message):
-            self.message.clear()
-            user = auth.log_in(self.ws, self.username.value, self.password.value)
-            self._done(user)
+        self.message.clear()
+        self.work.run([self.login_button, self.signup_button], self.message,
+                      lambda: self._done(auth.log_in(self.ws, self.username.value, self.password.value)),
+                      threaded=False)
 
     def _sign_up(self, _=None) -> None:
-        with busy(self.signup_button, self.message):
-            self.message.clear()
-            user = auth.sign_up(self.ws, self.username.value, self.password.value)
-            self._done(user)
+        self.message.clear()
+        self.work.run([self.login_button, self.signup_button], self.message,
+                      lambda: self._done(auth.sign_up(self.ws, self.username.value, self.password.value)),
+                      threaded=False)
 
     def _done(self, user: auth.User) -> None:
         self.password.value = ""

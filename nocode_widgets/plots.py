@@ -1,0 +1,52 @@
+"""Figures as PNG bytes: learning curves and confusion matrices. matplotlib's object API only (no
+pyplot global state), so they work in Voila, JupyterLab, Colab and tests alike."""
+
+from __future__ import annotations
+
+import io
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+
+def to_png(fig: Figure, dpi: int = 90) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=dpi, bbox_inches="tight")
+    return out.getvalue()
+
+
+def learning_curves(history: list[dict], best_epoch: int = 0) -> bytes:
+    """Loss (left) and accuracy (right) per epoch, training and validation, the best epoch marked."""
+    fig = Figure(figsize=(8, 3))
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    epochs = [h["epoch"] for h in history]
+    loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
+    loss_ax.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
+    acc_ax.plot(epochs, [h["train_acc"] for h in history], "o-", label="training")
+    acc_ax.plot(epochs, [h["val_acc"] for h in history], "o-", label="validation")
+    for ax, title in ((loss_ax, "Loss (lower is better)"), (acc_ax, "Accuracy (higher is better)")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", linestyle=":", label="best epoch")
+        ax.legend(fontsize=8)
+    acc_ax.set_ylim(0, 1.02)
+    return to_png(fig)
+
+
+def confusion_figure(matrix: list[list[int]], classes: list[str], split: str = "validation") -> bytes:
+    n = len(classes)
+    fig = Figure(figsize=(1.2 + 0.6 * n, 1.0 + 0.6 * n))
+    ax = fig.subplots()
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"Confusion matrix ({split})")
+    top = max(max(row) for row in matrix) if matrix else 0
+    for i, row in enumerate(matrix):
+        for j, v in enumerate(row):
+            ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black")
+    return to_png(fig)

@@ -1,0 +1,217 @@
+"""Datasets: list, create, classes, uploads (pictures into a class, or a zip of class folders),
+the per-file report, counts, thumbnails and warnings, rename and delete with a confirmation."""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as w
+
+from .. import datasets as D
+from ..auth import User
+from ..uploads import read_upload
+from ..workspace import Workspace
+from .common import Background, Message, clear_upload, esc, html_table, mib, options_of, report_errors
+
+
+class DatasetsPanel(w.VBox):
+    def __init__(self, ws: Workspace, user: User, on_change=None):
+        self.ws, self.user, self.on_change = ws, user, on_change or (lambda: None)
+        self.work = Background()
+        self.message = Message()
+        limit = mib(min(ws.settings.max_upload_bytes, ws.settings.websocket_max_message_mib * 2**20))
+        self.picker = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
+        self.new_name = w.Text(placeholder="name of a new dataset", layout=w.Layout(width="240px"))
+        self.new_classes = w.Text(placeholder="classes, comma separated: cats, dogs", layout=w.Layout(width="300px"))
+        self.create_button = w.Button(description="Create dataset", icon="plus")
+        self.summary = w.HTML()
+        self.thumbs = w.VBox()
+        # classes
+        self.class_picker = w.Dropdown(description="Class")
+        self.class_name = w.Text(placeholder="class name")
+        self.add_class_button = w.Button(description="Add class", icon="plus")
+        self.rename_class_button = w.Button(description="Rename class")
+        self.delete_class_button = w.Button(description="Delete class", button_style="warning")
+        # uploads
+        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Choose pictures")
+        self.add_button = w.Button(description="Add to class", button_style="primary", icon="upload")
+        self.zip_upload = w.FileUpload(accept=".zip", multiple=False, description="Choose zip")
+        self.zip_button = w.Button(description="Import zip", icon="file-archive-o")
+        self.limit_note = w.HTML(f"<small>Up to {limit} per upload. For more, upload a zip of class folders "
+                                 f"(cats/…, dogs/…) in parts.</small>")
+        self.progress = w.IntProgress(min=0, max=1, value=0, description="", layout=w.Layout(visibility="hidden"))
+        self.report = w.HTML()
+        # rename / delete
+        self.rename_text = w.Text(placeholder="new dataset name")
+        self.rename_button = w.Button(description="Rename dataset")
+        self.delete_button = w.Button(description="Delete dataset", button_style="danger", icon="trash")
+        self.confirm = w.HBox()
+        self._wire()
+        super().__init__([
+            w.HTML("<h3>Your datasets</h3>"),
+            w.HBox([self.picker]), w.HBox([self.new_name, self.new_classes, self.create_button]),
+            self.summary, self.thumbs,
+            w.HTML("<b>Add pictures</b> (into the chosen class)"),
+            w.HBox([self.class_picker, self.upload, self.add_button]),
+            w.HBox([self.zip_upload, self.zip_button]), self.limit_note, self.progress, self.report,
+            w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
+                                               self.delete_class_button]),
+            w.HTML("<b>Dataset</b>"), w.HBox([self.rename_text, self.rename_button, self.delete_button]),
+            self.confirm, self.message])
+        self.add_class("nocode-datasets")
+        self.refresh()
+
+    def _wire(self) -> None:
+        self.picker.observe(lambda _: self.show_dataset(), names="value")
+        self.create_button.on_click(self._create)
+        self.add_button.on_click(self._add_pictures)
+        self.zip_button.on_click(self._import_zip)
+        self.add_class_button.on_click(self._add_class)
+        self.rename_class_button.on_click(self._rename_class)
+        self.delete_class_button.on_click(lambda _: self._ask(f"Delete the class {self.class_picker.value!r} and "
+                                                               "its pictures?", self._delete_class))
+        self.rename_button.on_click(self._rename)
+        self.delete_button.on_click(lambda _: self._ask("Delete this dataset and all its pictures?", self._delete))
+
+    # Display ------------------------------------------------------------------------------------------
+
+    @property
+    def dataset_id(self) -> str | None:
+        return self.picker.value
+
+    def refresh(self, select: str | None = None) -> None:
+        def work():
+            mine = D.list_datasets(self.ws, self.user)
+            pairs = [(f"{d.name} ({d.image_count} pictures, {len(d.classes)} classes)", d.id) for d in mine]
+            self.picker.options, value = options_of(pairs, select or self.picker.value)
+            self.picker.value = value
+            self.show_dataset()
+        report_errors(self.message, work)
+
+    def show_dataset(self) -> None:
+        if not self.dataset_id:
+            self.summary.value = "<p>No dataset yet: give it a name and its classes, then create it.</p>"
+            self.thumbs.children, self.class_picker.options = [], []
+            return
+        report_errors(self.message, self._show)
+
+    def _show(self) -> None:
+        ds = D.get_dataset(self.ws, self.user, self.dataset_id)
+        stats = D.dataset_stats(self.ws, self.user, ds.id, per_class=6)
+        self.class_picker.options, self.class_picker.value = options_of([(c, c) for c in ds.classes],
+                                                                         self.class_picker.value)
+        rows = [[esc(c), ds.counts.get(c, 0)] for c in ds.classes]
+        warn = "".join(f"<p class='nocode-warning' style='color:#8a5a00'>⚠ {esc(m)}</p>" for m in stats.warnings)
+        size = (f"<p><small>Picture sizes: {stats.width[0]}–{stats.width[2]} px wide (median {stats.width[1]}), "
+                f"{stats.height[0]}–{stats.height[2]} px high.</small></p>" if ds.image_count else "")
+        self.summary.value = f"<h4>{esc(ds.name)}</h4>{html_table(['class', 'pictures'], rows)}{size}{warn}"
+        self.thumbs.children = [self._thumb_row(c, paths) for c, paths in stats.samples.items() if paths]
+
+    @staticmethod
+    def _thumb_row(label: str, paths) -> w.HBox:
+        images = [w.Image(value=D.thumbnail_bytes(p, 72), format="jpeg", layout=w.Layout(width="72px")) for p in paths]
+        return w.HBox([w.HTML(f"<div style='width:110px'>{esc(label)}</div>"), *images])
+
+    # Actions --------------------------------------------------------------------------------------------
+
+    def _create(self, _=None) -> None:
+        def work():
+            classes = [c.strip() for c in self.new_classes.value.split(",") if c.strip()]
+            ds = D.create_dataset(self.ws, self.user, self.new_name.value, classes)
+            self.new_name.value = self.new_classes.value = ""
+            self.refresh(select=ds.id)
+            self.message.show(f"Created {ds.name}. Now add pictures to each class.", "ok")
+            self.on_change()
+        self.work.run(self.create_button, self.message, work, threaded=False)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.max, self.progress.value = max(total, 1), done
+        self.progress.description = f"{done}/{total}"
+
+    def _ingest(self, button, upload, ingest) -> None:
+        """Common path of both uploads: progress bar, report, refresh; the upload is emptied after."""
+        files = read_upload(upload.value)
+        if not files:
+            self.message.show("Choose the files first (the button left of this one).", "warn")
+            return
+        self.message.clear()
+        self.report.value = ""
+        self.progress.layout.visibility = "visible"
+
+        def work():
+            try:
+                report = ingest(files)
+            finally:
+                clear_upload(upload)
+                self.progress.layout.visibility = "hidden"
+            self.report.value = render_report(report)
+            self.message.show(report.summary(), "ok" if report.accepted else "warn")
+            self.refresh(select=report.dataset_id)
+            self.on_change()
+        self.work.run([button, self.add_button, self.zip_button], self.message, work)
+
+    def _add_pictures(self, _=None) -> None:
+        self._ingest(self.add_button, self.upload, lambda files: D.add_uploads(
+            self.ws, self.user, self.dataset_id, self.class_picker.value, files, progress=self._progress))
+
+    def _import_zip(self, _=None) -> None:
+        def ingest(files):
+            archive = files[0]
+            name = archive.name.rsplit(".", 1)[0]
+            return D.import_archive(self.ws, self.user, io.BytesIO(archive.content), name=name,
+                                    dataset_id=self.dataset_id, progress=self._progress)
+        self._ingest(self.zip_button, self.zip_upload, ingest)
+
+    def _add_class(self, _=None) -> None:
+        def work():
+            D.add_class(self.ws, self.user, self.dataset_id, self.class_name.value)
+            self.class_name.value = ""
+            self.refresh()
+        report_errors(self.message, work)
+
+    def _rename_class(self, _=None) -> None:
+        def work():
+            D.rename_class(self.ws, self.user, self.dataset_id, self.class_picker.value, self.class_name.value)
+            self.class_name.value = ""
+            self.refresh()
+        report_errors(self.message, work)
+
+    def _delete_class(self) -> None:
+        D.delete_class(self.ws, self.user, self.dataset_id, self.class_picker.value)
+        self.refresh()
+
+    def _rename(self, _=None) -> None:
+        def work():
+            D.rename_dataset(self.ws, self.user, self.dataset_id, self.rename_text.value)
+            self.rename_text.value = ""
+            self.refresh()
+            self.on_change()
+        report_errors(self.message, work)
+
+    def _delete(self) -> None:
+        D.delete_dataset(self.ws, self.user, self.dataset_id)
+        self.picker.value = None
+        self.refresh()
+        self.message.show("Dataset deleted.", "ok")
+        self.on_change()
+
+    def _ask(self, question: str, action) -> None:
+        """A Yes/No line under the buttons; only Yes does anything."""
+        yes = w.Button(description="Yes, delete", button_style="danger")
+        no = w.Button(description="No")
+        yes.on_click(lambda _: (setattr(self.confirm, "children", []), report_errors(self.message, action)))
+        no.on_click(lambda _: setattr(self.confirm, "children", []))
+        self.confirm.children = [w.HTML(f"<b>{esc(question)}</b>"), yes, no]
+
+
+def render_report(report: D.IngestReport) -> str:
+    lines = [f"<p><b>{esc(report.summary())}</b></p>"]
+    problems = [(s.name, s.reason) for s in report.skipped + report.conflicts]
+    if problems:
+        shown = problems[:50]
+        lines.append(html_table(["file", "why it was not added"], [[esc(n), esc(r)] for n, r in shown]))
+        if len(problems) > 50:
+            lines.append(f"<p>… and {len(problems) - 50} more.</p>")
+    if report.duplicates:
+        lines.append(f"<p><small>{len(report.duplicates)} were already in the class and kept once.</small></p>")
+    return "".join(lines)

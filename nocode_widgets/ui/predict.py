@@ -1,0 +1,76 @@
+"""Test: pick a trained run, upload one or many new pictures, see the top classes with probability
+bars per picture (the origin project's "see the result")."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..auth import User
+from ..datasets import thumbnail_of_upload
+from ..predict import Prediction, Predictor
+from ..training import jobs
+from ..training.runs import run_folder
+from ..uploads import read_upload
+from ..workspace import Workspace
+from .common import Background, Message, clear_upload, esc, options_of, report_errors
+from .results import run_label
+
+
+class TestPanel(w.VBox):
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, ws: Workspace, user: User):
+        self.ws, self.user = ws, user
+        self.work, self.message = Background(), Message()
+        self.run = w.Dropdown(description="Model", layout=w.Layout(width="560px"))
+        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Choose pictures")
+        self.button = w.Button(description="Test", button_style="primary", icon="search")
+        self.results = w.VBox()
+        self.button.on_click(self._predict)
+        super().__init__([w.HTML("<h3>Test a model on new pictures</h3>"), self.run,
+                          w.HBox([self.upload, self.button]), self.results, self.message])
+        self.add_class("nocode-test")
+        self.refresh()
+
+    def refresh(self) -> None:
+        def work():
+            usable = [r for r in jobs.runs(self.ws, self.user) if r.usable]
+            self.run.options, self.run.value = options_of([(run_label(r), r.id) for r in usable], self.run.value)
+            if not usable:
+                self.results.children = [w.HTML("<p>Train a model first; it will appear here.</p>")]
+        report_errors(self.message, work)
+
+    def _predict(self, _=None) -> None:
+        files = read_upload(self.upload.value)
+
+        def work():
+            if not files:
+                self.message.show("Choose one or more pictures first.", "warn")
+                return
+            if not self.run.value:
+                self.message.show("Choose a trained model first.", "warn")
+                return
+            run = jobs.get(self.ws, self.user, self.run.value)  # ownership re-checked here
+            s = self.ws.settings
+            predictor = Predictor(run_folder(self.ws, run), max_side=s.image_max_side, max_pixels=s.max_image_pixels)
+            results = predictor.predict([(f.name, f.content) for f in files])
+            self.results.children = [result_card(f.name, f.content, r, s.max_image_pixels)
+                                     for f, r in zip(files, results)]
+            self.message.clear()
+            clear_upload(self.upload)
+        self.work.run(self.button, self.message, work)
+
+
+def result_card(name: str, raw: bytes, result, max_pixels: int) -> w.Widget:
+    thumb = thumbnail_of_upload(raw, 112, max_pixels)
+    image = [w.Image(value=thumb, format="jpeg")] if thumb else []
+    if not isinstance(result, Prediction):
+        return w.HBox([*image, w.HTML(f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>")])
+    bars = "".join(
+        f"<div style='display:flex;align-items:center;gap:6px'><div style='width:120px'>{esc(label)}</div>"
+        f"<div style='background:#1976d2;height:12px;width:{max(1, int(p * 200))}px'></div>"
+        f"<div>{p:.0%}</div></div>" for label, p in result.top(3))
+    top_p = result.probabilities[result.label]
+    text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: it is <b>{esc(result.label)}</b> "
+            f"with {top_p:.0%} probability</p>{bars}")
+    return w.HBox([*image, w.HTML(text)], layout=w.Layout(margin="6px 0"))

@@ -1,0 +1,163 @@
+"""Results: my runs in a sortable table; one run's learning curves, confusion matrix, per-class
+scores, the pictures it got wrong and its settings; two runs side by side; delete a run. Every
+figure says which split it was measured on."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import ipywidgets as w
+
+from .. import plots
+from ..auth import User
+from ..datasets import thumbnail_bytes
+from ..errors import NotFound
+from ..training import jobs
+from ..training.runs import delete_run, read_evaluation, read_history, run_folder
+from ..workspace import Workspace
+from .common import Message, esc, html_table, options_of, percent, report_errors
+
+SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("val_accuracy") or -1),
+         "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
+
+
+def run_label(r) -> str:
+    arch = (r.resolved or {}).get("arch", "auto")
+    return f"{r.dataset_name} · {arch} · {r.status} · {percent(r.metrics.get('val_accuracy'))} · {r.id[-6:]}"
+
+
+class ResultsPanel(w.VBox):
+    def __init__(self, ws: Workspace, user: User, everyone: bool = False):
+        self.ws, self.user, self.everyone = ws, user, everyone
+        self.message = Message()
+        self.sort = w.Dropdown(options=list(SORTS), value="newest", description="Sort by")
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.table = w.HTML()
+        self.picker = w.Dropdown(description="Run", layout=w.Layout(width="560px"))
+        self.compare = w.Dropdown(description="Compare with", layout=w.Layout(width="560px"))
+        self.detail = w.VBox()
+        self.side_by_side = w.HTML()
+        self.delete_button = w.Button(description="Delete run", button_style="danger", icon="trash")
+        self.confirm = w.HBox()
+        self.sort.observe(lambda _: self.refresh(), names="value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.picker.observe(lambda _: self.show_run(), names="value")
+        self.compare.observe(lambda _: self.show_comparison(), names="value")
+        self.delete_button.on_click(self._ask_delete)
+        super().__init__([w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table,
+                          self.picker, self.detail, w.HBox([self.delete_button]), self.confirm,
+                          self.compare, self.side_by_side, self.message])
+        self.add_class("nocode-results")
+        self.refresh()
+
+    def refresh(self, select: str | None = None) -> None:
+        def work():
+            runs = sorted(jobs.runs(self.ws, self.user, everyone=self.everyone), key=SORTS[self.sort.value])
+            self.table.value = runs_table(runs) if runs else "<p>No runs yet: train a model first.</p>"
+            pairs = [(run_label(r), r.id) for r in runs]
+            self.picker.options, self.picker.value = options_of(pairs, select or self.picker.value)
+            self.compare.options, self.compare.value = options_of([("—", "")] + pairs, self.compare.value or "")
+            self.show_run()
+        report_errors(self.message, work)
+
+    def show_run(self) -> None:
+        if not self.picker.value:
+            self.detail.children = []
+            return
+        report_errors(self.message, lambda: setattr(self.detail, "children", self._detail(self.picker.value)))
+
+    def _detail(self, run_id: str) -> list[w.Widget]:
+        run = jobs.get(self.ws, self.user, run_id)
+        folder = run_folder(self.ws, run)
+        history, evaluation = read_history(folder), read_evaluation(folder) or {}
+        parts: list[w.Widget] = [w.HTML(headline(run))]
+        if history:
+            parts.append(w.Image(value=plots.learning_curves(history, run.best_epoch), format="png"))
+        for split, ev in evaluation.items():
+            classes = [c["label"] for c in ev["per_class"]]
+            parts.append(w.HTML(f"<h4>Measured on the {split} pictures ({ev['count']}), which the model "
+                                "did not learn from</h4>" + per_class_table(ev)))
+            parts.append(w.Image(value=plots.confusion_figure(ev["confusion"], classes, split), format="png",
+                                 layout=w.Layout(max_width="520px")))
+            parts.append(self._mistakes(run, ev))
+        parts.append(w.HTML("<details><summary>Settings used</summary><pre>"
+                            f"{esc(json.dumps(run.resolved or run.config, indent=1))}</pre></details>"))
+        return parts
+
+    def _mistakes(self, run, ev: dict) -> w.Widget:
+        mistakes = ev.get("mistakes", [])
+        if not mistakes:
+            return w.HTML("<p>No mistakes on these pictures.</p>")
+        from ..datasets import dataset_folder, get_dataset
+
+        try:
+            folder = dataset_folder(self.ws, get_dataset(self.ws, self.user, run.dataset_id))
+        except NotFound:
+            return w.HTML(f"<p>{len(mistakes)} pictures were misclassified (the dataset was deleted).</p>")
+        cards = []
+        for m in mistakes[:24]:
+            path = folder / m["file"]
+            image = [w.Image(value=thumbnail_bytes(path, 96), format="jpeg")] if path.exists() else []
+            cards.append(w.VBox([*image, w.HTML(f"<small>true: <b>{esc(m['true'])}</b><br>predicted: "
+                                                f"{esc(m['predicted'])} ({m['confidence']:.0%})</small>")]))
+        more = f" (showing 24 of {len(mistakes)})" if len(mistakes) > 24 else ""
+        return w.VBox([w.HTML(f"<b>Pictures it got wrong{more}</b>"),
+                       w.GridBox(cards, layout=w.Layout(grid_template_columns="repeat(6, 120px)"))])
+
+    def show_comparison(self) -> None:
+        def work():
+            if not (self.compare.value and self.picker.value):
+                self.side_by_side.value = ""
+                return
+            a, b = (jobs.get(self.ws, self.user, i) for i in (self.picker.value, self.compare.value))
+            rows = [["dataset", esc(a.dataset_name), esc(b.dataset_name)],
+                    ["model", esc((a.resolved or {}).get("arch")), esc((b.resolved or {}).get("arch"))],
+                    ["picture size", (a.resolved or {}).get("image_size"), (b.resolved or {}).get("image_size")],
+                    ["validation accuracy", percent(a.metrics.get("val_accuracy")), percent(b.metrics.get("val_accuracy"))],
+                    ["weighted F1", _f1(a), _f1(b)], ["epochs (best)", f"{a.epochs_run} ({a.best_epoch})",
+                                                      f"{b.epochs_run} ({b.best_epoch})"],
+                    ["time", f"{a.seconds:.0f} s", f"{b.seconds:.0f} s"]]
+            self.side_by_side.value = html_table(["", "this run", "the other"], rows)
+        report_errors(self.message, work)
+
+    def _ask_delete(self, _=None) -> None:
+        run_id = self.picker.value
+        if not run_id:
+            return
+        yes, no = w.Button(description="Yes, delete", button_style="danger"), w.Button(description="No")
+
+        def really(_):
+            self.confirm.children = []
+            report_errors(self.message, lambda: (delete_run(self.ws, self.user, run_id), self.refresh(),
+                                                 self.message.show("Run deleted.", "ok")))
+        yes.on_click(really)
+        no.on_click(lambda _: setattr(self.confirm, "children", []))
+        self.confirm.children = [w.HTML("<b>Delete this run and its model?</b>"), yes, no]
+
+
+def _f1(run) -> str:
+    v = run.metrics.get("val_weighted_f1")
+    return "–" if v is None else f"{v:.3f}"
+
+
+def runs_table(runs) -> str:
+    rows = [[esc(r.dataset_name), esc((r.resolved or {}).get("arch", "auto")), esc(r.status),
+             percent(r.metrics.get("val_accuracy")), _f1(r), f"{r.seconds:.0f} s",
+             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))] for r in runs]
+    return html_table(["dataset", "model", "status", "val. accuracy", "weighted F1", "time", "date"], rows)
+
+
+def headline(run) -> str:
+    from .train import finished_line
+
+    note = f"<p><small>{esc(run.explanation)}</small></p>" if run.explanation else ""
+    return f"<h4>{esc(run.dataset_name)} — {esc(run.status)}</h4><p>{finished_line(run)}</p>{note}"
+
+
+def per_class_table(ev: dict) -> str:
+    rows = [[esc(c["label"]), f"{c['precision']:.2f}", f"{c['recall']:.2f}", f"{c['f1']:.2f}", c["support"]]
+            for c in ev["per_class"]]
+    head = (f"<p>Accuracy <b>{ev['accuracy']:.1%}</b> · weighted F1 <b>{ev['weighted_f1']:.3f}</b> · "
+            f"macro F1 {ev['macro_f1']:.3f}</p>")
+    return head + html_table(["class", "precision", "recall", "F1", "pictures"], rows)

@@ -1,0 +1,239 @@
+"""Train: pick a dataset; Auto is preselected and says what it chose; architecture, epochs, picture
+size and an Advanced section; a time estimate; Start. While a run trains: progress bar, epoch x of y,
+elapsed and remaining time, live curves, Cancel. The run lives in its own worker process: closing
+the page does not stop it, and reopening the app shows it live again."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as w
+
+from .. import datasets as D
+from .. import plots
+from ..auth import User
+from ..training import jobs
+from ..training.config import AUGMENTS, OPTIMIZERS, SCHEDULES
+from ..training.plan import estimate, plan
+from ..workspace import Workspace
+from ..zoo import ARCHS
+from .common import Background, Message, esc, options_of, report_errors
+
+AUTO = "auto"
+IMBALANCE_TOOLS = [("Balance classes by sampling", "weighted"), ("Class-weighted loss", "class_weights"),
+                   ("Focal loss", "focal"), ("Label smoothing", "smoothing"), ("CutMix", "cutmix")]
+
+
+def _seconds(s: float | None) -> str:
+    if s is None:
+        return "–"
+    s = int(s)
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+class TrainPanel(w.VBox):
+    def __init__(self, ws: Workspace, user: User, poll_interval: float = 1.0, on_finished=None):
+        self.ws, self.user, self.poll_interval = ws, user, poll_interval
+        self.on_finished = on_finished or (lambda run: None)
+        self.work, self.message = Background(), Message()
+        self.run_id: str | None = None
+        self._watcher: threading.Thread | None = None
+        self.dataset = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
+        self.auto = w.Checkbox(value=True, description="Let Auto choose (recommended)", indent=False)
+        self.explanation = w.HTML()
+        self.arch = w.Dropdown(description="Model", options=[("Auto", AUTO)] + [
+            (f"{a.title} — {a.description}", a.name) for a in ARCHS.values()], layout=w.Layout(width="640px"))
+        self.epochs = w.BoundedIntText(value=30, min=1, max=500, description="Max epochs")
+        self.image_size = w.Dropdown(description="Picture size", options=[("Auto", 0), ("32 px", 32), ("64 px", 64),
+                                     ("96 px", 96), ("128 px", 128), ("224 px", 224), ("299 px", 299)])
+        self.advanced = self._advanced_section()
+        self.estimate_button = w.Button(description="Estimate time", icon="clock-o")
+        self.estimate_label = w.HTML()
+        self.start_button = w.Button(description="Start training", button_style="success", icon="play")
+        self.cancel_button = w.Button(description="Cancel", button_style="warning", icon="stop",
+                                      layout=w.Layout(display="none"))
+        self.progress = w.FloatProgress(min=0, max=1, value=0, layout=w.Layout(width="420px", visibility="hidden"))
+        self.status = w.HTML()
+        self.curves = w.Image(format="png", layout=w.Layout(display="none"))
+        self._wire()
+        super().__init__([
+            w.HTML("<h3>Train a model</h3>"), self.dataset, self.auto, self.explanation,
+            self.arch, w.HBox([self.epochs, self.image_size]), self.advanced,
+            w.HBox([self.estimate_button, self.estimate_label]), w.HBox([self.start_button, self.cancel_button]),
+            self.progress, self.status, self.curves, self.message])
+        self.add_class("nocode-train")
+        self.refresh()
+
+    def _advanced_section(self) -> w.Accordion:
+        self.lr = w.FloatText(value=0.0, description="Learning rate", step=0.0001)
+        self.batch_size = w.BoundedIntText(value=0, min=0, max=1024, description="Batch size")
+        self.optimizer = w.Dropdown(options=OPTIMIZERS, value="adamw", description="Optimizer")
+        self.schedule = w.Dropdown(options=[("Auto", AUTO), *[(s, s) for s in SCHEDULES]], description="Schedule")
+        self.augment = w.Dropdown(options=[("Auto", AUTO), *[(a, a) for a in AUGMENTS]], description="Augmentation")
+        self.mode = w.Dropdown(options=[("Auto", AUTO), ("Fine-tune all layers", "fine-tune"),
+                                        ("Fast: train the last layer only", "fast")], description="Transfer")
+        self.patience = w.BoundedIntText(value=0, min=0, max=100, description="Patience")
+        self.tools = {key: w.Checkbox(description=label, indent=False) for label, key in IMBALANCE_TOOLS}
+        body = w.VBox([w.HTML("<small>0 or Auto leaves a value to Auto.</small>"), self.lr, self.batch_size,
+                       self.optimizer, self.schedule, self.augment, self.mode, self.patience,
+                       w.HTML("Imbalanced classes:"), *self.tools.values()])
+        section = w.Accordion(children=[body], selected_index=None)
+        section.set_title(0, "Advanced")
+        return section
+
+    def _wire(self) -> None:
+        for widget in (self.dataset, self.auto, self.arch, self.image_size):
+            widget.observe(lambda _: self._explain(), names="value")
+        self.auto.observe(lambda _: self._lock_choices(), names="value")
+        self.estimate_button.on_click(self._estimate)
+        self.start_button.on_click(self._start)
+        self.cancel_button.on_click(self._cancel)
+        self._lock_choices()
+
+    def _lock_choices(self) -> None:
+        for widget in (self.arch, self.epochs, self.image_size):
+            widget.disabled = self.auto.value
+        self.advanced.layout.display = "none" if self.auto.value else ""
+
+    # What the user asked for -------------------------------------------------------------------------------
+
+    def config(self) -> dict:
+        if self.auto.value:
+            return {}
+        cfg = {"arch": None if self.arch.value == AUTO else self.arch.value, "epochs": self.epochs.value,
+               "image_size": self.image_size.value or None, "lr": self.lr.value or None,
+               "batch_size": self.batch_size.value or None, "optimizer": self.optimizer.value,
+               "schedule": None if self.schedule.value == AUTO else self.schedule.value,
+               "augment": None if self.augment.value == AUTO else self.augment.value,
+               "mode": None if self.mode.value == AUTO else self.mode.value,
+               "patience": self.patience.value or None}
+        chosen = {k for k, box in self.tools.items() if box.value}
+        if "weighted" in chosen:
+            cfg["sampler"] = "weighted"
+        if "class_weights" in chosen:
+            cfg["class_weights"] = True
+        if "focal" in chosen:
+            cfg["loss"] = "focal"
+        if "smoothing" in chosen:
+            cfg["label_smoothing"] = 0.1
+        if "cutmix" in chosen:
+            cfg["cutmix"] = 0.5
+        return {k: v for k, v in cfg.items() if v is not None}
+
+    # Display ---------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        def work():
+            mine = D.list_datasets(self.ws, self.user)
+            pairs = [(f"{d.name} ({d.image_count} pictures)", d.id) for d in mine]
+            self.dataset.options, self.dataset.value = options_of(pairs, self.dataset.value)
+            self._explain()
+            active = [r for r in jobs.runs(self.ws, self.user) if r.is_active]
+            if active and self.run_id is None:
+                self.watch(active[0].id)  # the page was reopened while a run trains
+        report_errors(self.message, work)
+
+    def _explain(self) -> None:
+        if not self.dataset.value:
+            self.explanation.value = "<p>Create a dataset with at least two classes of pictures first.</p>"
+            return
+
+        def work():
+            p = plan(self.ws, self.user, self.dataset.value, self.config())
+            self.explanation.value = f"<p>🤖 <b>Auto:</b> {esc(p.explanation)}</p>"
+        try:
+            report_errors(self.message, work)
+        finally:
+            self.estimate_label.value = ""
+
+    def _estimate(self, _=None) -> None:
+        def work():
+            self.estimate_label.value = "Measuring a few training steps…"
+            self.estimate_label.value = estimate(self.ws, self.user, self.dataset.value, self.config()).text()
+        self.work.run(self.estimate_button, self.message, work)
+
+    # Training --------------------------------------------------------------------------------------------------
+
+    def _start(self, _=None) -> None:
+        def work():
+            if not self.dataset.value:
+                self.message.show("Choose a dataset first.", "warn")
+                return
+            run = jobs.submit(self.ws, self.user, self.dataset.value, self.config())
+            self.message.show("Training started. You can close this page: the run goes on, and you can come "
+                              "back to it here or under Results.", "ok")
+            self.watch(run.id)
+        self.work.run(self.start_button, self.message, work, threaded=False)
+
+    def _cancel(self, _=None) -> None:
+        def work():
+            if self.run_id:
+                jobs.cancel(self.ws, self.user, self.run_id)
+                self.status.value = "Stopping after the current batch…"
+        report_errors(self.message, work)
+
+    def watch(self, run_id: str) -> None:
+        """Follow a run live, from a thread that reads its folder once a second."""
+        self.run_id = run_id
+        self.start_button.disabled = True
+        self.cancel_button.layout.display = ""
+        self.progress.layout.visibility = "visible"
+        self._watcher = threading.Thread(target=self._follow, args=(run_id,), daemon=True)
+        self._watcher.start()
+
+    def _follow(self, run_id: str) -> None:
+        def work():
+            for p in jobs.follow(self.ws, self.user, run_id, interval=self.poll_interval):
+                self.show_progress(p)
+        try:
+            report_errors(self.message, work)
+        finally:
+            self.start_button.disabled = False
+            self.cancel_button.layout.display = "none"
+            self.run_id = None
+            run = self._final(run_id)
+            if run is not None:
+                self.on_finished(run)
+
+    def _final(self, run_id: str):
+        try:
+            return jobs.get(self.ws, self.user, run_id)
+        except Exception:  # noqa: BLE001 - the run may have been deleted meanwhile
+            return None
+
+    def show_progress(self, p: jobs.RunProgress) -> None:
+        run = p.run
+        self.progress.value = p.fraction
+        if run.status in ("queued",):
+            self.status.value = "Waiting for another training run to finish…"
+        elif run.status == "running" and p.phase != "training":
+            self.status.value = f"{esc(p.phase.capitalize())}…"
+        elif run.status == "running":
+            remaining = f", at most {_seconds(p.remaining_max)} left (usually less: it stops when it stops improving)" \
+                if p.remaining_max is not None else ""
+            self.status.value = (f"Epoch <b>{p.epoch}</b> of {p.epochs} · elapsed {_seconds(p.elapsed)}{remaining}")
+        else:
+            self.status.value = finished_line(run)
+        if p.history:
+            self.curves.value = plots.learning_curves(p.history, run.best_epoch)
+            self.curves.layout.display = ""
+
+    def wait(self, timeout: float = 300) -> None:
+        """Block until the followed run ends (tests; the UI itself never blocks)."""
+        deadline = time.time() + timeout
+        while self._watcher is not None and self._watcher.is_alive() and time.time() < deadline:
+            self._watcher.join(0.2)
+
+
+def finished_line(run) -> str:
+    if run.status == "failed":
+        return f"<span style='color:#b00020'>Training failed: {esc(run.error)}</span>"
+    if run.status == "interrupted":
+        return f"<span style='color:#8a5a00'>{esc(run.error)}</span>"
+    m = run.metrics
+    score = (f"validation accuracy <b>{m['val_accuracy']:.1%}</b>, weighted F1 <b>{m['val_weighted_f1']:.3f}</b> "
+             f"(measured on pictures the model did not learn from)") if m.get("val_accuracy") is not None else ""
+    word = "Finished" if run.status == "done" else "Cancelled"
+    notice = f"<br><small>{esc(run.notice)}</small>" if run.notice else ""
+    return f"<b>{word}</b>: {score}. See Results for the details.{notice}"
