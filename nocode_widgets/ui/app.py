@@ -9,7 +9,7 @@ import ipywidgets as w
 from .. import auth
 from ..workspace import Workspace
 from .admin import AdminPanel
-from .common import Message, report_errors, set_tab_titles
+from .common import Message, close_tree, report_errors, set_tab_titles
 from .datasets import DatasetsPanel
 from .login import LoginPanel
 from .predict import TestPanel
@@ -62,7 +62,10 @@ class App(w.VBox):
         report_errors(self.message, lambda: (auth.current_user(self.ws, self.user), panel.refresh()))
 
     def log_out(self, _=None) -> None:
+        """Forget the user and close every panel widget: an old panel's buttons cannot act any more."""
         self.user = None
+        for panel in self.panels.values():
+            close_tree(panel)
         self.panels = {}
         self.tabs.children = []
         self.login = LoginPanel(self.ws, on_login=self._signed_in)

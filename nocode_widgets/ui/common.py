@@ -75,6 +75,14 @@ class Background:
             self.thread.join(timeout)
 
 
+def close_tree(widget: w.Widget) -> None:
+    """Close a widget and everything inside it: their comms end, so the browser (or a crafted
+    message) can no longer reach their callbacks."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
+
+
 def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:
     for i, title in enumerate(titles):  # set_title works in 7.7 and 8 (`.titles` is 8 only)
         tab.set_title(i, title)

@@ -1,0 +1,294 @@
+"""The panels driven headlessly, as a browser would: .click(), .value, and uploads through
+FileUpload.set_state in the shape ipywidgets 8 sends (7.x is covered by the ipywidgets 7 run)."""
+
+import re
+
+import ipywidgets as w
+import pytest
+
+from nocode_widgets import auth
+from nocode_widgets import datasets as D
+from nocode_widgets.training import jobs
+from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel, TestPanel, TrainPanel
+from nocode_widgets.ui.common import IPYWIDGETS_8
+from tests.images import COLORS, class_files, make_zip, picture
+from tests.training.helpers import colour_dataset
+
+QUICK = {"epochs": 3}
+
+
+def upload(widget: w.FileUpload, files: dict) -> None:
+    """What the browser sends when files are chosen."""
+    if IPYWIDGETS_8:
+        widget.set_state({"value": [{"name": n, "type": "image/jpeg", "size": len(b), "content": memoryview(b),
+                                     "last_modified": 0} for n, b in files.items()]})
+    else:
+        widget.set_state({"data": [memoryview(b) for b in files.values()],
+                          "metadata": [{"name": n, "type": "image/jpeg", "size": len(b), "lastModified": 0}
+                                       for n, b in files.items()]})
+
+
+def texts(widget) -> str:
+    """All HTML text under a widget."""
+    out = [getattr(widget, "value", "")] if isinstance(widget, (w.HTML, w.Label)) else []
+    for child in getattr(widget, "children", ()):
+        out.append(texts(child))
+    return " ".join(o for o in out if isinstance(o, str))
+
+
+def sign_in(app: App, name="alice", password="password-alice", new=False):
+    app.login.username.value, app.login.password.value = name, password
+    (app.login.signup_button if new else app.login.login_button).click()
+
+
+def quick_train(panel: TrainPanel):
+    panel.auto.value = False
+    panel.epochs.value, panel.image_size.value = 3, 32
+    panel.start_button.click()
+    panel.wait()
+
+
+# Login ---------------------------------------------------------------------------------------------------
+
+def test_sign_up_shows_the_app_and_admin_tab_for_the_first_user(ws):
+    app = App(ws)
+    assert app.body.children == (app.login,)
+    sign_in(app, "alice", "password-alice", new=True)
+    assert app.user.username == "alice" and list(app.panels) == ["Datasets", "Train", "Results", "Test", "Admin"]
+    assert app.login.password.value == ""  # not kept in the widget
+
+
+def test_regular_user_has_no_admin_tab(ws, alice, bob):
+    app = App(ws)
+    sign_in(app, "bob", "password-bob")
+    assert "Admin" not in app.panels
+
+
+def test_wrong_password_is_inline_and_plain(ws, alice):
+    app = App(ws)
+    sign_in(app, "alice", "wrong-password")
+    assert app.user is None and app.login.message.text == "Wrong username or password."
+
+
+def test_lockout_message_after_repeated_failures(ws, alice):
+    app = App(ws)
+    for _ in range(5):
+        sign_in(app, "alice", "wrong-password")
+    sign_in(app, "alice", "password-alice")
+    assert app.user is None and "locked" in app.login.message.text and "try again in" in app.login.message.text
+
+
+
+def test_log_out_returns_to_login_and_closes_old_panels(ws, alice):
+    app = App(ws)
+    sign_in(app)
+    datasets = app.panels["Datasets"]
+    app.log_out()
+    assert app.user is None and app.body.children == (app.login,)
+    assert datasets.create_button.comm is None  # a crafted click can no longer reach it
+    assert isinstance(app.login.password, w.Password)
+
+
+# Datasets ---------------------------------------------------------------------------------------------------
+
+def test_create_dataset_upload_pictures_and_see_counts_and_thumbnails(ws, alice):
+    panel = DatasetsPanel(ws, alice)
+    panel.new_name.value, panel.new_classes.value = "Pets", "cats, dogs"
+    panel.create_button.click()
+    assert "Created Pets" in panel.message.text and panel.class_picker.options == (("cats", "cats"), ("dogs", "dogs"))
+    panel.class_picker.value = "cats"
+    upload(panel.upload, {f"c{i}.jpg": picture(COLORS["red"], seed=i) for i in range(5)} | {"bad.jpg": b"nope"})
+    panel.add_button.click()
+    panel.work.wait()
+    assert "5 pictures added" in panel.message.text and "1 skipped" in panel.message.text
+    assert "bad.jpg" in panel.report.value and "not a picture" in panel.report.value
+    assert panel.upload.value in ((), {})  # emptied for the next upload
+    assert re.search(r">cats</td><td[^>]*>5<", panel.summary.value)
+    assert len(panel.thumbs.children) == 1 and len(panel.thumbs.children[0].children) == 6  # label + 5 pictures
+    assert "no pictures yet: dogs" in panel.summary.value
+
+
+def test_zip_upload_creates_classes_and_reports(ws, alice):
+    panel = DatasetsPanel(ws, alice)
+    files = class_files(("red", "blue"), per_class=4)
+    files["red/notes.txt"] = b"text"
+    upload(panel.zip_upload, {"colours.zip": make_zip(files)})
+    panel.zip_button.click()
+    panel.work.wait()
+    assert "8 pictures added" in panel.message.text and "notes.txt" in panel.report.value
+    assert [d.name for d in D.list_datasets(ws, alice)] == ["colours"]
+    assert panel.picker.label.startswith("colours (8 pictures")
+
+
+def test_imbalance_warning_is_shown(ws, alice):
+    ds = colour_dataset(ws, alice, classes=("red", "blue"), per_class=3)
+    D.add_uploads(ws, alice, ds.id, "red", [D.ingest.UploadedFile(f"r{i}.jpg", picture(seed=300 + i)) for i in range(9)])
+    panel = DatasetsPanel(ws, alice)
+    assert "imbalanced" in panel.summary.value and "weighted sampling" in panel.summary.value
+
+
+def test_upload_over_the_limit_gets_a_message_not_silence(tmp_path):
+    from tests.conftest import make_workspace
+
+    ws = make_workspace(tmp_path / "d", max_upload_bytes=5_000)
+    user = auth.sign_up(ws, "carol", "password123")
+    ds = D.create_dataset(ws, user, "pets", ["cats", "dogs"])
+    panel = DatasetsPanel(ws, user)
+    assert "Up to 0 MB per upload" in panel.limit_note.value
+    upload(panel.upload, {f"{i}.jpg": picture(size=(64, 64), seed=i) for i in range(6)})
+    panel.add_button.click()
+    panel.work.wait()
+    assert "the limit is 0 MB" in panel.message.text and D.get_dataset(ws, user, ds.id).image_count == 0
+
+
+def test_delete_needs_confirmation(ws, alice):
+    colour_dataset(ws, alice)
+    panel = DatasetsPanel(ws, alice)
+    panel.delete_button.click()
+    assert D.list_datasets(ws, alice)  # nothing yet
+    no = panel.confirm.children[2]
+    no.click()
+    assert D.list_datasets(ws, alice) and panel.confirm.children == ()
+    panel.delete_button.click()
+    panel.confirm.children[1].click()  # Yes
+    assert D.list_datasets(ws, alice) == [] and "deleted" in panel.message.text
+
+
+def test_add_rename_delete_class(ws, alice):
+    colour_dataset(ws, alice)
+    panel = DatasetsPanel(ws, alice)
+    panel.class_name.value = "purple"
+    panel.add_class_button.click()
+    assert "purple" in [v for _, v in panel.class_picker.options]
+    panel.class_picker.value, panel.class_name.value = "purple", "violet"
+    panel.rename_class_button.click()
+    assert "violet" in [v for _, v in panel.class_picker.options]
+
+
+# Train, Results, Test ------------------------------------------------------------------------------------------
+
+def test_train_panel_explains_auto_and_trains_live(ws, alice):
+    colour_dataset(ws, alice)
+    panel = TrainPanel(ws, alice, poll_interval=0.2)
+    assert "Auto:" in panel.explanation.value and "Small CNN" in panel.explanation.value
+    assert panel.arch.disabled and panel.advanced.layout.display == "none"
+    panel.estimate_button.click()
+    panel.work.wait()
+    assert panel.estimate_label.value.startswith("About ")
+    quick_train(panel)
+    assert "Finished" in panel.status.value and "validation accuracy" in panel.status.value
+    assert panel.progress.value == 1.0 and panel.curves.value  # the PNG of the curves
+    assert not panel.start_button.disabled and panel.cancel_button.layout.display == "none"
+
+
+def test_reopening_the_app_shows_a_running_run_live(ws, alice):
+    ds = colour_dataset(ws, alice)
+    run = jobs.submit(ws, alice, ds.id, {"epochs": 200, "patience": 200, "image_size": 32})
+    panel = TrainPanel(ws, alice, poll_interval=0.2)  # a fresh page
+    assert panel.run_id == run.id and panel.start_button.disabled
+    panel.cancel_button.click()
+    panel.wait()
+    assert "Cancelled" in panel.status.value or "Finished" in panel.status.value
+
+
+def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice):
+    colour_dataset(ws, alice)
+    train = TrainPanel(ws, alice, poll_interval=0.2)
+    quick_train(train)
+    quick_train(train)
+    panel = ResultsPanel(ws, alice)
+    assert panel.table.value.count("<tr>") == 3  # header + 2 runs
+    text = texts(panel.detail)
+    assert "Measured on the validation pictures" in text and "weighted F1" in text
+    images = [c for c in panel.detail.children if isinstance(c, w.Image)]
+    assert len(images) == 2  # learning curves + confusion matrix
+    panel.compare.value = panel.compare.options[2][1]
+    assert "this run" in panel.side_by_side.value and "validation accuracy" in panel.side_by_side.value
+    panel.sort.value = "accuracy"
+    panel.delete_button.click()
+    panel.confirm.children[1].click()
+    assert len(jobs.runs(ws, alice)) == 1 and "Run deleted" in panel.message.text
+
+
+def test_test_panel_predicts_uploaded_pictures(ws, alice):
+    colour_dataset(ws, alice, per_class=14)
+    quick_train(TrainPanel(ws, alice, poll_interval=0.2))
+    panel = TestPanel(ws, alice)
+    upload(panel.upload, {"new-red.jpg": picture(COLORS["red"], size=(40, 30), seed=777), "junk.jpg": b"x"})
+    panel.button.click()
+    panel.work.wait()
+    cards = [texts(c) for c in panel.results.children]
+    assert "it is" in cards[0] and "probability" in cards[0] and "new-red.jpg" in cards[0]
+    assert "could not be tested" in cards[1]
+
+
+# Security: widgets are not access control ------------------------------------------------------------------------
+
+def test_crafted_dropdown_value_for_someone_elses_dataset_shows_nothing(ws, alice, bob):
+    secret = colour_dataset(ws, alice, name="alice-secret")
+    panel = DatasetsPanel(ws, bob)
+    panel.picker.options = [("x", secret.id)]  # as if the browser had been made to send alice's id
+    panel.picker.value = secret.id
+    assert "alice-secret" not in panel.summary.value and "does not exist" in panel.message.text
+    panel.delete_button.click()
+    panel.confirm.children[1].click()
+    assert D.get_dataset(ws, alice, secret.id)  # still there
+
+
+def test_crafted_run_id_cannot_be_tested_deleted_or_trained_on(ws, alice, bob):
+    ds = colour_dataset(ws, alice)
+    quick_train(TrainPanel(ws, alice, poll_interval=0.2))
+    run_id = jobs.runs(ws, alice)[0].id
+    test = TestPanel(ws, bob)
+    test.run.options = [("x", run_id)]
+    test.run.value = run_id
+    upload(test.upload, {"a.jpg": picture()})
+    test.button.click()
+    test.work.wait()
+    assert test.results.children == () or "it is" not in texts(test.results)
+    assert "does not exist" in test.message.text
+    results = ResultsPanel(ws, bob)
+    results.picker.options = [("x", run_id)]
+    results.picker.value = run_id
+    results.delete_button.click()
+    results.confirm.children[1].click()
+    assert jobs.get(ws, alice, run_id)
+    train = TrainPanel(ws, bob)
+    train.dataset.options = [("x", ds.id)]
+    train.dataset.value = ds.id
+    train.start_button.click()
+    assert jobs.runs(ws, bob) == [] and "does not exist" in train.message.text
+
+
+def test_admin_panel_refuses_a_non_admin_even_when_reached(ws, alice, bob):
+    from nocode_widgets.ui import AdminPanel
+
+    panel = AdminPanel(ws, bob)  # a hidden panel reached anyway
+    assert "administrator" in panel.message.text and panel.users.value == ""
+    panel.picker.options = [("bob", bob.id)]
+    panel.picker.value = bob.id
+    panel.make_admin.click()
+    assert not auth.find_user(ws, "bob").is_admin and "administrator" in panel.message.text
+
+
+def test_disabled_button_clicked_anyway_rechecks_the_user(ws, alice, bob):
+    colour_dataset(ws, bob)
+    panel = TrainPanel(ws, bob)
+    auth.set_disabled(ws, alice, bob.id, True)  # bob is disabled while his page is open
+    panel.start_button.disabled = True
+    panel.start_button.click()
+    assert jobs.runs(ws, alice, everyone=True) == [] and "log in again" in panel.message.text
+
+
+def test_admin_panel_for_an_admin(ws, alice, bob):
+    from nocode_widgets.ui import AdminPanel
+
+    colour_dataset(ws, bob)
+    panel = AdminPanel(ws, alice)
+    assert "bob" in panel.users.value and "active" in panel.users.value
+    panel.picker.value = bob.id
+    panel.disable.click()
+    assert auth.find_user(ws, "bob").disabled and "disabled" in panel.users.value
+    panel.delete.click()
+    panel.confirm.children[1].click()
+    assert auth.find_user(ws, "bob") is None
