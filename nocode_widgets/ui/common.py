@@ -91,9 +91,10 @@ def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:
 def clear_upload(upload: w.FileUpload) -> None:
     if IPYWIDGETS_8:
         upload.value = ()
-    else:  # 7.x keeps a dict and a counter
-        upload.value.clear()
+    else:  # 7.x builds `value` from `data` + `metadata` whenever `_counter` changes
+        upload.metadata, upload.data = [], []
         upload._counter = 0
+        upload.set_trait("value", {})
 
 
 def options_of(pairs: list[tuple[str, str]], current) -> tuple[list[tuple[str, str]], object]:

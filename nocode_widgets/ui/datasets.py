@@ -39,6 +39,11 @@ class DatasetsPanel(w.VBox):
         self.zip_button = w.Button(description="Import zip", icon="file-archive-o")
         self.limit_note = w.HTML(f"<small>Up to {limit} per upload. For more, upload a zip of class folders "
                                  f"(cats/…, dogs/…) in parts.</small>")
+        roots = ", ".join(str(r) for r in ws.settings.import_roots)
+        self.folder_path = w.Text(placeholder=f"a folder of class folders under {roots}", layout=w.Layout(width="420px"))
+        self.folder_button = w.Button(description="Import folder", icon="folder-open")
+        self.folder_row = w.HBox([self.folder_path, self.folder_button],
+                                 layout=w.Layout(display="" if ws.settings.import_roots else "none"))
         self.progress = w.IntProgress(min=0, max=1, value=0, description="", layout=w.Layout(visibility="hidden"))
         self.report = w.HTML()
         # rename / delete
@@ -53,7 +58,7 @@ class DatasetsPanel(w.VBox):
             self.summary, self.thumbs,
             w.HTML("<b>Add pictures</b> (into the chosen class)"),
             w.HBox([self.class_picker, self.upload, self.add_button]),
-            w.HBox([self.zip_upload, self.zip_button]), self.limit_note, self.progress, self.report,
+            w.HBox([self.zip_upload, self.zip_button]), self.folder_row, self.limit_note, self.progress, self.report,
             w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
                                                self.delete_class_button]),
             w.HTML("<b>Dataset</b>"), w.HBox([self.rename_text, self.rename_button, self.delete_button]),
@@ -66,6 +71,7 @@ class DatasetsPanel(w.VBox):
         self.create_button.on_click(self._create)
         self.add_button.on_click(self._add_pictures)
         self.zip_button.on_click(self._import_zip)
+        self.folder_button.on_click(self._import_folder)
         self.add_class_button.on_click(self._add_class)
         self.rename_class_button.on_click(self._rename_class)
         self.delete_class_button.on_click(lambda _: self._ask(f"Delete the class {self.class_picker.value!r} and "
@@ -129,9 +135,9 @@ class DatasetsPanel(w.VBox):
         self.progress.description = f"{done}/{total}"
 
     def _ingest(self, button, upload, ingest) -> None:
-        """Common path of both uploads: progress bar, report, refresh; the upload is emptied after."""
-        files = read_upload(upload.value)
-        if not files:
+        """Common path of every import: progress bar, report, refresh; the upload is emptied after."""
+        files = read_upload(upload.value) if upload is not None else None
+        if upload is not None and not files:
             self.message.show("Choose the files first (the button left of this one).", "warn")
             return
         self.message.clear()
@@ -142,13 +148,14 @@ class DatasetsPanel(w.VBox):
             try:
                 report = ingest(files)
             finally:
-                clear_upload(upload)
+                if upload is not None:
+                    clear_upload(upload)
                 self.progress.layout.visibility = "hidden"
             self.report.value = render_report(report)
             self.message.show(report.summary(), "ok" if report.accepted else "warn")
             self.refresh(select=report.dataset_id)
             self.on_change()
-        self.work.run([button, self.add_button, self.zip_button], self.message, work)
+        self.work.run([button, self.add_button, self.zip_button, self.folder_button], self.message, work)
 
     def _add_pictures(self, _=None) -> None:
         self._ingest(self.add_button, self.upload, lambda files: D.add_uploads(
@@ -161,6 +168,13 @@ class DatasetsPanel(w.VBox):
             return D.import_archive(self.ws, self.user, io.BytesIO(archive.content), name=name,
                                     dataset_id=self.dataset_id, progress=self._progress)
         self._ingest(self.zip_button, self.zip_upload, ingest)
+
+    def _import_folder(self, _=None) -> None:
+        """A server (or mounted Google Drive) folder; the core allows only the settings' import roots."""
+        path = self.folder_path.value.strip()
+        name = path.rstrip("/").rsplit("/", 1)[-1] or "Imported"
+        self._ingest(self.folder_button, None, lambda _: D.import_folder(
+            self.ws, self.user, path, name=name, dataset_id=self.dataset_id, progress=self._progress))
 
     def _add_class(self, _=None) -> None:
         def work():

@@ -25,7 +25,8 @@ def upload(widget: w.FileUpload, files: dict) -> None:
     else:
         widget.set_state({"data": [memoryview(b) for b in files.values()],
                           "metadata": [{"name": n, "type": "image/jpeg", "size": len(b), "lastModified": 0}
-                                       for n, b in files.items()]})
+                                       for n, b in files.items()],
+                          "_counter": widget._counter + len(files)})
 
 
 def texts(widget) -> str:
@@ -292,3 +293,24 @@ def test_admin_panel_for_an_admin(ws, alice, bob):
     panel.delete.click()
     panel.confirm.children[1].click()
     assert auth.find_user(ws, "bob") is None
+
+
+def test_folder_import_row_only_with_import_roots_and_only_inside_them(tmp_path):
+    from tests.conftest import make_workspace
+    from tests.unit.test_datasets import write_tree
+
+    plain = make_workspace(tmp_path / "a")
+    user = auth.sign_up(plain, "carol", "password123")
+    assert DatasetsPanel(plain, user).folder_row.layout.display == "none"
+    share = write_tree(tmp_path / "share" / "fruit", class_files(("red", "green")))
+    ws = make_workspace(tmp_path / "a", import_roots=(tmp_path / "share",))
+    panel = DatasetsPanel(ws, user)
+    assert panel.folder_row.layout.display == ""
+    panel.folder_path.value = "/etc"
+    panel.folder_button.click()
+    panel.work.wait()
+    assert "not allowed" in panel.message.text
+    panel.folder_path.value = str(share)
+    panel.folder_button.click()
+    panel.work.wait()
+    assert "8 pictures added" in panel.message.text and D.list_datasets(ws, user)[0].name == "fruit"

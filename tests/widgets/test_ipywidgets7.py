@@ -1,0 +1,29 @@
+"""The panels under ipywidgets 7.7.1 (what Colab ships): the same panel tests in a fresh Python
+whose path puts 7.7.1 (installed by ./scripts/test into .ipywidgets7/) before the 8.x install."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+IPYW7 = REPO / ".ipywidgets7"
+
+
+def test_panels_pass_under_ipywidgets_7_7():
+    if not (IPYW7 / "ipywidgets" / "__init__.py").exists():
+        message = "ipywidgets 7.7.1 is not installed in .ipywidgets7/: run ./scripts/test"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(IPYW7), str(REPO)]))
+    version = subprocess.run([sys.executable, "-c", "import ipywidgets; print(ipywidgets.__version__)"], env=env,
+                             capture_output=True, text=True, cwd=REPO)
+    assert version.stdout.strip() == "7.7.1", version.stderr
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", "-p", "no:cacheprovider",
+                          "tests/widgets/test_panels.py"], env=env, capture_output=True, text=True, cwd=REPO,
+                         timeout=900)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout
