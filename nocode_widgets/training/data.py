@@ -109,13 +109,17 @@ def check_cache(cache, expected: int, size: int) -> None:
 
 class Batches:
     """Index batches over a split part: shuffled or weighted-sampled for training, in order for
-    validation. Weighted sampling draws each class equally often (with replacement)."""
+    validation. Weighted sampling draws each class equally often (with replacement).
+
+    `min_batches` makes an epoch of a tiny dataset several passes over it: with one or two steps per
+    epoch, BatchNorm's running statistics never settle and validation scores are noise."""
 
     def __init__(self, indices: list[int], labels: torch.Tensor, batch_size: int, shuffle: bool,
-                 weighted: bool = False, seed: int = 0, drop_last: bool = False):
+                 weighted: bool = False, seed: int = 0, drop_last: bool = False, min_batches: int = 1):
         self.indices = torch.as_tensor(indices, dtype=torch.long)
         self.batch_size = batch_size
         self.shuffle, self.weighted, self.drop_last = shuffle, weighted, drop_last
+        self.min_batches = min_batches
         self.generator = torch.Generator().manual_seed(seed)
         if weighted:
             y = labels[self.indices]
@@ -124,14 +128,17 @@ class Batches:
 
     def __len__(self) -> int:
         n = len(self.indices)
-        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+        one_pass = n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+        return max(one_pass, self.min_batches)
 
     def __iter__(self):
         n = len(self.indices)
+        needed = max(n, len(self) * self.batch_size)
         if self.weighted:
-            order = self.indices[torch.multinomial(self.weights, n, replacement=True, generator=self.generator)]
+            order = self.indices[torch.multinomial(self.weights, needed, replacement=True, generator=self.generator)]
         elif self.shuffle:
-            order = self.indices[torch.randperm(n, generator=self.generator)]
+            passes = -(-needed // n)
+            order = torch.cat([self.indices[torch.randperm(n, generator=self.generator)] for _ in range(passes)])
         else:
             order = self.indices
         for b in range(len(self)):

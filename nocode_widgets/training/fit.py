@@ -26,6 +26,9 @@ from .data import Batches
 from .losses import balanced_class_weights, cutmix, make_loss
 
 
+MIN_STEPS_PER_EPOCH = 16  # a tiny dataset is passed over several times per epoch (see data.Batches)
+
+
 @dataclass(frozen=True)
 class EpochStats:
     epoch: int  # 1-based
@@ -174,7 +177,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     loss_fn = make_loss(cfg.loss, weights, cfg.label_smoothing or 0.0, cfg.focal_gamma).to(device)
     eval_loss = nn.CrossEntropyLoss()
     batches = Batches(train_idx, labels, cfg.batch_size, shuffle=True, weighted=cfg.sampler == "weighted",
-                      seed=cfg.seed, drop_last=len(train_idx) > cfg.batch_size)
+                      seed=cfg.seed, drop_last=len(train_idx) > cfg.batch_size, min_batches=MIN_STEPS_PER_EPOCH)
     opt = make_optimizer(model, cfg)
     sched, per_batch = make_schedule(opt, cfg, len(batches))
     ctx, scaler = autocast_for(device, cfg.amp)

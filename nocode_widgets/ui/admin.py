@@ -9,7 +9,7 @@ from .. import auth
 from ..admin import usage
 from ..auth import User
 from ..workspace import Workspace
-from .common import Message, esc, html_table, mib, options_of, report_errors
+from .common import Message, esc, html_table, mib, options_of, report_errors, serialized
 from .results import ResultsPanel
 
 
@@ -37,6 +37,7 @@ class AdminPanel(w.VBox):
         self.add_class("nocode-admin")
         self.refresh()
 
+    @serialized
     def refresh(self) -> None:
         def work():
             rows = usage(self.ws, self.user)
@@ -45,6 +46,7 @@ class AdminPanel(w.VBox):
                  mib(r.bytes)] for r in rows])
             self.picker.options, self.picker.value = options_of([(r.user.username, r.user.id) for r in rows],
                                                                 self.picker.value)
+            self.all_runs.refresh()
         report_errors(self.message, work)
 
     def _act(self, action) -> None:

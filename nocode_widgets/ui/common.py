@@ -3,6 +3,7 @@ disabled, errors without tracebacks, and the differences between ipywidgets 7.7 
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -32,6 +33,20 @@ class Message(w.HTML):
     @property
     def text(self) -> str:
         return html.unescape(re.sub(r"<[^>]+>", "", self.value))
+
+
+def serialized(method):
+    """One at a time per panel: a refresh from the run watcher's thread and one from a click must not
+    interleave (ipywidgets batches a widget's sync messages per widget, not per thread, so two
+    threads updating one widget can lose an update and leave the page stale)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        lock = self.__dict__.setdefault("_ui_lock", threading.RLock())
+        with lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def report_errors(message: Message, work: Callable[[], None]) -> None:

@@ -11,7 +11,8 @@ from .. import datasets as D
 from ..auth import User
 from ..uploads import read_upload
 from ..workspace import Workspace
-from .common import Background, Message, clear_upload, esc, html_table, mib, options_of, report_errors
+from .common import (Background, Message, clear_upload, esc, html_table, mib, options_of, report_errors,
+                     serialized)
 
 
 class DatasetsPanel(w.VBox):
@@ -85,6 +86,7 @@ class DatasetsPanel(w.VBox):
     def dataset_id(self) -> str | None:
         return self.picker.value
 
+    @serialized
     def refresh(self, select: str | None = None) -> None:
         def work():
             mine = D.list_datasets(self.ws, self.user)
@@ -94,6 +96,7 @@ class DatasetsPanel(w.VBox):
             self.show_dataset()
         report_errors(self.message, work)
 
+    @serialized
     def show_dataset(self) -> None:
         if not self.dataset_id:
             self.summary.value = "<p>No dataset yet: give it a name and its classes, then create it.</p>"

@@ -12,7 +12,7 @@ from ..training import jobs
 from ..training.runs import run_folder
 from ..uploads import read_upload
 from ..workspace import Workspace
-from .common import Background, Message, clear_upload, esc, options_of, report_errors
+from .common import Background, Message, clear_upload, esc, options_of, report_errors, serialized
 from .results import run_label
 
 
@@ -32,12 +32,12 @@ class TestPanel(w.VBox):
         self.add_class("nocode-test")
         self.refresh()
 
+    @serialized
     def refresh(self) -> None:
         def work():
             usable = [r for r in jobs.runs(self.ws, self.user) if r.usable]
             self.run.options, self.run.value = options_of([(run_label(r), r.id) for r in usable], self.run.value)
-            if not usable:
-                self.results.children = [w.HTML("<p>Train a model first; it will appear here.</p>")]
+            self.results.children = [] if usable else [w.HTML("<p>Train a model first; it will appear here.</p>")]
         report_errors(self.message, work)
 
     def _predict(self, _=None) -> None:

@@ -16,7 +16,7 @@ from ..errors import NotFound
 from ..training import jobs
 from ..training.runs import delete_run, read_evaluation, read_history, run_folder
 from ..workspace import Workspace
-from .common import Message, esc, html_table, options_of, percent, report_errors
+from .common import Message, esc, html_table, options_of, percent, report_errors, serialized
 
 SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("val_accuracy") or -1),
          "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
@@ -51,6 +51,7 @@ class ResultsPanel(w.VBox):
         self.add_class("nocode-results")
         self.refresh()
 
+    @serialized
     def refresh(self, select: str | None = None) -> None:
         def work():
             runs = sorted(jobs.runs(self.ws, self.user, everyone=self.everyone), key=SORTS[self.sort.value])
@@ -61,6 +62,7 @@ class ResultsPanel(w.VBox):
             self.show_run()
         report_errors(self.message, work)
 
+    @serialized
     def show_run(self) -> None:
         if not self.picker.value:
             self.detail.children = []
@@ -105,6 +107,7 @@ class ResultsPanel(w.VBox):
         return w.VBox([w.HTML(f"<b>Pictures it got wrong{more}</b>"),
                        w.GridBox(cards, layout=w.Layout(grid_template_columns="repeat(6, 120px)"))])
 
+    @serialized
     def show_comparison(self) -> None:
         def work():
             if not (self.compare.value and self.picker.value):

@@ -18,7 +18,7 @@ from ..training.config import AUGMENTS, OPTIMIZERS, SCHEDULES
 from ..training.plan import estimate, plan
 from ..workspace import Workspace
 from ..zoo import ARCHS
-from .common import Background, Message, esc, options_of, report_errors
+from .common import Background, Message, esc, options_of, report_errors, serialized
 
 AUTO = "auto"
 IMBALANCE_TOOLS = [("Balance classes by sampling", "weighted"), ("Class-weighted loss", "class_weights"),
@@ -123,6 +123,7 @@ class TrainPanel(w.VBox):
 
     # Display ---------------------------------------------------------------------------------------------
 
+    @serialized
     def refresh(self) -> None:
         def work():
             mine = D.list_datasets(self.ws, self.user)
@@ -202,6 +203,7 @@ class TrainPanel(w.VBox):
         except Exception:  # noqa: BLE001 - the run may have been deleted meanwhile
             return None
 
+    @serialized
     def show_progress(self, p: jobs.RunProgress) -> None:
         run = p.run
         self.progress.value = p.fraction

@@ -129,3 +129,18 @@ def test_fast_mode_without_weights_falls_back_to_fine_tuning():
 def test_impossible_choices_are_explained(bad, match):
     with pytest.raises(TrainingError, match=match):
         resolve(TrainConfig(**bad), facts())
+
+
+def test_tiny_training_sets_get_a_minimum_number_of_steps_per_epoch():
+    labels = torch.tensor(labels_of([6, 6]))
+    batches = Batches(list(range(12)), labels, batch_size=8, shuffle=True, drop_last=True, min_batches=16)
+    drawn = list(batches)
+    assert len(drawn) == len(batches) == 16 and all(len(b) == 8 for b in drawn)
+    counts = Counter(i for b in drawn for i in b.tolist())
+    assert set(counts) == set(range(12)) and max(counts.values()) - min(counts.values()) <= 1  # even passes
+
+
+def test_large_training_sets_are_one_pass_per_epoch():
+    batches = Batches(list(range(1000)), torch.zeros(1000, dtype=torch.long), 32, shuffle=True, drop_last=True,
+                      min_batches=16)
+    assert len(batches) == 31 and len({i for b in batches for i in b.tolist()}) == 992

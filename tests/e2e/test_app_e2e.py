@@ -1,0 +1,115 @@
+"""A new user, through the web page alone: sign up, create a dataset, upload pictures with the
+file chooser, train, see accuracy and the confusion matrix, test a new picture, log out.
+Screenshots of each step go to test-artifacts/e2e/."""
+
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.e2e.conftest import shot
+from tests.images import COLORS, picture
+
+pytestmark = pytest.mark.e2e
+
+
+def write_pictures(folder, colour, n, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"{colour}-{i}.jpg"
+        path.write_bytes(picture(COLORS[colour], size=(40, 30), seed=seed + i))
+        paths.append(str(path))
+    return paths
+
+
+def upload_files(page, scope: str, button_text: str, paths) -> None:
+    """ipywidgets 8 keeps the file input out of the DOM: click its button and answer the chooser."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(scope).get_by_role("button", name=button_text).click()
+    chooser.value.set_files(paths)
+
+
+def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
+    timings = {}
+    start = time.time()
+    page.goto(server["url"] + "/")
+    page.get_by_text("Welcome").wait_for()
+    timings["page"] = time.time() - start
+    shot(page, "01-login")
+
+    # Sign up
+    page.get_by_placeholder("3 to 32 letters or digits").fill("newcomer")
+    page.get_by_placeholder("at least 8 characters").fill("a-good-password")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Log out").wait_for()
+    assert page.locator("input[type=password]").count() == 0  # the login panel is gone
+    shot(page, "02-signed-in")
+
+    # Create a dataset with two classes
+    page.get_by_placeholder("name of a new dataset").fill("Colours")
+    page.get_by_placeholder("classes, comma separated: cats, dogs").fill("red, blue")
+    page.get_by_role("button", name="Create dataset").click()
+    page.get_by_text("Created Colours").wait_for()
+
+    # Upload pictures into each class through the file chooser
+    for k, (colour, seed) in enumerate((("red", 0), ("blue", 100)), 1):
+        page.locator(".nocode-datasets select").nth(1).select_option(label=colour)
+        upload_files(page, ".nocode-datasets", "Choose pictures", write_pictures(tmp_path / colour, colour, 8, seed))
+        page.get_by_role("button", name="Add to class").click()
+        page.locator(".nocode-datasets select").first.locator(f"option:has-text('Colours ({8 * k} pictures')").wait_for(
+            state="attached")
+    assert "8 pictures added" in page.locator(".nocode-msg").first.inner_text()
+    shot(page, "03-dataset")
+
+    # Train with Auto
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_text("Auto:").wait_for()
+    start = time.time()
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Training started").wait_for()
+    shot(page, "04-training")
+    page.locator(".nocode-train").get_by_text("Finished").wait_for(timeout=240_000)
+    timings["training"] = time.time() - start
+    assert "validation accuracy" in page.locator(".nocode-train").inner_text()
+    shot(page, "05-trained")
+
+    # Results: accuracy, per-class table and the confusion matrix
+    page.get_by_role("tab", name="Results").click()
+    results = page.locator(".nocode-results:visible")
+    results.get_by_text("Measured on the validation pictures").wait_for()
+    assert "weighted F1" in results.inner_text() and "precision" in results.inner_text()
+    assert results.locator("img").count() >= 2  # learning curves and confusion matrix
+    shot(page, "06-results")
+
+    # Test a new picture
+    page.get_by_role("tab", name="Test").click()
+    test_panel = page.locator(".nocode-test")
+    new = tmp_path / "new.jpg"
+    new.write_bytes(picture(COLORS["red"], size=(40, 30), seed=999))
+    upload_files(page, ".nocode-test", "Choose pictures", [str(new)])
+    test_panel.get_by_role("button", name="Test").click()
+    test_panel.locator(".nocode-prediction").wait_for()
+    prediction = test_panel.locator(".nocode-prediction").inner_text()
+    assert "it is" in prediction and "probability" in prediction
+    shot(page, "07-prediction")
+
+    # Never a traceback anywhere
+    assert "Traceback" not in page.content()
+
+    # Log out
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_text("Welcome").wait_for()
+    shot(page, "08-logged-out")
+    print(f"\npage appeared in {timings['page']:.1f} s, training took {timings['training']:.1f} s")
+
+
+def test_uploaded_pictures_cannot_be_downloaded_through_voila(server, page, tmp_path):
+    images = list(server["data_dir"].rglob("images/*.jpg"))
+    assert images, "the first test stored pictures under the checkout's data/"
+    relative = images[0].relative_to(server["data_dir"].parent.parent)  # data/e2e-.../users/.../x.jpg
+    for prefix in ("/voila/files/", "/files/"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server["url"] + prefix + str(relative), timeout=30)
+        assert refused.value.code in (403, 404)
