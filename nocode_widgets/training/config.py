@@ -43,7 +43,7 @@ class TrainConfig:
     label_smoothing: float | None = None
     cutmix: float = 0.0  # probability per batch
     device: str = "auto"
-    amp: bool = True  # mixed precision on CUDA
+    amp: bool | None = None  # mixed precision: CUDA always; CPU bf16 where measured faster
     channels_last: bool | None = None
 
     def to_json(self) -> dict:
@@ -86,6 +86,7 @@ class Facts:
     median_side: int  # of the original pictures
     imbalance: float  # largest class / smallest
     pretrained: dict  # arch -> bool: weights at hand
+    cpu_bf16: bool = False  # the CPU does bf16 natively
 
 
 def _cpu_choice(f: Facts) -> dict:
@@ -131,8 +132,11 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
     if filled["mode"] == "fast" and not (get_arch(filled["arch"]).has_pretrained and config.pretrained
                                          and facts.pretrained.get(filled["arch"])):
         filled["mode"] = "fine-tune"  # a frozen random backbone learns nothing
+    measured_on_cpu = facts.device == "cpu" and filled["arch"] == SMALL_CNN  # benchmarks/bench_training.py
     if config.channels_last is None:
-        filled["channels_last"] = facts.device == "cuda"
+        filled["channels_last"] = facts.device == "cuda" or measured_on_cpu
+    if config.amp is None:
+        filled["amp"] = facts.device == "cuda" or (measured_on_cpu and facts.cpu_bf16)
     resolved = replace(config, **filled)
     resolved.check()
     return resolved, explain(resolved, facts)

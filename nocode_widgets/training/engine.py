@@ -25,8 +25,8 @@ from ..store import Table
 from ..workspace import Workspace
 from .config import Facts, TrainConfig, resolve
 from .data import build_cache, stable_split
-from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, fit, pick_device, predict_probs,
-                  seed_everything, set_cpu_threads)
+from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
+                  predict_probs, seed_everything, set_cpu_threads)
 from .runs import RunRecord, append_history, load_run, run_folder, transition, update_run, write_progress
 
 log = logging.getLogger("nocode_widgets.training")
@@ -86,7 +86,8 @@ def dataset_facts(ws: Workspace, owner: User, dataset_id: str, device: torch.dev
     allow = ws.settings.allow_weight_download and config.pretrained
     pretrained = {a: config.pretrained and (bool(config.weights_file) and a == config.arch
                                             or zoo.pretrained_available(a, allow)) for a in candidates}
-    facts = Facts(device.type, len(entries), len(classes), sides[len(sides) // 2], max(counts) / min(counts), pretrained)
+    facts = Facts(device.type, len(entries), len(classes), sides[len(sides) // 2], max(counts) / min(counts), pretrained,
+                  cpu_bf16=cpu_has_fast_bf16())
     return ds, folder, entries, classes, facts
 
 

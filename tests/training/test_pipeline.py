@@ -144,3 +144,14 @@ def test_large_training_sets_are_one_pass_per_epoch():
     batches = Batches(list(range(1000)), torch.zeros(1000, dtype=torch.long), 32, shuffle=True, drop_last=True,
                       min_batches=16)
     assert len(batches) == 31 and len({i for b in batches for i in b.tolist()}) == 992
+
+
+def test_cpu_bf16_and_channels_last_only_where_measured_and_supported():
+    small, _ = resolve(TrainConfig(), Facts("cpu", 300, 3, 200, 1.0, {}, cpu_bf16=True))
+    assert small.amp and small.channels_last
+    plain, _ = resolve(TrainConfig(), Facts("cpu", 300, 3, 200, 1.0, {}, cpu_bf16=False))
+    assert not plain.amp and plain.channels_last
+    other, _ = resolve(TrainConfig(arch="resnet18"), Facts("cpu", 300, 3, 200, 1.0, {}, cpu_bf16=True))
+    assert not other.amp and not other.channels_last
+    chosen, _ = resolve(TrainConfig(amp=False), Facts("cpu", 300, 3, 200, 1.0, {}, cpu_bf16=True))
+    assert not chosen.amp
