@@ -186,21 +186,26 @@ def case_pipeline(tmp: Path) -> list[dict]:
     return rows
 
 
-def case_auto(tmp: Path) -> list[dict]:
+def case_auto(tmp: Path, seeds=(0, 1, 2)) -> list[dict]:
+    """Per seed (the split and the initial weights change with it), Auto as a user gets it, then the
+    same settings for a fixed 30 epochs without early stopping (its last epoch counts)."""
     from nocode_widgets.training.engine import execute_run
     from nocode_widgets.training.runs import create_run, read_history, run_folder
 
     ws, user, ds = workspace(tmp, 100)
-    auto = execute_run(ws, create_run(ws, user, ds, {}).id)
-    fixed_cfg = {**auto.resolved, "epochs": 30, "patience": 30}
-    fixed = execute_run(ws, create_run(ws, user, ds, fixed_cfg).id)
-    last = read_history(run_folder(ws, fixed))[-1]
-    return [{"run": "Auto (early stopping)", "epochs": auto.epochs_run, "seconds": auto.seconds,
-             "val_accuracy": auto.metrics["val_accuracy"]},
-            {"run": "fixed 30 epochs, last epoch", "epochs": fixed.epochs_run, "seconds": fixed.seconds,
-             "val_accuracy": last["val_acc"]},
-            {"run": "Auto / fixed", "seconds": auto.seconds / fixed.seconds,
-             "val_accuracy": auto.metrics["val_accuracy"] - last["val_acc"]}]
+    rows = []
+    for seed in seeds:
+        auto = execute_run(ws, create_run(ws, user, ds, {"seed": seed}).id)
+        fixed = execute_run(ws, create_run(ws, user, ds, {**auto.resolved, "epochs": 30, "patience": 30}).id)
+        last = read_history(run_folder(ws, fixed))[-1]
+        rows += [{"run": f"seed {seed}: Auto", "epochs": auto.epochs_run, "seconds": auto.seconds,
+                  "val_accuracy": auto.metrics["val_accuracy"]},
+                 {"run": f"seed {seed}: fixed 30 epochs", "epochs": fixed.epochs_run, "seconds": fixed.seconds,
+                  "val_accuracy": last["val_acc"]}]
+    mean = lambda kind, key: sum(r[key] for r in rows if kind in r["run"]) / len(seeds)  # noqa: E731
+    rows.append({"run": "mean: Auto / fixed", "seconds": mean("Auto", "seconds") / mean("fixed", "seconds"),
+                 "val_accuracy": mean("Auto", "val_accuracy") - mean("fixed", "val_accuracy")})
+    return rows
 
 
 def case_arch(tmp: Path, name: str) -> dict:

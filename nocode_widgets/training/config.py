@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from ..errors import TrainingError
 from ..zoo import ARCHS, SMALL_CNN, get_arch
 
+MIN_STEPS_PER_EPOCH = 16  # a tiny dataset is passed over several times per epoch (see data.Batches)
+AUTO_PASSES = 30  # Auto's training budget: passes over the training pictures, early stopping permitting
 OPTIMIZERS = ("adamw", "sgd", "adamax")
 SCHEDULES = ("onecycle", "cosine", "exponential", "none")
 MODES = ("fine-tune", "fast")
@@ -95,7 +97,7 @@ def _cpu_choice(f: Facts) -> dict:
                     patience=8, augment="none", schedule="cosine")
     side = 64 if f.median_side >= 64 else max(32, f.median_side // 8 * 8)
     return dict(arch=SMALL_CNN, mode="fine-tune", image_size=side, epochs=30, batch_size=32, lr=3e-3,
-                patience=6, augment="light", schedule="onecycle")
+                patience=4, augment="light", schedule="onecycle")
 
 
 def _gpu_choice(f: Facts) -> dict:
@@ -111,6 +113,9 @@ def auto_choices(f: Facts) -> dict:
     choice = _gpu_choice(f) if f.device in ("cuda", "mps") else _cpu_choice(f)
     train_images = max(1, int(f.images * 0.8))
     choice["batch_size"] = max(8, min(choice["batch_size"], train_images // 4 or 8))
+    if choice["mode"] == "fine-tune":  # the epoch cap as a budget of passes over the training pictures
+        per_epoch = max(-(-train_images // choice["batch_size"]), MIN_STEPS_PER_EPOCH) * choice["batch_size"]
+        choice["epochs"] = max(10, min(40, round(AUTO_PASSES * train_images / per_epoch)))
     imbalanced = f.imbalance >= 3
     choice["sampler"] = "weighted" if imbalanced else "shuffle"
     choice["label_smoothing"] = 0.1 if imbalanced else 0.0

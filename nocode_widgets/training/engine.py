@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 import traceback
@@ -34,10 +35,13 @@ AUTO_CANDIDATES = ("mobilenet_v3_large", "efficientnet_b0")
 
 
 class Reporter:
-    """Writes progress.json (throttled) and keeps a heartbeat going even during long steps."""
+    """Writes progress.json (throttled) and keeps a heartbeat going even during long steps. The
+    heartbeat also notices when the run's record was deleted (its owner deleted the account): then
+    `gone` is set, the fit loop stops, and nothing more is written."""
 
-    def __init__(self, folder: Path, interval: float = 0.5, heartbeat: float = 5.0):
-        self.folder, self.interval = folder, interval
+    def __init__(self, folder: Path, interval: float = 0.5, heartbeat: float = 5.0, still_exists=lambda: True):
+        self.folder, self.interval, self.still_exists = folder, interval, still_exists
+        self.gone = False
         self.state: dict = {"phase": "starting", "started": time.time()}
         self._last = 0.0
         self._lock = threading.Lock()
@@ -46,6 +50,8 @@ class Reporter:
         self._beat.start()
 
     def update(self, force: bool = False, **fields) -> None:
+        if self.gone:
+            return
         with self._lock:
             self.state.update(fields)
             self.state["elapsed"] = time.time() - self.state["started"]
@@ -55,6 +61,7 @@ class Reporter:
 
     def _heartbeat(self, every: float) -> None:
         while not self._stop.wait(every):
+            self.gone = self.gone or not self.still_exists()
             self.update(force=True)
 
     def stop(self) -> None:
@@ -100,7 +107,7 @@ def execute_run(ws: Workspace, run_id: str) -> RunRecord:
         return run
     folder = run_folder(ws, run)
     folder.mkdir(parents=True, exist_ok=True)
-    reporter = Reporter(folder)
+    reporter = Reporter(folder, still_exists=lambda: ws.store.get(Table.RUNS, run.id) is not None)
     try:
         _train(ws, run, folder, reporter)
     except NocodeError as exc:
@@ -159,13 +166,16 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
         on_batch_end=lambda e, b, n: reporter.update(phase="training", epoch=e, epochs=cfg.epochs, batch=b, batches=n),
         on_epoch_end=lambda stats, improved: _epoch_done(ws, run, folder, reporter, cfg, stats, improved, started,
                                                          checkpoint),
-        should_stop=lambda: cancel_requested(folder))
+        should_stop=lambda: reporter.gone or cancel_requested(folder))
     if cfg.mode == "fast":
         reporter.update(force=True, phase="computing features", done=0, total=len(entries))
         result = _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter)
     else:
         result = fit(model, feeder, labels, split.train, split.val, cfg, device, callbacks)
 
+    if reporter.gone:  # deleted while training: leave nothing behind
+        _remove_with_empty_parents(folder, stop=ws.settings.data_dir)
+        return
     finished = time.time()
     summary = dict(epochs_run=len(result.history), best_epoch=result.best_epoch, finished=finished,
                    seconds=finished - reporter.state["started"])
@@ -180,6 +190,17 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
     status = "cancelled" if result.stopped == "cancelled" else "done"
     reporter.update(force=True, phase=status)
     update_run(ws, run.id, status=status, metrics=metrics, **summary)
+
+
+def _remove_with_empty_parents(folder: Path, stop: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in folder.parents:
+        if parent == stop or not parent.is_relative_to(stop):
+            break
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
 
 
 def _gone():
@@ -197,6 +218,8 @@ def _model(cfg: TrainConfig, num_classes: int, allow_download: bool) -> tuple[nn
 
 def _epoch_done(ws, run, folder, reporter, cfg, stats: EpochStats, improved: bool, started: float,
                 checkpoint) -> None:
+    if reporter.gone:
+        return
     if improved:
         checkpoint()
     append_history(folder, {**stats.to_json(), "improved": improved})

@@ -21,12 +21,9 @@ from ..errors import TrainingError
 from ..evaluate import weighted_f1
 from ..preprocess import normalize_batch
 from .augment import PRESETS, augment
-from .config import TrainConfig
+from .config import MIN_STEPS_PER_EPOCH, TrainConfig
 from .data import Batches
 from .losses import balanced_class_weights, cutmix, make_loss
-
-
-MIN_STEPS_PER_EPOCH = 16  # a tiny dataset is passed over several times per epoch (see data.Batches)
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,14 @@ def test_submit_refuses_a_dataset_that_cannot_train(ws, alice):
     ds = D.create_dataset(ws, alice, "empty", ["a", "b"])
     with pytest.raises(TrainingError, match="two classes"):
         jobs.submit(ws, alice, ds.id, SHORT)
+
+
+def test_deleting_the_account_stops_its_training_and_leaves_no_files(ws, alice, bob):
+    ds = colour_dataset(ws, bob)
+    run = jobs.submit(ws, bob, ds.id, LONG)
+    wait_for(lambda: len(read_history(run_folder(ws, run))) >= 1, what="the first epoch")
+    pid = jobs.get(ws, bob, run.id).pid
+    auth.delete_account(ws, alice, bob.id)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or b"Z" in open(f"/proc/{pid}/stat", "rb").read().split(b")")[1][:3],
+             timeout=60, what="the worker to stop")
+    assert not ws.settings.user_dir(bob.id).exists()
