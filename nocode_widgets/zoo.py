@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -152,13 +153,24 @@ def pretrained_available(name: str, allow_download: bool) -> bool:
     return path.exists() or (allow_download and _online(weights_url(name)))
 
 
+_REACHABLE: dict[str, tuple[float, bool]] = {}  # host -> (when checked, reachable)
+REACHABLE_TTL_S = 300.0
+
+
 def _online(url: str, timeout: float = 3.0) -> bool:
+    """Whether the weights' host answers; remembered for a few minutes so that an offline machine
+    pays the connection timeout once, not on every click of the Train panel."""
     host = urlparse(url).hostname
+    checked = _REACHABLE.get(host)
+    if checked and time.monotonic() - checked[0] < REACHABLE_TTL_S:
+        return checked[1]
     try:
         with socket.create_connection((host, 443), timeout=timeout):
-            return True
+            reachable = True
     except OSError:
-        return False
+        reachable = False
+    _REACHABLE[host] = (time.monotonic(), reachable)
+    return reachable
 
 
 def load_pretrained(model: nn.Module, name: str, weights_file: str | Path | None = None,
