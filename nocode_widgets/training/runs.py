@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..auth import User, current_user
-from ..errors import NotFound
+from ..errors import NotFound, TrainingError
 from ..files import read_json, write_json_atomic
 from ..store import Table, new_id
 from ..workspace import Workspace
@@ -123,8 +123,6 @@ def transition(ws: Workspace, run_id: str, from_states: tuple[str, ...], **chang
 
 def delete_run(ws: Workspace, user: User, run_id: str) -> None:
     """Delete a finished run and its files (an active one must be cancelled first)."""
-    from ..errors import TrainingError
-
     run = get_run(ws, user, run_id)
     if run.owner != current_user(ws, user).id:
         raise NotFound("That run does not exist (or is not yours).")

@@ -1,5 +1,4 @@
 import io
-import zipfile
 from pathlib import Path
 
 import pytest

@@ -4,7 +4,6 @@ FileUpload.set_state in the shape ipywidgets 8 sends (7.x is covered by the ipyw
 import re
 
 import ipywidgets as w
-import pytest
 
 from nocode_widgets import auth
 from nocode_widgets import datasets as D
