@@ -9,20 +9,10 @@ from .. import datasets as D
 from ..errors import NocodeError
 from ..predict import Predictor, Prediction
 from ..training import jobs
-from ..training.config import AUGMENTS, MODES, OPTIMIZERS, SCHEDULES
+from ..training.config import AUGMENTS, IMBALANCE_TOOLS, MODES, OPTIMIZERS, SCHEDULES, imbalance_fields
 from ..training.runs import RunRecord, load_run, run_folder
 from ..zoo import ARCHS
 from .common import add_common, emit, find_user_or_fail, open_workspace
-
-IMBALANCE = {  # --imbalance choice -> config fields
-    "none": {"sampler": "shuffle", "label_smoothing": 0.0},
-    "weighted": {"sampler": "weighted"},
-    "class-weights": {"class_weights": True},
-    "focal": {"loss": "focal"},
-    "smoothing": {"label_smoothing": 0.1},
-    "cutmix": {"cutmix": 0.5},
-}
-
 
 def register(sub) -> None:
     t = sub.add_parser("train", help="train a model on a dataset")
@@ -42,7 +32,7 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int)
     t.add_argument("--val-fraction", type=float)
     t.add_argument("--test-fraction", type=float)
-    t.add_argument("--imbalance", nargs="+", choices=list(IMBALANCE), help="imbalance tools to use")
+    t.add_argument("--imbalance", nargs="+", choices=list(IMBALANCE_TOOLS), help="imbalance tools to use")
     t.add_argument("--weights-file", help="local ImageNet weights for --arch")
     t.add_argument("--no-pretrained", action="store_true", help="train from scratch")
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
@@ -79,8 +69,7 @@ def train_config(args) -> dict:
               "test_fraction": args.test_fraction, "weights_file": args.weights_file, "device": args.device}
     if args.no_pretrained:
         config["pretrained"] = False
-    for tool in args.imbalance or []:
-        config.update(IMBALANCE[tool])
+    config.update(imbalance_fields(args.imbalance or []))
     return {k: v for k, v in config.items() if v is not None}
 
 

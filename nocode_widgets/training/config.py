@@ -19,6 +19,25 @@ SAMPLERS = ("shuffle", "weighted")
 LOSSES = ("ce", "focal")
 
 
+# The imbalance tools a user can pick (CLI --imbalance, the Train panel's checkboxes): key -> (label, fields).
+IMBALANCE_TOOLS = {
+    "weighted": ("Balance classes by sampling", {"sampler": "weighted"}),
+    "class-weights": ("Class-weighted loss", {"class_weights": True}),
+    "focal": ("Focal loss", {"loss": "focal"}),
+    "smoothing": ("Label smoothing", {"label_smoothing": 0.1}),
+    "cutmix": ("CutMix", {"cutmix": 0.5}),
+    "none": ("None of these (plain shuffling)", {"sampler": "shuffle", "label_smoothing": 0.0}),
+}
+
+
+def imbalance_fields(tools) -> dict:
+    """The config fields for the chosen imbalance tools."""
+    fields_: dict = {}
+    for tool in tools:
+        fields_.update(IMBALANCE_TOOLS[tool][1])
+    return fields_
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     arch: str | None = None

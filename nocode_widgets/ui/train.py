@@ -14,15 +14,13 @@ from .. import datasets as D
 from .. import plots
 from ..auth import User
 from ..training import jobs
-from ..training.config import AUGMENTS, OPTIMIZERS, SCHEDULES
+from ..training.config import AUGMENTS, IMBALANCE_TOOLS, OPTIMIZERS, SCHEDULES, imbalance_fields
 from ..training.plan import estimate, plan
 from ..workspace import Workspace
 from ..zoo import ARCHS
 from .common import Background, Message, esc, options_of, report_errors, serialized
 
 AUTO = "auto"
-IMBALANCE_TOOLS = [("Balance classes by sampling", "weighted"), ("Class-weighted loss", "class_weights"),
-                   ("Focal loss", "focal"), ("Label smoothing", "smoothing"), ("CutMix", "cutmix")]
 
 
 def _seconds(s: float | None) -> str:
@@ -74,7 +72,8 @@ class TrainPanel(w.VBox):
         self.mode = w.Dropdown(options=[("Auto", AUTO), ("Fine-tune all layers", "fine-tune"),
                                         ("Fast: train the last layer only", "fast")], description="Transfer")
         self.patience = w.BoundedIntText(value=0, min=0, max=100, description="Patience")
-        self.tools = {key: w.Checkbox(description=label, indent=False) for label, key in IMBALANCE_TOOLS}
+        self.tools = {key: w.Checkbox(description=label, indent=False)
+                      for key, (label, _) in IMBALANCE_TOOLS.items() if key != "none"}
         body = w.VBox([w.HTML("<small>0 or Auto leaves a value to Auto.</small>"), self.lr, self.batch_size,
                        self.optimizer, self.schedule, self.augment, self.mode, self.patience,
                        w.HTML("Imbalanced classes:"), *self.tools.values()])
@@ -108,17 +107,7 @@ class TrainPanel(w.VBox):
                "augment": None if self.augment.value == AUTO else self.augment.value,
                "mode": None if self.mode.value == AUTO else self.mode.value,
                "patience": self.patience.value or None}
-        chosen = {k for k, box in self.tools.items() if box.value}
-        if "weighted" in chosen:
-            cfg["sampler"] = "weighted"
-        if "class_weights" in chosen:
-            cfg["class_weights"] = True
-        if "focal" in chosen:
-            cfg["loss"] = "focal"
-        if "smoothing" in chosen:
-            cfg["label_smoothing"] = 0.1
-        if "cutmix" in chosen:
-            cfg["cutmix"] = 0.5
+        cfg.update(imbalance_fields(k for k, box in self.tools.items() if box.value))
         return {k: v for k, v in cfg.items() if v is not None}
 
     # Display ---------------------------------------------------------------------------------------------

@@ -313,3 +313,17 @@ def test_folder_import_row_only_with_import_roots_and_only_inside_them(tmp_path)
     panel.folder_button.click()
     panel.work.wait()
     assert "8 pictures added" in panel.message.text and D.list_datasets(ws, user)[0].name == "fruit"
+
+
+def test_advanced_choices_reach_the_run_config(ws, alice):
+    colour_dataset(ws, alice)
+    panel = TrainPanel(ws, alice)
+    panel.auto.value = False
+    assert panel.advanced.layout.display == "" and not panel.arch.disabled
+    panel.arch.value, panel.epochs.value, panel.lr.value = "resnet18", 7, 0.01
+    panel.optimizer.value, panel.schedule.value, panel.mode.value = "sgd", "cosine", "fine-tune"
+    panel.tools["focal"].value = panel.tools["weighted"].value = True
+    cfg = panel.config()
+    assert cfg["arch"] == "resnet18" and cfg["epochs"] == 7 and cfg["lr"] == 0.01 and cfg["optimizer"] == "sgd"
+    assert cfg["schedule"] == "cosine" and cfg["loss"] == "focal" and cfg["sampler"] == "weighted"
+    assert "ResNet-18" in panel.explanation.value
