@@ -39,7 +39,9 @@ class Settings:
     # Runs.
     heartbeat_timeout_s: float = 60.0  # a running run silent this long is `interrupted`
     max_concurrent_runs: int = 1  # per device
-    websocket_max_message_mib: int = 200  # must match voila.json
+    # Must match voila.json. Twice the upload limit on purpose: a selection over the limit still
+    # reaches Python and gets a plain "too large" message; one over this cap never arrives.
+    websocket_max_message_mib: int = 400
 
     @property
     def db_path(self) -> Path:

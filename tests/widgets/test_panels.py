@@ -327,3 +327,9 @@ def test_advanced_choices_reach_the_run_config(ws, alice):
     assert cfg["arch"] == "resnet18" and cfg["epochs"] == 7 and cfg["lr"] == 0.01 and cfg["optimizer"] == "sgd"
     assert cfg["schedule"] == "cosine" and cfg["loss"] == "focal" and cfg["sampler"] == "weighted"
     assert "ResNet-18" in panel.explanation.value
+
+
+def test_stated_upload_limit_is_the_smaller_of_upload_and_websocket_limits(ws, alice):
+    panel = DatasetsPanel(ws, alice)
+    assert f"Up to {ws.settings.max_upload_bytes // 2**20} MB per upload" in panel.limit_note.value
+    assert ws.settings.websocket_max_message_mib * 2**20 > ws.settings.max_upload_bytes
