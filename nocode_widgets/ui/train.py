@@ -36,6 +36,7 @@ class TrainPanel(w.VBox):
         self.on_finished = on_finished or (lambda run: None)
         self.work, self.message = Background(), Message()
         self.run_id: str | None = None
+        self._showing = False  # filling the fields with Auto's choices (no re-planning meanwhile)
         self._watcher: threading.Thread | None = None
         self.dataset = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
         self.auto = w.Checkbox(value=True, description="Let Auto choose (recommended)", indent=False)
@@ -131,11 +132,25 @@ class TrainPanel(w.VBox):
 
         def work():
             p = plan(self.ws, self.user, self.dataset.value, self.config())
-            self.explanation.value = f"<p>🤖 <b>Auto:</b> {esc(p.explanation)}</p>"
+            self.explanation.value = f"<p><b>Auto:</b> {esc(p.explanation)}</p>"
+            if self.auto.value:
+                self._show_choices(p.config)
+        if self._showing:
+            return
         try:
             report_errors(self.message, work)
         finally:
             self.estimate_label.value = ""
+
+    def _show_choices(self, cfg) -> None:
+        """Auto's choices in the (disabled) fields, so unticking Auto starts from them."""
+        self._showing = True
+        try:
+            self.arch.value, self.epochs.value = cfg.arch, cfg.epochs
+            sizes = [v for _, v in self.image_size.options]
+            self.image_size.value = cfg.image_size if cfg.image_size in sizes else 0
+        finally:
+            self._showing = False
 
     def _estimate(self, _=None) -> None:
         def work():

@@ -333,3 +333,12 @@ def test_stated_upload_limit_is_the_smaller_of_upload_and_websocket_limits(ws, a
     panel = DatasetsPanel(ws, alice)
     assert f"Up to {ws.settings.max_upload_bytes // 2**20} MB per upload" in panel.limit_note.value
     assert ws.settings.websocket_max_message_mib * 2**20 > ws.settings.max_upload_bytes
+
+
+def test_auto_choices_fill_the_disabled_fields_and_unticking_starts_from_them(ws, alice):
+    colour_dataset(ws, alice)
+    panel = TrainPanel(ws, alice)
+    assert panel.arch.value == "small_cnn" and panel.arch.disabled
+    assert f"up to {panel.epochs.value} epochs" in panel.explanation.value
+    panel.auto.value = False
+    assert panel.config()["arch"] == "small_cnn" and panel.config()["epochs"] == panel.epochs.value
