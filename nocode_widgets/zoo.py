@@ -13,10 +13,11 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is imported where models are built, so the catalog loads instantly (CLI)
+    from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,30 +64,13 @@ def get_arch(name: str) -> Arch:
         raise ValueError(f"Unknown architecture {name!r}. Choose one of: {', '.join(ARCHS)}.") from None
 
 
-class SmallCNN(nn.Module):
-    """Four conv-BN-ReLU blocks with pooling, global average pooling and a linear head."""
-
-    def __init__(self, num_classes: int, widths=(32, 64, 128, 256), dropout: float = 0.2):
-        super().__init__()
-        layers, prev = [], 3
-        for w in widths:
-            layers += [nn.Conv2d(prev, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                       nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
-            prev = w
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(prev, num_classes))
-
-    def forward(self, x):
-        return self.classifier(self.pool(self.features(x)))
-
-
-def build_model(name: str, num_classes: int, imagenet_head: bool = False) -> nn.Module:
+def build_model(name: str, num_classes: int, imagenet_head: bool = False) -> "nn.Module":
     """A freshly initialized model with a head for `num_classes` (or ImageNet's 1000 classes when
     `imagenet_head`, to load pretrained weights before `replace_head`)."""
     get_arch(name)
     if name == SMALL_CNN:
+        from .small_cnn import SmallCNN
+
         return SmallCNN(num_classes)
     import torchvision
 
@@ -100,8 +84,10 @@ def build_model(name: str, num_classes: int, imagenet_head: bool = False) -> nn.
     return model
 
 
-def head(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:
+def head(model: "nn.Module") -> tuple["nn.Module", str, "nn.Linear"]:
     """The parent module, attribute name and layer of the model's last Linear layer (its head)."""
+    from torch import nn
+
     last = None
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -111,13 +97,15 @@ def head(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:
     return parent, attr, getattr(parent, attr)
 
 
-def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+def replace_head(model: "nn.Module", num_classes: int) -> "nn.Module":
+    from torch import nn
+
     parent, attr, old = head(model)
     setattr(parent, attr, nn.Linear(old.in_features, num_classes))
     return model
 
 
-def param_count(model: nn.Module) -> int:
+def param_count(model: "nn.Module") -> int:
     return sum(p.numel() for p in model.parameters())
 
 
@@ -143,6 +131,8 @@ def cached_weights_path(name: str) -> Path | None:
     url = weights_url(name)
     if url is None:
         return None
+    import torch
+
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
 
 
@@ -173,10 +163,12 @@ def _online(url: str, timeout: float = 3.0) -> bool:
     return reachable
 
 
-def load_pretrained(model: nn.Module, name: str, weights_file: str | Path | None = None,
+def load_pretrained(model: "nn.Module", name: str, weights_file: str | Path | None = None,
                     allow_download: bool = True) -> PretrainedResult:
     """Load ImageNet weights into `model` (built with `imagenet_head=True`) from the user's file,
     the torch cache, or a download. Never raises for missing weights: the notice says what happened."""
+    import torch
+
     arch = get_arch(name)
     if not arch.has_pretrained:
         return PretrainedResult(False, "", f"{arch.title} has no pretrained weights; it trains from scratch.")
@@ -200,7 +192,7 @@ def load_pretrained(model: nn.Module, name: str, weights_file: str | Path | None
                                        "scratch. Expect lower accuracy on small datasets.")
 
 
-def _load_state(model: nn.Module, state) -> None:
+def _load_state(model: "nn.Module", state) -> None:
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .. import datasets as D
 from ..errors import NocodeError
-from ..predict import Predictor, Prediction
 from ..training import jobs
 from ..training.config import AUGMENTS, IMBALANCE_TOOLS, MODES, OPTIMIZERS, SCHEDULES, imbalance_fields
 from ..training.runs import RunRecord, load_run, run_folder
@@ -125,6 +124,8 @@ def _summary_text(run: RunRecord) -> str:
 
 
 def _predict(args):
+    from ..predict import Prediction, Predictor
+
     ws = open_workspace(args)
     user = find_user_or_fail(ws, args.user)
     run = jobs.get(ws, user, args.run_id)
