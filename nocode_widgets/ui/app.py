@@ -8,13 +8,8 @@ import ipywidgets as w
 
 from .. import auth
 from ..workspace import Workspace
-from .admin import AdminPanel
 from .common import Message, close_tree, report_errors, set_tab_titles
-from .datasets import DatasetsPanel
 from .login import LoginPanel
-from .predict import TestPanel
-from .results import ResultsPanel
-from .train import TrainPanel
 
 
 class App(w.VBox):
@@ -35,6 +30,12 @@ class App(w.VBox):
         self.add_class("nocode-app")
 
     def _signed_in(self, user: auth.User) -> None:
+        from .admin import AdminPanel  # the panels (and torch) load once someone has signed in
+        from .datasets import DatasetsPanel
+        from .predict import TestPanel
+        from .results import ResultsPanel
+        from .train import TrainPanel
+
         self.user = user
         self.who.value = f"Signed in as <b>{user.username}</b>" + (" (admin)" if user.is_admin else "")
         results = ResultsPanel(self.ws, user)
