@@ -145,6 +145,3 @@ class Batches:
             yield order[b * self.batch_size:(b + 1) * self.batch_size]
 
 
-def class_counts(labels: torch.Tensor, indices: list[int], num_classes: int) -> torch.Tensor:
-    return torch.bincount(labels[torch.as_tensor(indices, dtype=torch.long)], minlength=num_classes)
-
