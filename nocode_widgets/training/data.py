@@ -143,5 +143,3 @@ class Batches:
             order = self.indices
         for b in range(len(self)):
             yield order[b * self.batch_size:(b + 1) * self.batch_size]
-
-
