@@ -38,6 +38,15 @@ def save_model(folder: Path, model: nn.Module, arch: str, classes: list[str], im
         "saved": time.time(), **extra})
 
 
+def predictor_for(ws, user, run_id: str) -> "Predictor":
+    """The model of one of the user's runs (any run for an admin), with the workspace's picture limits."""
+    from .training.runs import get_run, run_folder
+
+    run = get_run(ws, user, run_id)
+    s = ws.settings
+    return Predictor(run_folder(ws, run), max_side=s.image_max_side, max_pixels=s.max_image_pixels)
+
+
 @dataclass(frozen=True)
 class Prediction:
     name: str

@@ -9,7 +9,7 @@ from .. import datasets as D
 from ..errors import NocodeError
 from ..training import jobs
 from ..training.config import AUGMENTS, IMBALANCE_TOOLS, MODES, OPTIMIZERS, SCHEDULES, imbalance_fields
-from ..training.runs import RunRecord, load_run, run_folder
+from ..training.runs import RunRecord, load_run
 from ..zoo import ARCHS
 from .common import add_common, emit, find_user_or_fail, open_workspace
 
@@ -124,13 +124,10 @@ def _summary_text(run: RunRecord) -> str:
 
 
 def _predict(args):
-    from ..predict import Prediction, Predictor
+    from ..predict import Prediction, predictor_for
 
     ws = open_workspace(args)
-    user = find_user_or_fail(ws, args.user)
-    run = jobs.get(ws, user, args.run_id)
-    predictor = Predictor(run_folder(ws, run), max_side=ws.settings.image_max_side,
-                          max_pixels=ws.settings.max_image_pixels)
+    predictor = predictor_for(ws, find_user_or_fail(ws, args.user), args.run_id)
     images = []
     for path in args.images:
         try:
@@ -164,13 +161,7 @@ def _operator_view(args):
 
 def _list(args):
     ws = open_workspace(args)
-    if args.user:
-        rows = jobs.runs(ws, find_user_or_fail(ws, args.user))
-    else:
-        from ..store import Table
-
-        rows = [jobs.reconcile(ws, r) if r.is_active else r
-                for r in sorted((RunRecord.from_doc(d) for d in ws.store.find(Table.RUNS)), key=lambda r: -r.created)]
+    rows = jobs.runs(ws, find_user_or_fail(ws, args.user)) if args.user else jobs.all_runs(ws)
     text = "\n".join(f"{r.id}  {r.status:<11} {r.dataset_name[:24]:<24} "
                      f"{(r.metrics.get('val_accuracy') or 0):>6.1%}" for r in rows)
     emit(args, [run_summary(r) for r in rows], text or "No runs yet.")

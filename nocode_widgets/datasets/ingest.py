@@ -18,15 +18,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..auth import User, current_user
-from ..errors import DatasetError, NotFound
+from ..auth import User
+from ..errors import DatasetError
 from ..files import write_atomic
 from ..uploads import UploadedFile
 from ..workspace import Workspace
 from .images import ImageRejected, normalize_image
 from .manifest import ImageEntry, read_manifest, write_manifest
 from .records import (Dataset, _key, clean_name, count_by_class, create_dataset, dataset_folder, dataset_lock,
-                      delete_dataset, get_dataset, update_summary)
+                      delete_dataset, get_own_dataset, update_summary)
 from .sources import Item, Source, TooLarge, check_import_root, folder_source, zip_source
 
 Progress = Callable[[int, int], None]
@@ -73,7 +73,7 @@ class _Decoded:
 def add_uploads(ws: Workspace, user: User, dataset_id: str, label: str, files: list[UploadedFile],
                 progress: Progress | None = None) -> IngestReport:
     """Pictures uploaded (ipywidgets FileUpload) into one existing class."""
-    ds = _owned(ws, user, dataset_id)
+    ds = get_own_dataset(ws, user, dataset_id)
     if label not in ds.classes:
         raise DatasetError(f"There is no class called {label!r} in this dataset.")
     _check_upload_size(ws, sum(f.size for f in files))
@@ -127,7 +127,7 @@ def _import(ws, user, source: Source, name, dataset_id, progress) -> IngestRepor
             raise DatasetError("Fewer than two classes had usable pictures, so no dataset was made. "
                                + _skipped_brief(report))
         return report
-    ds = _owned(ws, user, dataset_id)
+    ds = get_own_dataset(ws, user, dataset_id)
     by_key = {_key(c): c for c in ds.classes}
     for item in items:  # a folder `Cats` goes into an existing class `cats`
         if item.label:
@@ -141,13 +141,6 @@ def _skipped_brief(report: IngestReport) -> str:
     shown = "; ".join(f"{s.name}: {s.reason}" for s in report.skipped[:3])
     more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
     return f"Skipped: {shown}{more}."
-
-
-def _owned(ws: Workspace, user: User, dataset_id: str) -> Dataset:
-    ds = get_dataset(ws, user, dataset_id)
-    if ds.owner != current_user(ws, user).id:
-        raise NotFound("That dataset does not exist (or is not yours).")
-    return ds
 
 
 def _check_upload_size(ws: Workspace, size: int) -> None:

@@ -80,6 +80,13 @@ def get_dataset(ws: Workspace, user: User, dataset_id: str) -> Dataset:
     return Dataset.from_doc(ws.store.read(lambda tx: _doc(tx, user, dataset_id, write=False)))
 
 
+def get_own_dataset(ws: Workspace, user: User, dataset_id: str) -> Dataset:
+    """The dataset, if it is the user's own: what changing or training on it needs (an admin may
+    look at anyone's, but not change it)."""
+    user = current_user(ws, user)
+    return Dataset.from_doc(ws.store.read(lambda tx: _doc(tx, user, dataset_id, write=True)))
+
+
 def find_dataset(ws: Workspace, user: User, name_or_id: str) -> Dataset:
     """By id, or by the user's own dataset name (case-insensitive)."""
     user = current_user(ws, user)
@@ -168,7 +175,7 @@ def add_class(ws: Workspace, user: User, dataset_id: str, label: str) -> Dataset
 
 def rename_class(ws: Workspace, user: User, dataset_id: str, old: str, new: str) -> Dataset:
     new = clean_name(new, "class")
-    ds = get_dataset(ws, user, dataset_id)
+    ds = get_own_dataset(ws, user, dataset_id)
     if old not in ds.classes:
         raise DatasetError(f"There is no class called {old!r}.")
     if _key(new) in {_key(c) for c in ds.classes if c != old}:
@@ -178,7 +185,7 @@ def rename_class(ws: Workspace, user: User, dataset_id: str, old: str, new: str)
 
 
 def delete_class(ws: Workspace, user: User, dataset_id: str, label: str) -> Dataset:
-    ds = get_dataset(ws, user, dataset_id)
+    ds = get_own_dataset(ws, user, dataset_id)
     if label not in ds.classes:
         raise DatasetError(f"There is no class called {label!r}.")
     return _rewrite_images(ws, user, ds, lambda e: None if e.label == label else e,
@@ -187,14 +194,13 @@ def delete_class(ws: Workspace, user: User, dataset_id: str, label: str) -> Data
 
 def delete_images(ws: Workspace, user: User, dataset_id: str, hashes) -> Dataset:
     gone = set(hashes)
-    ds = get_dataset(ws, user, dataset_id)
+    ds = get_own_dataset(ws, user, dataset_id)
     return _rewrite_images(ws, user, ds, lambda e: None if e.hash in gone else e, lambda classes: classes)
 
 
 def _rewrite_images(ws, user, ds: Dataset, map_entry, map_classes) -> Dataset:
-    """Change the manifest entry by entry (None drops one) and the class list, then the summary."""
-    if ds.owner != current_user(ws, user).id:
-        raise NotFound("That dataset does not exist (or is not yours).")
+    """Change the manifest entry by entry (None drops one) and the class list, then the summary.
+    `ds` comes from get_own_dataset; update_summary checks ownership again inside its transaction."""
     folder = dataset_folder(ws, ds)
     with dataset_lock(ws, ds):
         before = read_manifest(folder)

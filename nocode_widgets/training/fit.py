@@ -103,7 +103,7 @@ class ImageFeeder:
         self.cache = cache
 
     def __call__(self, idx: torch.Tensor, train: bool) -> torch.Tensor:
-        batch = self.cache[idx.to(self.cache.device)] if self.cache.device != idx.device else self.cache[idx]
+        batch = self.cache[idx.to(self.cache.device)]
         x = normalize_batch(batch.to(self.device, non_blocking=True), self.mean, self.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 from ..auth import User, current_user
-from ..datasets import get_dataset
-from ..errors import NotFound, TrainingError
+from ..datasets import get_own_dataset
+from ..errors import TrainingError
+from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig
 from .runs import (ACTIVE, FINAL, RunRecord, create_run, get_run, list_runs, load_run, read_history,
@@ -82,9 +83,7 @@ def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = Non
     user = current_user(ws, user)
     config = {k: v for k, v in (config or {}).items() if v is not None}
     TrainConfig.from_json(config).check()
-    ds = get_dataset(ws, user, dataset_id)
-    if ds.owner != user.id:
-        raise NotFound("That dataset does not exist (or is not yours).")
+    ds = get_own_dataset(ws, user, dataset_id)
     with_pictures = [c for c in ds.classes if ds.counts.get(c, 0) >= 2]
     if len(with_pictures) < 2:
         raise TrainingError("Training needs at least two classes with at least two pictures each.")
@@ -109,7 +108,17 @@ def get(ws: Workspace, user: User, run_id: str, runner: Runner | None = None) ->
 
 
 def runs(ws: Workspace, user: User, everyone: bool = False, runner: Runner | None = None) -> list[RunRecord]:
-    return [reconcile(ws, r, runner) if r.is_active else r for r in list_runs(ws, user, everyone)]
+    return _fresh(ws, list_runs(ws, user, everyone), runner)
+
+
+def all_runs(ws: Workspace, runner: Runner | None = None) -> list[RunRecord]:
+    """Every run, newest first, for the machine's operator (the CLI without --user)."""
+    docs = ws.store.find(Table.RUNS)
+    return _fresh(ws, sorted((RunRecord.from_doc(d) for d in docs), key=lambda r: -r.created), runner)
+
+
+def _fresh(ws: Workspace, records: list[RunRecord], runner: Runner | None) -> list[RunRecord]:
+    return [reconcile(ws, r, runner) if r.is_active else r for r in records]
 
 
 def reconcile(ws: Workspace, run: RunRecord, runner: Runner | None = None) -> RunRecord:

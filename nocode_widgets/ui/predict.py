@@ -7,9 +7,8 @@ import ipywidgets as w
 
 from ..auth import User
 from ..datasets import thumbnail_of_upload
-from ..predict import Prediction, Predictor
+from ..predict import Prediction, predictor_for
 from ..training import jobs
-from ..training.runs import run_folder
 from ..uploads import read_upload
 from ..workspace import Workspace
 from .common import Background, Message, clear_upload, esc, options_of, report_errors, serialized
@@ -50,11 +49,9 @@ class TestPanel(w.VBox):
             if not self.run.value:
                 self.message.show("Choose a trained model first.", "warn")
                 return
-            run = jobs.get(self.ws, self.user, self.run.value)  # ownership re-checked here
-            s = self.ws.settings
-            predictor = Predictor(run_folder(self.ws, run), max_side=s.image_max_side, max_pixels=s.max_image_pixels)
+            predictor = predictor_for(self.ws, self.user, self.run.value)  # ownership re-checked there
             results = predictor.predict([(f.name, f.content) for f in files])
-            self.results.children = [result_card(f.name, f.content, r, s.max_image_pixels)
+            self.results.children = [result_card(f.name, f.content, r, self.ws.settings.max_image_pixels)
                                      for f, r in zip(files, results)]
             self.message.clear()
             clear_upload(self.upload)
