@@ -10,6 +10,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 def _default_data_dir() -> Path:
@@ -28,10 +29,18 @@ class Settings:
     max_zip_uncompressed_bytes: int = 4096 * MIB
     max_zip_ratio: int = 200  # an entry inflating more than this is treated as a zip bomb
     import_roots: tuple[Path, ...] = ()  # server folders a web user may import from
+    # Quotas per user (pictures + prepared caches + runs on disk; datasets).
+    max_bytes_per_user: int = 5 * GIB
+    max_datasets_per_user: int = 50
     # Accounts.
-    login_failures_before_lockout: int = 5
-    lockout_base_seconds: float = 30.0  # doubles with every further failure
-    lockout_max_seconds: float = 3600.0
+    login_failures_before_lockout: int = 5  # failures within the window before the first lock
+    login_failure_window_s: float = 900.0  # failures older than this no longer count
+    lockout_base_seconds: float = 30.0  # doubles with every further failure in the window
+    lockout_max_seconds: float = 900.0
+    signup: str = "open"  # open: anyone may create an account on the page; closed: only admins
+    serve_host: str = "127.0.0.1"  # the address the page is served on (`nocode serve --host`)
+    session_idle_minutes: float = 60.0  # a page with no action this long signs out
+    max_pages: int = 64  # page kernels one server runs at once; more get "the server is full"
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
     # Training.
@@ -39,9 +48,17 @@ class Settings:
     # Runs.
     heartbeat_timeout_s: float = 60.0  # a running run silent this long is `interrupted`
     max_concurrent_runs: int = 1  # per device
+    max_queued_runs_per_user: int = 3  # queued + running
+    # The store.
+    store_lock_timeout_s: float = 20.0  # then "the server is busy", never a hang
     # Must match voila.json. Twice the upload limit on purpose: a selection over the limit still
     # reaches Python and gets a plain "too large" message; one over this cap never arrives.
     websocket_max_message_mib: int = 400
+
+    @property
+    def served_on_loopback(self) -> bool:
+        """The page is reachable from this machine only (then the first account may become admin)."""
+        return is_loopback(self.serve_host)
 
     @property
     def db_path(self) -> Path:
@@ -80,12 +97,27 @@ class Settings:
         return replace(settings, data_dir=Path(settings.data_dir).expanduser().resolve())
 
 
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _parse(name: str, raw: str):
     if name == "data_dir":
         return Path(raw)
     if name == "import_roots":
         return tuple(Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p)
     default = getattr(Settings(), name)
+    if name == "signup" and raw.strip().lower() not in ("open", "closed"):
+        raise ValueError(f"NOCODE_SIGNUP must be 'open' or 'closed', got {raw!r}")
+    if name == "signup":
+        return raw.strip().lower()
     if isinstance(default, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     try:

@@ -20,3 +20,7 @@ class DatasetError(NocodeError):
 
 class TrainingError(NocodeError):
     """A training run that cannot start or could not finish."""
+
+
+class StoreBusy(NocodeError):
+    """The store stayed locked too long (another process holds it): try again."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -39,3 +41,28 @@ def read_json(path: Path, default=None):
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
+
+
+def remove_tree_and_empty_parents(folder: Path, stop: Path) -> None:
+    """Remove `folder`, then each parent left empty, up to (not including) `stop`."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in Path(folder).parents:
+        if parent == stop or not parent.is_relative_to(stop):
+            break
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
+
+
+def sweep_stale_temp_files(folder: Path, max_age_s: float = 3600.0) -> int:
+    """Remove `*.tmp` files under `folder` left by a crash (untouched for `max_age_s`). Returns how many."""
+    removed, now = 0, time.time()
+    for path in Path(folder).rglob("*.tmp"):
+        try:
+            if now - path.stat().st_mtime > max_age_s:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed

@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import secrets
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
+from .errors import StoreBusy
 from .files import write_json_atomic
 
 SCHEMA_VERSION = 1
+log = logging.getLogger("nocode_widgets.store")
 
 
 class Table(str, Enum):
@@ -125,8 +128,9 @@ class Transaction:
 class Store:
     """The store file at `path`. Cheap to create; holds no open file between operations."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, lock_timeout: float = 20.0):
         self.path = Path(path)
+        self.lock_timeout = lock_timeout
         self._lock = FileLock(str(self.path) + ".lock")
         if self.read(lambda tx: tx.get(Table.META, "schema")) is None:
             with self.transaction() as tx:
@@ -135,9 +139,17 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """A locked read-modify-write session: all its writes land together, or none if it raises."""
-        with self._lock:
+        """A locked read-modify-write session: all its writes land together, or none if it raises.
+        A lock held longer than `lock_timeout` (a stopped process) gives StoreBusy, never a hang."""
+        try:
+            self._lock.acquire(timeout=self.lock_timeout)
+        except Timeout:
+            log.warning("store lock %s not acquired within %.0f s", self._lock.lock_file, self.lock_timeout)
+            raise StoreBusy("The server is busy right now. Please try again in a moment.") from None
+        try:
             yield from self._session(writable=True)
+        finally:
+            self._lock.release()
 
     @contextmanager
     def snapshot(self) -> Iterator[Transaction]:

@@ -1,9 +1,10 @@
-"""`nocode user add|list`."""
+"""`nocode user add|list|unlock|passwd|disable|enable|delete`: the operator's account tools. The
+command line acts as `auth.OPERATOR` (whoever can run it owns the server's data anyway)."""
 
 from __future__ import annotations
 
 from .. import auth
-from .common import add_common, emit, open_workspace, read_password
+from .common import add_common, emit, find_user_or_fail, open_workspace, read_password
 
 
 def user_json(u: auth.User) -> dict:
@@ -24,6 +25,17 @@ def register(sub) -> None:
     add_common(lst)
     lst.set_defaults(run=_list)
 
+    for name, help_text, run in (
+            ("unlock", "forget an account's failed log-ins and lift its lock", _unlock),
+            ("passwd", "set an account's password (from NOCODE_PASSWORD or asked); its sign-ins end", _passwd),
+            ("disable", "stop an account from signing in (its pages sign out)", _disable),
+            ("enable", "let a disabled account sign in again", _enable),
+            ("delete", "delete an account with all its datasets and models", _delete)):
+        cmd = users.add_parser(name, help=help_text)
+        add_common(cmd)
+        cmd.add_argument("name")
+        cmd.set_defaults(run=run)
+
 
 def _add(args):
     user = auth.sign_up(open_workspace(args), args.name, read_password(), admin=args.admin)
@@ -31,6 +43,36 @@ def _add(args):
 
 
 def _list(args):
-    rows = auth.list_users(open_workspace(args))
-    text = "\n".join(f"{u.username:<32} {u.role:<6} {'disabled' if u.disabled else ''}" for u in rows)
-    emit(args, [user_json(u) for u in rows], text or "No users yet.")
+    ws = open_workspace(args)
+    rows = auth.list_users(ws)
+    state = lambda u: "disabled" if u.disabled else ("locked" if auth.is_locked(ws, u.id) else "")  # noqa: E731
+    text = "\n".join(f"{u.username:<32} {u.role:<6} {state(u)}" for u in rows)
+    emit(args, [{**user_json(u), "locked": auth.is_locked(ws, u.id)} for u in rows], text or "No users yet.")
+
+
+def _act(args, action, done: str) -> None:
+    ws = open_workspace(args)
+    user = find_user_or_fail(ws, args.name)
+    action(ws, user)
+    emit(args, {"username": user.username, "id": user.id, "done": args.user_command}, f"{done} {user.username}.")
+
+
+def _unlock(args):
+    _act(args, lambda ws, u: auth.unlock(ws, auth.OPERATOR, u.id), "Unlocked")
+
+
+def _passwd(args):
+    _act(args, lambda ws, u: auth.reset_password(ws, auth.OPERATOR, u.id, read_password("New password: ")),
+         "Set a new password for")
+
+
+def _disable(args):
+    _act(args, lambda ws, u: auth.set_disabled(ws, auth.OPERATOR, u.id, True), "Disabled")
+
+
+def _enable(args):
+    _act(args, lambda ws, u: auth.set_disabled(ws, auth.OPERATOR, u.id, False), "Enabled")
+
+
+def _delete(args):
+    _act(args, lambda ws, u: auth.delete_account(ws, auth.OPERATOR, u.id), "Deleted")

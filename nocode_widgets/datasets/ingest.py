@@ -3,9 +3,11 @@ server folder. All three end in the same pipeline and the same report: every fil
 skipped with a plain reason; good files are kept when bad ones sit beside them.
 
 Pictures are decoded on a small thread pool (PIL releases the GIL) while the main thread reads the
-next entries, with a bounded window so memory does not grow with the archive. Image files are
-written as they come (content-hash names, so a retry rewrites the same file); the manifest and the
-store summary change once, at the end, under the dataset's lock.
+next entries, with a bounded window so memory does not grow with the archive. The main thread writes
+image files as they come (content-hash names, so a retry rewrites the same file), counting bytes
+against the owner's quota; the manifest and the store summary change once, at the end, under the
+dataset's lock. An import that fails half-way (quota, a deleted dataset or account, an error)
+removes the files it wrote, and a deleted dataset's folder never comes back.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Callable, Iterable, Iterator
 
 from ..auth import User
 from ..errors import DatasetError
-from ..files import write_atomic
+from ..files import remove_tree_and_empty_parents, write_atomic
+from ..quota import QuotaError, check_room, human_bytes
+from ..store import Table
 from ..uploads import UploadedFile
 from ..workspace import Workspace
 from .images import ImageRejected, normalize_image
@@ -68,6 +72,35 @@ class _Decoded:
     item: Item
     entry: ImageEntry | None = None
     reason: str | None = None
+    data: bytes | None = None  # the normalized picture, written by the ingest loop
+
+
+class _Writer:
+    """Writes the decoded pictures into the dataset folder within the owner's room on disk, and can
+    take back what it wrote."""
+
+    def __init__(self, folder: Path, room: int):
+        self.folder, self.room = folder, room
+        self.written: list[Path] = []
+        self.bytes = 0
+
+    def write(self, result: _Decoded) -> None:
+        if result.entry is None:
+            return
+        target = self.folder / result.entry.file
+        if not target.exists():
+            if self.bytes + len(result.data) > self.room:
+                raise QuotaError(f"Your space ran out after {len(self.written)} new pictures "
+                                 f"({human_bytes(self.room)} were left), so nothing was added. Delete runs or "
+                                 "datasets you no longer need, or ask an administrator.")
+            write_atomic(target, result.data)
+            self.written.append(target)
+            self.bytes += len(result.data)
+        result.data = None
+
+    def undo(self) -> None:
+        for path in self.written:
+            path.unlink(missing_ok=True)
 
 
 def add_uploads(ws: Workspace, user: User, dataset_id: str, label: str, files: list[UploadedFile],
@@ -77,6 +110,7 @@ def add_uploads(ws: Workspace, user: User, dataset_id: str, label: str, files: l
     if label not in ds.classes:
         raise DatasetError(f"There is no class called {label!r} in this dataset.")
     _check_upload_size(ws, sum(f.size for f in files))
+    check_room(ws, ds.owner, 1)
     items = [Item(f.name, label, read=lambda f=f: f.content) for f in files]
     return _ingest(ws, user, ds, iter(items), len(items), 0, progress)
 
@@ -112,6 +146,7 @@ def _import(ws, user, source: Source, name, dataset_id, progress) -> IngestRepor
         raise DatasetError("No pictures inside class folders were found. Put each class's pictures in a folder "
                            "named after the class (cats/a.jpg, dogs/b.jpg) and zip those folders.")
     if dataset_id is None:
+        check_room(ws, user.id, 1)
         if len(labels) < 2:
             raise DatasetError(f"Only one class was found ({labels[0]!r}). A dataset needs at least two classes, "
                                "each in its own folder.")
@@ -154,29 +189,47 @@ def _ingest(ws, user, ds: Dataset, items: Iterator[Item], total: int, junk: int,
     report = IngestReport(ds.id, ds.name, ignored=junk)
     folder = dataset_folder(ws, ds)
     (folder / "images").mkdir(parents=True, exist_ok=True)
-    decoded = []
-    for i, result in enumerate(_decode_all(ws, items, folder), 1):
-        decoded.append(result)
-        if progress:
-            progress(i, total)
-    with dataset_lock(ws, ds):
-        existing = read_manifest(folder)
-        added = _sort_out(decoded, existing, ws.settings.max_images_per_dataset, report)
-        entries = existing + added
-        write_manifest(folder, entries)
-        referenced = {e.file for e in entries}
-        for r in decoded:  # files written for pictures that were not kept (dataset full)
-            if r.entry and r.entry.file not in referenced:
-                (folder / r.entry.file).unlink(missing_ok=True)
+    writer = _Writer(folder, check_room(ws, ds.owner, 1).left)
+    decoded, recorded = [], False
+    try:
+        for i, result in enumerate(_decode_all(ws, items), 1):
+            writer.write(result)
+            decoded.append(result)
+            if progress:
+                progress(i, total)
+            if i % 32 == 0:
+                _check_still_there(ws, ds)
+        _check_still_there(ws, ds)
+        with dataset_lock(ws, ds):
+            existing = read_manifest(folder)
+            added = _sort_out(decoded, existing, ws.settings.max_images_per_dataset, report)
+            entries = existing + added
+            write_manifest(folder, entries)
+            recorded = True
+            referenced = {e.file for e in entries}
+            for path in writer.written:  # files written for pictures that were not kept (dataset full)
+                if path.relative_to(folder).as_posix() not in referenced:
+                    path.unlink(missing_ok=True)
 
-        def change(doc):
-            classes = doc["classes"] + [c for c in dict.fromkeys(e.label for e in added) if c not in doc["classes"]]
-            return {"classes": classes, "counts": count_by_class(entries, classes),
-                    "version": doc["version"] + (1 if added else 0)}
+            def change(doc):
+                classes = doc["classes"] + [c for c in dict.fromkeys(e.label for e in added) if c not in doc["classes"]]
+                return {"classes": classes, "counts": count_by_class(entries, classes),
+                        "version": doc["version"] + (1 if added else 0)}
 
-        ds = update_summary(ws, user, ds.id, change)
+            ds = update_summary(ws, user, ds.id, change)
+    except BaseException:
+        if not recorded:
+            writer.undo()
+        if ws.store.get(Table.DATASETS, ds.id) is None:  # deleted meanwhile (or its account): leave no trace
+            remove_tree_and_empty_parents(folder, ws.settings.data_dir)
+        raise
     report.counts = dict(ds.counts)
     return report
+
+
+def _check_still_there(ws: Workspace, ds: Dataset) -> None:
+    if ws.store.get(Table.DATASETS, ds.id) is None:
+        raise DatasetError("The dataset was deleted while pictures were being added, so nothing was kept.")
 
 
 def _sort_out(decoded: list[_Decoded], existing: list[ImageEntry], limit: int, report: IngestReport) -> list[ImageEntry]:
@@ -201,20 +254,20 @@ def _sort_out(decoded: list[_Decoded], existing: list[ImageEntry], limit: int, r
     return added
 
 
-def _decode_all(ws: Workspace, items: Iterable[Item], folder: Path) -> Iterator[_Decoded]:
+def _decode_all(ws: Workspace, items: Iterable[Item]) -> Iterator[_Decoded]:
     """Decode in parallel, in order, with at most a few pictures in flight."""
     workers = max(1, min(4, os.cpu_count() or 1))
     window: deque[Future] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
         for item in items:
-            window.append(pool.submit(_decode_one, ws, item, folder))
+            window.append(pool.submit(_decode_one, ws, item))
             if len(window) >= 4 * workers:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
 
 
-def _decode_one(ws: Workspace, item: Item, folder: Path) -> _Decoded:
+def _decode_one(ws: Workspace, item: Item) -> _Decoded:
     if item.problem:
         return _Decoded(item, reason=item.problem)
     s = ws.settings
@@ -228,8 +281,5 @@ def _decode_one(ws: Workspace, item: Item, folder: Path) -> _Decoded:
     except Exception as exc:  # a read error in the archive: this file only
         return _Decoded(item, reason=f"could not be read ({type(exc).__name__})")
     rel = f"images/{image.hash[:32]}.jpg"
-    target = folder / rel
-    if not target.exists():
-        write_atomic(target, image.data)
     entry = ImageEntry(rel, item.label, image.hash, item.name, image.width, image.height, len(raw), time.time())
-    return _Decoded(item, entry=entry)
+    return _Decoded(item, entry=entry, data=image.data)

@@ -14,6 +14,7 @@ from filelock import FileLock
 
 from ..auth import User, current_user
 from ..errors import DatasetError, NotFound
+from ..quota import check_dataset_count
 from ..store import Table, new_id
 from ..workspace import Workspace
 from .manifest import read_manifest, write_manifest
@@ -111,8 +112,10 @@ def create_dataset(ws: Workspace, user: User, name: str, classes=()) -> Dataset:
     doc = {"id": new_id("ds"), "owner": user.id, "name": name, "key": _key(name), "classes": labels,
            "counts": {c: 0 for c in labels}, "version": 0, "created": now, "updated": now}
     with ws.store.transaction() as tx:
-        if tx.find(Table.DATASETS, owner=user.id, key=doc["key"]):
+        mine = tx.find(Table.DATASETS, owner=user.id)
+        if any(d["key"] == doc["key"] for d in mine):
             raise DatasetError(f"You already have a dataset called {name!r}.")
+        check_dataset_count(ws, len(mine))
         tx.insert(Table.DATASETS, doc)
     return Dataset.from_doc(doc)
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import TrainingError
-from ..files import read_json, write_json_atomic
+from ..files import read_json, sweep_stale_temp_files, write_json_atomic
 from ..preprocess import load_rgb, to_uint8_tensor
 
 IN_MEMORY_LIMIT = 1_500_000_000  # bytes of cache kept in RAM; larger caches are memory-mapped files
@@ -76,9 +76,11 @@ def cache_key(hashes: list[str], size: int) -> str:
 def build_cache(paths: list[Path], hashes: list[str], size: int, cache_dir: Path,
                 progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """uint8 [N,3,size,size] for the pictures, decoded once in parallel and kept on disk, so the next
-    run at this size starts at once. Returned in memory, or memory-mapped when large."""
+    run at this size starts at once. Returned in memory, or memory-mapped when large. Only the latest
+    picture set's cache per size is kept; temp files of crashed builds are swept."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     final = cache_dir / f"{cache_key(hashes, size)}.npy"
+    prune_caches(cache_dir, keep=final)
     nbytes = len(paths) * 3 * size * size
     if not final.exists():
         tmp = final.with_name(final.name + f".{os.getpid()}.tmp")
@@ -100,6 +102,20 @@ def build_cache(paths: list[Path], hashes: list[str], size: int, cache_dir: Path
         raise TrainingError("The prepared copy of this dataset's pictures was damaged, so this run stopped. "
                             "It has been removed: start the run again and it will be prepared afresh.") from None
     return torch.from_numpy(array)
+
+
+def prune_caches(cache_dir: Path, keep: Path) -> None:
+    """Remove the caches of older picture sets at the same size (a mapped one stays readable to a run
+    that has it open) and the temp files of builds whose process is gone."""
+    size_prefix = keep.name.split("-", 1)[0] + "-"
+    for old in cache_dir.glob(size_prefix + "*.npy"):
+        if old != keep:
+            old.unlink(missing_ok=True)
+    for tmp in cache_dir.glob("*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            tmp.unlink(missing_ok=True)
+    sweep_stale_temp_files(cache_dir.parent)
 
 
 def check_cache(cache, expected: int, size: int) -> None:

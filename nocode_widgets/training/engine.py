@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 import time
 import traceback
@@ -20,7 +19,7 @@ from ..auth import User
 from ..datasets import dataset_folder, get_dataset, read_manifest
 from ..errors import NocodeError, NotFound, TrainingError
 from ..evaluate import evaluate
-from ..files import write_json_atomic
+from ..files import remove_tree_and_empty_parents, write_json_atomic
 from ..predict import save_model
 from ..store import Table
 from ..workspace import Workspace
@@ -124,7 +123,7 @@ def execute_run(ws: Workspace, run_id: str) -> RunRecord:
 
 def _finish_failed(ws, run, reporter, message: str) -> None:
     reporter.update(force=True, phase="failed")
-    update_run(ws, run.id, status="failed", error=message, finished=time.time(),
+    transition(ws, run.id, ("running",), status="failed", error=message, finished=time.time(),
                seconds=time.time() - reporter.state["started"])
 
 
@@ -174,14 +173,14 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
         result = fit(model, feeder, labels, split.train, split.val, cfg, device, callbacks)
 
     if reporter.gone:  # deleted while training: leave nothing behind
-        _remove_with_empty_parents(folder, stop=ws.settings.data_dir)
+        remove_tree_and_empty_parents(folder, ws.settings.data_dir)
         return
     finished = time.time()
     summary = dict(epochs_run=len(result.history), best_epoch=result.best_epoch, finished=finished,
                    seconds=finished - reporter.state["started"])
     if result.best_epoch == 0:
         reporter.update(force=True, phase="cancelled")
-        update_run(ws, run.id, status="cancelled", **summary)
+        transition(ws, run.id, ("running",), status="cancelled", **summary)
         return
     reporter.update(force=True, phase="evaluating")
     metrics = _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folder)
@@ -189,18 +188,7 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
                dataset_id=ds.id, dataset_version=ds.version, best_epoch=result.best_epoch)
     status = "cancelled" if result.stopped == "cancelled" else "done"
     reporter.update(force=True, phase=status)
-    update_run(ws, run.id, status=status, metrics=metrics, **summary)
-
-
-def _remove_with_empty_parents(folder: Path, stop: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-    for parent in folder.parents:
-        if parent == stop or not parent.is_relative_to(stop):
-            break
-        try:
-            parent.rmdir()  # only when empty
-        except OSError:
-            break
+    transition(ws, run.id, ("running",), status=status, metrics=metrics, **summary)  # not if marked interrupted
 
 
 def _gone():

@@ -1,19 +1,21 @@
 """The run service: training runs in detached worker processes, so a run outlives the page (Voila
 kills or culls a page's kernel) and its progress is visible from any process.
 
-- `submit` records the run as `queued` and starts a worker through a `Runner`; the worker waits its
-  turn (submission order across all users and processes, at most `max_concurrent_runs` per device,
-  slots held as file locks that vanish with their process), then trains.
+- `submit` records the run as `queued` (at most `max_queued_runs_per_user` queued + running per
+  user) and asks the fair queue (`queue.schedule`) to start workers while slots are free; a waiting
+  run costs no process.
 - `cancel` asks the worker to stop at the next batch (a `cancel` file in the run folder).
-- Any reader (`get`, `runs`, `follow`) marks a run whose worker vanished as `interrupted`: no
-  heartbeat for `heartbeat_timeout_s`, or its process is gone. A run never stays `running` forever.
-- `Runner` is the seam for another engine (Ray, a batch queue): it starts a worker for a run id and
-  says whether it is alive; the UI and the fit loop do not change.
+- Any reader (`get`, `runs`, `follow`) marks a run whose worker vanished as `interrupted`: its
+  process is gone, or it sent no heartbeat for `heartbeat_timeout_s` (then it is terminated, so it
+  frees its slot). A run never stays `running` forever, and every status change is a compare-and-set.
+- `Runner` is the seam for another engine (Ray, a batch queue): it starts a worker for a run id,
+  says whether it is alive and stops it; the UI and the fit loop do not change.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -25,9 +27,11 @@ from typing import Iterator, Protocol
 from ..auth import User, current_user
 from ..datasets import get_own_dataset
 from ..errors import TrainingError
+from ..quota import check_space
 from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig
+from .queue import schedule
 from .runs import (ACTIVE, FINAL, RunRecord, create_run, get_run, list_runs, load_run, read_history,
                    read_progress, run_folder, transition, update_run)
 
@@ -37,10 +41,13 @@ INTERRUPTED = ("The training process stopped unexpectedly (the server restarted 
 
 class Runner(Protocol):
     def start(self, ws: Workspace, run: RunRecord) -> None:
-        """Start a worker that will execute `run` (it waits for its turn itself)."""
+        """Start a worker that executes `run` now (the queue decided it may) and record its pid."""
 
     def is_alive(self, run: RunRecord) -> bool | None:
         """Whether the run's worker still exists; None when this runner cannot tell."""
+
+    def stop(self, run: RunRecord) -> None:
+        """End the run's worker for good (it stopped answering)."""
 
 
 class LocalProcessRunner:
@@ -56,6 +63,20 @@ class LocalProcessRunner:
                                     start_new_session=True, close_fds=True)
         update_run(ws, run.id, pid=proc.pid, host=os.uname().nodename)
         threading.Thread(target=proc.wait, daemon=True).start()  # reap it if we are still here when it ends
+
+    def stop(self, run: RunRecord, grace: float = 5.0) -> None:
+        """SIGTERM to the worker's process group (it asks for a cancel), SIGKILL if it is still there
+        after `grace` seconds (a stopped or hung process ignores SIGTERM)."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not self.is_alive(run):
+                return
+            try:
+                os.killpg(run.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            deadline = time.time() + grace
+            while time.time() < deadline and self.is_alive(run):
+                time.sleep(0.05)
 
     def is_alive(self, run: RunRecord) -> bool | None:
         if not run.pid or run.host != os.uname().nodename:
@@ -75,11 +96,13 @@ def _is_zombie(pid: int) -> bool:
 
 
 RUNNER: Runner = LocalProcessRunner()
+QUEUE_NUDGE_S = 5.0  # how often a page following a waiting run asks the queue to move
 
 
 def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = None,
            runner: Runner | None = None) -> RunRecord:
-    """Queue a training run on the user's dataset and start its worker. Returns at once."""
+    """Queue a training run on the user's dataset; it starts when the fair queue gives it a slot
+    (at once when one is free). Returns at once."""
     user = current_user(ws, user)
     config = {k: v for k, v in (config or {}).items() if v is not None}
     TrainConfig.from_json(config).check()
@@ -87,8 +110,9 @@ def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = Non
     with_pictures = [c for c in ds.classes if ds.counts.get(c, 0) >= 2]
     if len(with_pictures) < 2:
         raise TrainingError("Training needs at least two classes with at least two pictures each.")
-    run = create_run(ws, user, ds, config)
-    (runner or RUNNER).start(ws, run)
+    check_space(ws, user)
+    run = create_run(ws, user, ds, config, limit=ws.settings.max_queued_runs_per_user)
+    schedule(ws, runner)
     return load_run(ws, run.id)
 
 
@@ -121,13 +145,21 @@ def _fresh(ws: Workspace, records: list[RunRecord], runner: Runner | None) -> li
     return [reconcile(ws, r, runner) if r.is_active else r for r in records]
 
 
-def reconcile(ws: Workspace, run: RunRecord, runner: Runner | None = None) -> RunRecord:
-    """Mark an active run whose worker is gone (or silent too long) as interrupted."""
-    alive = (runner or RUNNER).is_alive(run)
-    beat = read_progress(run_folder(ws, run)).get("heartbeat") or run.started or run.created
+def reconcile(ws: Workspace, run: RunRecord, runner: Runner | None = None, reschedule: bool = True) -> RunRecord:
+    """Mark an active run whose worker is gone as interrupted; a worker silent too long is
+    terminated first, so its slot is free. The queue then starts the next run (`reschedule`)."""
+    if run.waiting:
+        return run
+    runner = runner or RUNNER
+    alive = runner.is_alive(run)
+    beat = read_progress(run_folder(ws, run)).get("heartbeat") or run.launched or run.started or run.created
     silent = time.time() - beat > ws.settings.heartbeat_timeout_s
-    if alive is False or (alive is None and silent) or (alive and silent and run.status == "running"):
+    if alive is False or silent:
+        if alive:
+            runner.stop(run)
         transition(ws, run.id, ACTIVE, status="interrupted", error=INTERRUPTED, finished=time.time())
+        if reschedule:
+            schedule(ws, runner)
         return load_run(ws, run.id)
     return run
 
@@ -176,9 +208,12 @@ def follow(ws: Workspace, user: User, run_id: str, interval: float = 1.0, timeou
     `interval` and the store only when the folder says something may have changed."""
     run = get(ws, user, run_id, runner)
     folder = run_folder(ws, run)
-    last_seen, deadline = None, (time.time() + timeout if timeout else None)
+    last_seen, deadline, nudged = None, (time.time() + timeout if timeout else None), time.time()
     while True:
         stamp = _stamp(folder)
+        if run.waiting and time.time() - nudged > QUEUE_NUDGE_S:  # a crashed worker cannot schedule
+            schedule(ws, runner)
+            nudged, last_seen = time.time(), None
         if stamp != last_seen or run.status in FINAL:
             run = get(ws, user, run_id, runner)
             last_seen = stamp

@@ -44,10 +44,16 @@ class RunRecord:
     notice: str = ""
     pid: int | None = None
     host: str = ""
+    launched: float | None = None  # when the scheduler started its worker (a waiting run has none)
 
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def waiting(self) -> bool:
+        """Queued with no worker yet: costs nothing, never goes stale."""
+        return self.status == "queued" and not self.launched
 
     @property
     def usable(self) -> bool:
@@ -67,12 +73,19 @@ def run_folder(ws: Workspace, run: RunRecord) -> Path:
     return ws.settings.user_dir(run.owner) / "runs" / run.id
 
 
-def create_run(ws: Workspace, user: User, dataset, config: dict) -> RunRecord:
+def create_run(ws: Workspace, user: User, dataset, config: dict, limit: int | None = None) -> RunRecord:
+    """Record a queued run. With `limit`, refuse when the user already has that many runs queued or
+    running (checked and inserted in one transaction, so parallel clicks cannot pass it)."""
     user = current_user(ws, user)
     run = RunRecord(new_id("run"), user.id, dataset.id, dataset.name, dataset.version, dict(config),
                     created=time.time())
+    with ws.store.transaction() as tx:
+        active = [d for d in tx.find(Table.RUNS, owner=user.id) if d["status"] in ACTIVE]
+        if limit is not None and len(active) >= limit:
+            raise TrainingError(f"You already have {len(active)} runs waiting or training; cancel one or wait "
+                                "for one to finish.")
+        tx.insert(Table.RUNS, run.to_json())
     run_folder(ws, run).mkdir(parents=True, exist_ok=True)
-    ws.store.insert(Table.RUNS, run.to_json())
     return run
 
 

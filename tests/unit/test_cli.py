@@ -47,3 +47,31 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path):
 def test_password_comes_from_environment_and_is_never_printed(tmp_path):
     out = nocode(tmp_path, "user", "add", "alice", "--json", password="a-secret-pw")
     assert "a-secret-pw" not in out.stdout + out.stderr
+
+
+def test_operator_unlocks_resets_disables_enables_and_deletes_accounts(tmp_path):
+    from nocode_widgets import auth
+    from nocode_widgets.errors import AuthError
+    from tests.conftest import make_workspace
+
+    nocode(tmp_path, "user", "add", "alice")
+    nocode(tmp_path, "user", "add", "bob", password="password-bob")
+    ws = make_workspace(tmp_path / "data")
+    for _ in range(5):
+        try:
+            auth.log_in(ws, "bob", "wrong-guess")
+        except AuthError:
+            pass
+    assert json.loads(nocode(tmp_path, "user", "list", "--json").stdout)[1]["locked"] is True
+    assert nocode(tmp_path, "user", "unlock", "bob").returncode == 0
+    assert auth.log_in(ws, "bob", "password-bob").username == "bob"
+    assert nocode(tmp_path, "user", "passwd", "bob", password="fresh-password").returncode == 0
+    assert auth.log_in(ws, "bob", "fresh-password").username == "bob"
+    assert nocode(tmp_path, "user", "disable", "bob").returncode == 0
+    assert auth.find_user(ws, "bob").disabled
+    assert nocode(tmp_path, "user", "enable", "bob").returncode == 0
+    assert not auth.find_user(ws, "bob").disabled
+    assert nocode(tmp_path, "user", "delete", "bob").returncode == 0
+    assert auth.find_user(ws, "bob") is None
+    missing = nocode(tmp_path, "user", "unlock", "nobody")
+    assert missing.returncode == 1 and "no user called" in missing.stderr

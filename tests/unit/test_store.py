@@ -142,3 +142,22 @@ def test_sigkill_mid_write_leaves_a_readable_store_with_every_returned_write(tmp
     store = Store(db)  # opens: the file is valid JSON
     ids = {d["id"] for d in store.find(Table.RUNS)}
     assert {f"r{i}" for i in confirmed} <= ids
+
+
+def test_a_lock_held_by_a_stopped_process_gives_a_plain_busy_error_not_a_hang(tmp_path):
+    from nocode_widgets.errors import StoreBusy
+
+    store = Store(tmp_path / "db.json", lock_timeout=0.5)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); "
+        "print('held', flush=True); time.sleep(60)"), str(tmp_path / "db.json.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreBusy, match="busy"):
+            store.insert(Table.USERS, {"id": "u1"})
+        assert store.get(Table.USERS, "u1") is None  # reads do not wait
+    finally:
+        holder.kill()
+        holder.wait()
+    store.insert(Table.USERS, {"id": "u1"})
+    assert store.get(Table.USERS, "u1") == {"id": "u1"}
