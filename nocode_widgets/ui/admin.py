@@ -1,5 +1,6 @@
-"""Admin (administrators only): users (make admin, disable, delete), all runs, disk used per user.
-Every action re-checks that the signed-in user is an administrator."""
+"""Admin (administrators only): users (create, make admin, disable, unlock, reset a password,
+delete), all runs, disk used per user against the quota. Every action re-checks that the signed-in
+user is an administrator, and acts on the user chosen when it was asked."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import ipywidgets as w
 from .. import auth
 from ..admin import usage
 from ..auth import User
+from ..quota import human_bytes
 from ..workspace import Workspace
-from .common import Message, esc, html_table, mib, options_of, report_errors, serialized
+from .common import Message, SessionPanel, ask, esc, html_table, options_of, report_errors, serialized
 from .results import ResultsPanel
 
 
-class AdminPanel(w.VBox):
+class AdminPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User):
-        self.ws, self.user = ws, user
         self.message = Message()
         self.users = w.HTML()
         self.picker = w.Dropdown(description="User")
@@ -23,18 +24,29 @@ class AdminPanel(w.VBox):
         self.make_user = w.Button(description="Make regular user")
         self.disable = w.Button(description="Disable", button_style="warning")
         self.enable = w.Button(description="Enable")
+        self.unlock = w.Button(description="Unlock")
         self.delete = w.Button(description="Delete user", button_style="danger")
+        self.new_password = w.Password(placeholder="new password for this user")
+        self.reset = w.Button(description="Set password")
+        self.new_name = w.Text(placeholder="username of a new account")
+        self.first_password = w.Password(placeholder="their first password")
+        self.create = w.Button(description="Create account", icon="user-plus")
         self.confirm = w.HBox()
         self.make_admin.on_click(lambda _: self._act(lambda u: auth.set_role(ws, self.user, u, "admin")))
         self.make_user.on_click(lambda _: self._act(lambda u: auth.set_role(ws, self.user, u, "user")))
         self.disable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, True)))
         self.enable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, False)))
+        self.unlock.on_click(lambda _: self._act(lambda u: auth.unlock(ws, self.user, u)))
+        self.reset.on_click(self._reset_password)
+        self.create.on_click(self._create)
         self.delete.on_click(self._ask_delete)
         self.all_runs = ResultsPanel(ws, user, everyone=True)
-        super().__init__([w.HTML("<h3>Users</h3>"), self.users, self.picker,
-                          w.HBox([self.make_admin, self.make_user, self.disable, self.enable, self.delete]),
-                          self.confirm, self.message, w.HTML("<h3>All runs</h3>"), self.all_runs])
-        self.add_class("nocode-admin")
+        super().__init__(ws, user, [
+            w.HTML("<h3>Users</h3>"), self.users, self.picker,
+            w.HBox([self.make_admin, self.make_user, self.disable, self.enable, self.unlock, self.delete]),
+            w.HBox([self.new_password, self.reset]), self.confirm, self.message,
+            w.HTML("<b>New account</b>"), w.HBox([self.new_name, self.first_password, self.create]),
+            w.HTML("<h3>All runs</h3>"), self.all_runs], "nocode-admin")
         self.refresh()
 
     @serialized
@@ -42,27 +54,41 @@ class AdminPanel(w.VBox):
         def work():
             rows = usage(self.ws, self.user)
             self.users.value = html_table(["user", "role", "status", "datasets", "runs", "disk"], [
-                [esc(r.user.username), r.user.role, "disabled" if r.user.disabled else "active", r.datasets, r.runs,
-                 mib(r.bytes)] for r in rows])
+                [esc(r.user.username), r.user.role,
+                 "disabled" if r.user.disabled else ("locked" if r.locked else "active"), r.datasets, r.runs,
+                 f"{human_bytes(r.bytes)} of {human_bytes(r.limit)}"] for r in rows])
             self.picker.options, self.picker.value = options_of([(r.user.username, r.user.id) for r in rows],
                                                                 self.picker.value)
             self.all_runs.refresh()
         report_errors(self.message, work)
 
-    def _act(self, action) -> None:
+    def _act(self, action, target: str | None = None, done: str = "Done.") -> None:
+        target = target or self.picker.value
+
         def work():
-            action(self.picker.value)
+            action(target)
             self.refresh()
-            self.message.show("Done.", "ok")
+            self.message.show(done, "ok")
+        report_errors(self.message, work)
+
+    def _reset_password(self, _=None) -> None:
+        password, self.new_password.value = self.new_password.value, ""
+        self._act(lambda u: auth.reset_password(self.ws, self.user, u, password),
+                  done="Password set. Their open pages are signed out; tell them the new password.")
+
+    def _create(self, _=None) -> None:
+        name, password = self.new_name.value, self.first_password.value
+        self.first_password.value = ""
+
+        def work():
+            made = auth.create_account(self.ws, self.user, name, password)
+            self.new_name.value = ""
+            self.refresh()
+            self.message.show(f"Created {made.username}.", "ok")
         report_errors(self.message, work)
 
     def _ask_delete(self, _=None) -> None:
-        target = self.picker.value
-        yes, no = w.Button(description="Yes, delete", button_style="danger"), w.Button(description="No")
-
-        def really(_):
-            self.confirm.children = []
-            self._act(lambda u: auth.delete_account(self.ws, self.user, target))
-        yes.on_click(really)
-        no.on_click(lambda _: setattr(self.confirm, "children", []))
-        self.confirm.children = [w.HTML("<b>Delete this user with all their datasets and models?</b>"), yes, no]
+        target, label = self.picker.value, self.picker.label  # bound now, not at Yes time
+        if target:
+            ask(self.confirm, f"Delete the user {label} with all their datasets and models?",
+                lambda: self._act(lambda u: auth.delete_account(self.ws, self.user, u), target), self.message)

@@ -1,73 +1,106 @@
 """The app shell: the login panel until someone signs in, then tabs (Datasets, Train, Results,
-Test, and Admin for administrators); Log out returns to the login panel. Nothing else is reachable
-before login, and each panel re-checks the user on every action."""
+Test, and Admin for administrators) built inside that sign-in's `Session`. When the session ends
+(Log out, idle, the account disabled, deleted or given a new password elsewhere) every widget it
+made is closed and the login panel returns with the reason."""
 
 from __future__ import annotations
+
+import threading
 
 import ipywidgets as w
 
 from .. import auth
+from ..errors import AuthError
+from ..session import Session
 from ..workspace import Workspace
-from .common import Message, close_tree, report_errors, set_tab_titles
+from .common import Message, close_tree, report_errors, set_children, set_tab_titles
+from .guard import active, start_thread
 from .login import LoginPanel
 
 
 class App(w.VBox):
-    def __init__(self, ws: Workspace | None = None, poll_interval: float = 1.0):
+    def __init__(self, ws: Workspace | None = None, poll_interval: float = 1.0, check_interval: float = 30.0):
         self.ws = ws or Workspace.open()
-        self.poll_interval = poll_interval
-        self.user: auth.User | None = None
+        self.poll_interval, self.check_interval = poll_interval, check_interval
+        self.session: Session | None = None
         self.panels: dict[str, w.Widget] = {}
-        self.who = w.HTML()
-        self.logout_button = w.Button(description="Log out", icon="sign-out")
-        self.logout_button.on_click(self.log_out)
+        self.tabs: w.Tab | None = None
         self.message = Message()
         self.login = LoginPanel(self.ws, on_login=self._signed_in)
-        self.tabs = w.Tab()
-        self.tabs.observe(self._tab_changed, names="selected_index")
         self.body = w.VBox([self.login])
         super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message])
         self.add_class("nocode-app")
 
+    @property
+    def user(self) -> auth.User | None:
+        return None if self.session is None or self.session.ended else self.session._user
+
     def _signed_in(self, user: auth.User) -> None:
-        from .admin import AdminPanel  # the panels (and torch) load once someone has signed in
+        session = Session(self.ws, user)
+        session.on_end(self._ended)
+        self.session = session
+        old_login, self.login = self.login, None
+        with active(session):
+            self._build(session)
+        close_tree(old_login)
+        self.message.clear()
+        start_thread(self._watch, session)
+
+    def _build(self, session: Session) -> None:
+        from .admin import AdminPanel  # the panels load once someone has signed in
         from .datasets import DatasetsPanel
         from .predict import TestPanel
         from .results import ResultsPanel
         from .train import TrainPanel
 
-        self.user = user
-        self.who.value = f"Signed in as <b>{user.username}</b>" + (" (admin)" if user.is_admin else "")
-        results = ResultsPanel(self.ws, user)
-        test = TestPanel(self.ws, user)
+        user = session.user
+        results, test = ResultsPanel(self.ws, session), TestPanel(self.ws, session)
 
         def finished(run):
             results.refresh(select=run.id)
             test.refresh()
 
-        self.panels = {"Datasets": DatasetsPanel(self.ws, user, on_change=lambda: self.panels["Train"].refresh()),
-                       "Train": TrainPanel(self.ws, user, self.poll_interval, on_finished=finished),
+        self.panels = {"Datasets": DatasetsPanel(self.ws, session, on_change=lambda: self.panels["Train"].refresh()),
+                       "Train": TrainPanel(self.ws, session, self.poll_interval, on_finished=finished),
                        "Results": results, "Test": test}
         if user.is_admin:
-            self.panels["Admin"] = AdminPanel(self.ws, user)
-        self.tabs.children = list(self.panels.values())
+            self.panels["Admin"] = AdminPanel(self.ws, session)
+        self.tabs = w.Tab(children=list(self.panels.values()))
         set_tab_titles(self.tabs, list(self.panels))
         self.tabs.selected_index = 0
-        self.body.children = [w.HBox([self.who, self.logout_button]), self.tabs]
+        self.tabs.observe(self._tab_changed, names="selected_index")
+        who = w.HTML(f"Signed in as <b>{user.username}</b>" + (" (admin)" if user.is_admin else ""))
+        logout = w.Button(description="Log out", icon="sign-out")
+        logout.on_click(self.log_out)
+        self.logout_button = logout
+        set_children(self.body, [w.HBox([who, logout]), self.tabs])
 
     def _tab_changed(self, change) -> None:
         """Show fresh data when a tab is opened (another tab or device may have changed it)."""
-        if self.user is None or change["new"] is None:
+        if change["new"] is None or not self.panels:
             return
         panel = list(self.panels.values())[change["new"]]
-        report_errors(self.message, lambda: (auth.current_user(self.ws, self.user), panel.refresh()))
+        report_errors(self.message, lambda: (self.session.check(), panel.refresh()))
+
+    def _watch(self, session: Session) -> None:
+        """End the session on its own when idle too long or the account changed, even with no click."""
+        stop = threading.Event()
+        session.on_end(lambda _: stop.set())
+        while not stop.wait(self.check_interval):
+            try:
+                session.check()
+            except AuthError:
+                return
+            except Exception:  # noqa: BLE001 - a busy store: look again next time
+                continue
 
     def log_out(self, _=None) -> None:
-        """Forget the user and close every panel widget: an old panel's buttons cannot act any more."""
-        self.user = None
-        for panel in self.panels.values():
-            close_tree(panel)
-        self.panels = {}
-        self.tabs.children = []
+        if self.session is not None:
+            self.session.end()
+
+    def _ended(self, reason: str) -> None:
+        """The session's widgets are closed already; show the login panel with the reason."""
+        self.panels, self.tabs = {}, None
         self.login = LoginPanel(self.ws, on_login=self._signed_in)
-        self.body.children = [self.login]
+        set_children(self.body, [self.login])
+        self.message.show(reason, "info" if reason.startswith("You have logged out") else "warn")

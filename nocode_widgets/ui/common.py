@@ -1,5 +1,6 @@
-"""Small pieces every panel uses: plain-word messages, work off the main thread with the button
-disabled, errors without tracebacks, and the differences between ipywidgets 7.7 and 8."""
+"""Small pieces every panel uses: the session a panel acts for, plain-word messages, one piece of work
+at a time off the main thread with its buttons disabled, errors without tracebacks, replacing and
+closing widgets, confirmations bound to their target, and the differences between ipywidgets 7.7 and 8."""
 
 from __future__ import annotations
 
@@ -13,12 +14,31 @@ from typing import Callable
 import ipywidgets as w
 
 from ..errors import NocodeError
+from ..session import Session, as_session
+from ..workspace import Workspace
+from .guard import start_thread
 
 log = logging.getLogger("nocode_widgets.ui")
 
 _COLORS = {"error": "#b00020", "ok": "#1b5e20", "info": "#333", "warn": "#8a5a00"}
 IPYWIDGETS_8 = int(w.__version__.split(".")[0]) >= 8
 GENERIC_ERROR = "Something went wrong. Please try again; if it keeps happening, tell an administrator."
+BUSY = "That is still running. Please wait for it to finish."
+
+
+class SessionPanel(w.VBox):
+    """A panel that acts for one session. `self.user` is the signed-in user as the store knows them now
+    (an AuthError once the session ended), so every action re-checks who is asking."""
+
+    def __init__(self, ws: Workspace, who, children, css_class: str):
+        self.ws = ws
+        self.session: Session = as_session(ws, who)
+        super().__init__(children)
+        self.add_class(css_class)
+
+    @property
+    def user(self):
+        return self.session.user
 
 
 class Message(w.HTML):
@@ -61,13 +81,23 @@ def report_errors(message: Message, work: Callable[[], None]) -> None:
 
 
 class Background:
-    """Long work runs in a thread, so the page never freezes; its button is disabled meanwhile.
-    `wait()` lets tests (and callers that must) block until the latest work is done."""
+    """Long work runs in a thread, so the page never freezes; its buttons are disabled meanwhile. One
+    piece of work at a time per panel: a click that arrives meanwhile (a disabled button can still be
+    clicked by a crafted message) only gets "still running". `wait()` lets tests block until done."""
 
     def __init__(self):
         self.thread: threading.Thread | None = None
+        self._busy = threading.Lock()
 
-    def run(self, buttons, message: Message, work: Callable[[], None], threaded: bool = True) -> None:
+    @property
+    def busy(self) -> bool:
+        return self._busy.locked()
+
+    def run(self, buttons, message: Message, work: Callable[[], None], threaded: bool = True) -> bool:
+        """Start `work`; False (and a message) when the panel's previous work still runs."""
+        if not self._busy.acquire(blocking=False):
+            message.show(BUSY, "warn")
+            return False
         buttons = buttons if isinstance(buttons, (list, tuple)) else [buttons]
         for b in buttons:
             b.disabled = True
@@ -78,12 +108,13 @@ class Background:
             finally:
                 for b in buttons:
                     b.disabled = False
+                self._busy.release()
 
         if not threaded:
             target()
-            return
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
+        else:
+            self.thread = start_thread(target)
+        return True
 
     def wait(self, timeout: float = 120) -> None:
         if self.thread is not None:
@@ -91,11 +122,39 @@ class Background:
 
 
 def close_tree(widget: w.Widget) -> None:
-    """Close a widget and everything inside it: their comms end, so the browser (or a crafted
-    message) can no longer reach their callbacks."""
+    """Close a widget and everything inside it (their layouts and styles too): their comms end, so
+    the browser (or a crafted message) can no longer reach their callbacks, and none stays alive."""
     for child in getattr(widget, "children", ()):
         close_tree(child)
+    for part in ("layout", "style"):
+        if isinstance(getattr(widget, part, None), w.Widget):
+            getattr(widget, part).close()
     widget.close()
+
+
+def set_children(box: w.Box, children) -> None:
+    """Show `children` in `box` and close what they replace (live widgets stay flat under refreshes)."""
+    old = list(box.children)
+    box.children = list(children)
+    keep = {id(c) for c in box.children}
+    for child in old:
+        if id(child) not in keep:
+            close_tree(child)
+
+
+def ask(box: w.Box, question: str, action: Callable[[], None], message: Message, yes: str = "Yes, delete") -> None:
+    """A Yes/No line in `box`. The caller binds the target into `action` when asking, so changing a
+    picker afterwards changes nothing; only Yes acts, and either answer closes both buttons."""
+    yes_button, no_button = w.Button(description=yes, button_style="danger"), w.Button(description="No")
+
+    def answer(do: bool) -> None:
+        set_children(box, [])
+        if do:
+            report_errors(message, action)
+
+    yes_button.on_click(lambda _: answer(True))
+    no_button.on_click(lambda _: answer(False))
+    set_children(box, [w.HTML(f"<b>{html.escape(question)}</b>"), yes_button, no_button])
 
 
 def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:

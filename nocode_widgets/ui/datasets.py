@@ -11,13 +11,14 @@ from .. import datasets as D
 from ..auth import User
 from ..uploads import read_upload
 from ..workspace import Workspace
-from .common import (Background, Message, clear_upload, esc, html_table, mib, options_of, report_errors,
-                     serialized)
+from ..quota import my_usage
+from .common import (BUSY, Background, Message, SessionPanel, ask, clear_upload, esc, html_table, mib, options_of,
+                     report_errors, serialized, set_children)
 
 
-class DatasetsPanel(w.VBox):
+class DatasetsPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User, on_change=None):
-        self.ws, self.user, self.on_change = ws, user, on_change or (lambda: None)
+        self.on_change = on_change or (lambda: None)
         self.work = Background()
         self.message = Message()
         limit = mib(min(ws.settings.max_upload_bytes, ws.settings.websocket_max_message_mib * 2**20))
@@ -26,6 +27,7 @@ class DatasetsPanel(w.VBox):
         self.new_classes = w.Text(placeholder="classes, comma separated: cats, dogs", layout=w.Layout(width="300px"))
         self.create_button = w.Button(description="Create dataset", icon="plus")
         self.summary = w.HTML()
+        self.space = w.HTML()
         self.thumbs = w.VBox()
         # classes
         self.class_picker = w.Dropdown(description="Class")
@@ -53,8 +55,8 @@ class DatasetsPanel(w.VBox):
         self.delete_button = w.Button(description="Delete dataset", button_style="danger", icon="trash")
         self.confirm = w.HBox()
         self._wire()
-        super().__init__([
-            w.HTML("<h3>Your datasets</h3>"),
+        super().__init__(ws, user, [
+            w.HTML("<h3>Your datasets</h3>"), self.space,
             w.HBox([self.picker]), w.HBox([self.new_name, self.new_classes, self.create_button]),
             self.summary, self.thumbs,
             w.HTML("<b>Add pictures</b> (into the chosen class)"),
@@ -63,8 +65,7 @@ class DatasetsPanel(w.VBox):
             w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
                                                self.delete_class_button]),
             w.HTML("<b>Dataset</b>"), w.HBox([self.rename_text, self.rename_button, self.delete_button]),
-            self.confirm, self.message])
-        self.add_class("nocode-datasets")
+            self.confirm, self.message], "nocode-datasets")
         self.refresh()
 
     def _wire(self) -> None:
@@ -75,10 +76,9 @@ class DatasetsPanel(w.VBox):
         self.folder_button.on_click(self._import_folder)
         self.add_class_button.on_click(self._add_class)
         self.rename_class_button.on_click(self._rename_class)
-        self.delete_class_button.on_click(lambda _: self._ask(f"Delete the class {self.class_picker.value!r} and "
-                                                               "its pictures?", self._delete_class))
+        self.delete_class_button.on_click(self._ask_delete_class)
         self.rename_button.on_click(self._rename)
-        self.delete_button.on_click(lambda _: self._ask("Delete this dataset and all its pictures?", self._delete))
+        self.delete_button.on_click(self._ask_delete)
 
     # Display ------------------------------------------------------------------------------------------
 
@@ -93,6 +93,7 @@ class DatasetsPanel(w.VBox):
             pairs = [(f"{d.name} ({d.image_count} pictures, {len(d.classes)} classes)", d.id) for d in mine]
             self.picker.options, value = options_of(pairs, select or self.picker.value)
             self.picker.value = value
+            self.space.value = f"<small>Your space: {esc(my_usage(self.ws, self.user).text())}</small>"
             self.show_dataset()
         report_errors(self.message, work)
 
@@ -100,7 +101,8 @@ class DatasetsPanel(w.VBox):
     def show_dataset(self) -> None:
         if not self.dataset_id:
             self.summary.value = "<p>No dataset yet: give it a name and its classes, then create it.</p>"
-            self.thumbs.children, self.class_picker.options = [], []
+            set_children(self.thumbs, [])
+            self.class_picker.options = []
             return
         report_errors(self.message, self._show)
 
@@ -114,7 +116,7 @@ class DatasetsPanel(w.VBox):
         size = (f"<p><small>Picture sizes: {stats.width[0]}–{stats.width[2]} px wide (median {stats.width[1]}), "
                 f"{stats.height[0]}–{stats.height[2]} px high.</small></p>" if ds.image_count else "")
         self.summary.value = f"<h4>{esc(ds.name)}</h4>{html_table(['class', 'pictures'], rows)}{size}{warn}"
-        self.thumbs.children = [self._thumb_row(c, paths) for c, paths in stats.samples.items() if paths]
+        set_children(self.thumbs, [self._thumb_row(c, paths) for c, paths in stats.samples.items() if paths])
 
     @staticmethod
     def _thumb_row(label: str, paths) -> w.HBox:
@@ -138,7 +140,11 @@ class DatasetsPanel(w.VBox):
         self.progress.description = f"{done}/{total}"
 
     def _ingest(self, button, upload, ingest) -> None:
-        """Common path of every import: progress bar, report, refresh; the upload is emptied after."""
+        """Common path of every import: progress bar, report, refresh; the upload is emptied after.
+        One import at a time: a second click while one runs copies nothing and says so."""
+        if self.work.busy:
+            self.message.show(BUSY, "warn")
+            return
         files = read_upload(upload.value) if upload is not None else None
         if upload is not None and not files:
             self.message.show("Choose the files first (the button left of this one).", "warn")
@@ -193,8 +199,14 @@ class DatasetsPanel(w.VBox):
             self.refresh()
         report_errors(self.message, work)
 
-    def _delete_class(self) -> None:
-        D.delete_class(self.ws, self.user, self.dataset_id, self.class_picker.value)
+    def _ask_delete_class(self, _=None) -> None:
+        dataset_id, label = self.dataset_id, self.class_picker.value  # bound now, not at Yes time
+        if dataset_id and label:
+            ask(self.confirm, f"Delete the class {label!r} and its pictures?",
+                lambda: self._delete_class(dataset_id, label), self.message)
+
+    def _delete_class(self, dataset_id: str, label: str) -> None:
+        D.delete_class(self.ws, self.user, dataset_id, label)
         self.refresh()
 
     def _rename(self, _=None) -> None:
@@ -205,20 +217,17 @@ class DatasetsPanel(w.VBox):
             self.on_change()
         report_errors(self.message, work)
 
-    def _delete(self) -> None:
-        D.delete_dataset(self.ws, self.user, self.dataset_id)
-        self.picker.value = None
+    def _ask_delete(self, _=None) -> None:
+        dataset_id, label = self.dataset_id, self.picker.label  # bound now, not at Yes time
+        if dataset_id:
+            ask(self.confirm, f"Delete the dataset {label} and all its pictures?",
+                lambda: self._delete(dataset_id), self.message)
+
+    def _delete(self, dataset_id: str) -> None:
+        D.delete_dataset(self.ws, self.user, dataset_id)
         self.refresh()
         self.message.show("Dataset deleted.", "ok")
         self.on_change()
-
-    def _ask(self, question: str, action) -> None:
-        """A Yes/No line under the buttons; only Yes does anything."""
-        yes = w.Button(description="Yes, delete", button_style="danger")
-        no = w.Button(description="No")
-        yes.on_click(lambda _: (setattr(self.confirm, "children", []), report_errors(self.message, action)))
-        no.on_click(lambda _: setattr(self.confirm, "children", []))
-        self.confirm.children = [w.HTML(f"<b>{esc(question)}</b>"), yes, no]
 
 
 def render_report(report: D.IngestReport) -> str:

@@ -18,7 +18,8 @@ class LoginPanel(w.VBox):
         self.username = w.Text(description="Username", placeholder="3 to 32 letters or digits")
         self.password = w.Password(description="Password", placeholder="at least 8 characters")
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
-        self.signup_button = w.Button(description="Create account", icon="user-plus")
+        self.signup_button = w.Button(description="Create account", icon="user-plus",
+                                      layout=w.Layout(display="" if ws.settings.signup == "open" else "none"))
         self.message = Message()
         self.work = Background()
         self.login_button.on_click(self._log_in)
@@ -40,7 +41,7 @@ class LoginPanel(w.VBox):
     def _sign_up(self, _=None) -> None:
         self.message.clear()
         self.work.run([self.login_button, self.signup_button], self.message,
-                      lambda: self._done(auth.sign_up(self.ws, self.username.value, self.password.value)),
+                      lambda: self._done(auth.sign_up_on_page(self.ws, self.username.value, self.password.value)),
                       threaded=False)
 
     def _done(self, user: auth.User) -> None:

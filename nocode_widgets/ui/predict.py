@@ -11,24 +11,22 @@ from ..predict import Prediction, predictor_for
 from ..training import jobs
 from ..uploads import read_upload
 from ..workspace import Workspace
-from .common import Background, Message, clear_upload, esc, options_of, report_errors, serialized
+from .common import Background, Message, SessionPanel, clear_upload, esc, options_of, report_errors, serialized, set_children
 from .results import run_label
 
 
-class TestPanel(w.VBox):
+class TestPanel(SessionPanel):
     __test__ = False  # not a pytest test class
 
     def __init__(self, ws: Workspace, user: User):
-        self.ws, self.user = ws, user
         self.work, self.message = Background(), Message()
         self.run = w.Dropdown(description="Model", layout=w.Layout(width="560px"))
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="Choose pictures")
         self.button = w.Button(description="Test", button_style="primary", icon="search")
         self.results = w.VBox()
         self.button.on_click(self._predict)
-        super().__init__([w.HTML("<h3>Test a model on new pictures</h3>"), self.run,
-                          w.HBox([self.upload, self.button]), self.results, self.message])
-        self.add_class("nocode-test")
+        super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run,
+                                    w.HBox([self.upload, self.button]), self.results, self.message], "nocode-test")
         self.refresh()
 
     @serialized
@@ -36,10 +34,13 @@ class TestPanel(w.VBox):
         def work():
             usable = [r for r in jobs.runs(self.ws, self.user) if r.usable]
             self.run.options, self.run.value = options_of([(run_label(r), r.id) for r in usable], self.run.value)
-            self.results.children = [] if usable else [w.HTML("<p>Train a model first; it will appear here.</p>")]
+            set_children(self.results, [] if usable else [w.HTML("<p>Train a model first; it will appear here.</p>")])
         report_errors(self.message, work)
 
     def _predict(self, _=None) -> None:
+        if self.work.busy:  # before copying the upload
+            self.work.run(self.button, self.message, lambda: None)
+            return
         files = read_upload(self.upload.value)
 
         def work():
@@ -51,8 +52,8 @@ class TestPanel(w.VBox):
                 return
             predictor = predictor_for(self.ws, self.user, self.run.value)  # ownership re-checked there
             results = predictor.predict([(f.name, f.content) for f in files])
-            self.results.children = [result_card(f.name, f.content, r, self.ws.settings.max_image_pixels)
-                                     for f, r in zip(files, results)]
+            set_children(self.results, [result_card(f.name, f.content, r, self.ws.settings.max_image_pixels)
+                                        for f, r in zip(files, results)])
             self.message.clear()
             clear_upload(self.upload)
         self.work.run(self.button, self.message, work)

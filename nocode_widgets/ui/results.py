@@ -16,7 +16,7 @@ from ..errors import NotFound
 from ..training import jobs
 from ..training.runs import delete_run, read_evaluation, read_history, run_folder
 from ..workspace import Workspace
-from .common import Message, esc, html_table, options_of, percent, report_errors, serialized
+from .common import Message, SessionPanel, ask, esc, html_table, options_of, percent, report_errors, serialized, set_children
 
 SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("val_accuracy") or -1),
          "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
@@ -27,9 +27,9 @@ def run_label(r) -> str:
     return f"{r.dataset_name} · {arch} · {r.status} · {percent(r.metrics.get('val_accuracy'))} · {r.id[-6:]}"
 
 
-class ResultsPanel(w.VBox):
+class ResultsPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User, everyone: bool = False):
-        self.ws, self.user, self.everyone = ws, user, everyone
+        self.everyone = everyone
         self.message = Message()
         self.sort = w.Dropdown(options=list(SORTS), value="newest", description="Sort by")
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
@@ -45,10 +45,9 @@ class ResultsPanel(w.VBox):
         self.picker.observe(lambda _: self.show_run(), names="value")
         self.compare.observe(lambda _: self.show_comparison(), names="value")
         self.delete_button.on_click(self._ask_delete)
-        super().__init__([w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table,
-                          self.picker, self.detail, w.HBox([self.delete_button]), self.confirm,
-                          self.compare, self.side_by_side, self.message])
-        self.add_class("nocode-results")
+        super().__init__(ws, user, [w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table,
+                                    self.picker, self.detail, w.HBox([self.delete_button]), self.confirm,
+                                    self.compare, self.side_by_side, self.message], "nocode-results")
         self.refresh()
 
     @serialized
@@ -65,9 +64,9 @@ class ResultsPanel(w.VBox):
     @serialized
     def show_run(self) -> None:
         if not self.picker.value:
-            self.detail.children = []
+            set_children(self.detail, [])
             return
-        report_errors(self.message, lambda: setattr(self.detail, "children", self._detail(self.picker.value)))
+        report_errors(self.message, lambda: set_children(self.detail, self._detail(self.picker.value)))
 
     def _detail(self, run_id: str) -> list[w.Widget]:
         run = jobs.get(self.ws, self.user, run_id)
@@ -125,18 +124,11 @@ class ResultsPanel(w.VBox):
         report_errors(self.message, work)
 
     def _ask_delete(self, _=None) -> None:
-        run_id = self.picker.value
-        if not run_id:
-            return
-        yes, no = w.Button(description="Yes, delete", button_style="danger"), w.Button(description="No")
-
-        def really(_):
-            self.confirm.children = []
-            report_errors(self.message, lambda: (delete_run(self.ws, self.user, run_id), self.refresh(),
-                                                 self.message.show("Run deleted.", "ok")))
-        yes.on_click(really)
-        no.on_click(lambda _: setattr(self.confirm, "children", []))
-        self.confirm.children = [w.HTML("<b>Delete this run and its model?</b>"), yes, no]
+        run_id = self.picker.value  # bound now, not at Yes time
+        if run_id:
+            ask(self.confirm, "Delete this run and its model?", lambda: (
+                delete_run(self.ws, self.user, run_id), self.refresh(), self.message.show("Run deleted.", "ok")),
+                self.message)
 
 
 def _f1(run) -> str:

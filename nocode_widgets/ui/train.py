@@ -18,7 +18,8 @@ from ..training.config import AUGMENTS, IMBALANCE_TOOLS, OPTIMIZERS, SCHEDULES, 
 from ..training.plan import estimate, plan
 from ..workspace import Workspace
 from ..zoo import ARCHS
-from .common import Background, Message, esc, options_of, report_errors, serialized
+from .common import Background, Message, SessionPanel, esc, options_of, report_errors, serialized
+from .guard import start_thread
 
 AUTO = "auto"
 
@@ -30,9 +31,9 @@ def _seconds(s: float | None) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
-class TrainPanel(w.VBox):
+class TrainPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User, poll_interval: float = 1.0, on_finished=None):
-        self.ws, self.user, self.poll_interval = ws, user, poll_interval
+        self.poll_interval = poll_interval
         self.on_finished = on_finished or (lambda run: None)
         self.work, self.message = Background(), Message()
         self.run_id: str | None = None
@@ -56,12 +57,11 @@ class TrainPanel(w.VBox):
         self.status = w.HTML()
         self.curves = w.Image(format="png", layout=w.Layout(display="none"))
         self._wire()
-        super().__init__([
+        super().__init__(ws, user, [
             w.HTML("<h3>Train a model</h3>"), self.dataset, self.auto, self.explanation,
             self.arch, w.HBox([self.epochs, self.image_size]), self.advanced,
             w.HBox([self.estimate_button, self.estimate_label]), w.HBox([self.start_button, self.cancel_button]),
-            self.progress, self.status, self.curves, self.message])
-        self.add_class("nocode-train")
+            self.progress, self.status, self.curves, self.message], "nocode-train")
         self.refresh()
 
     def _advanced_section(self) -> w.Accordion:
@@ -184,12 +184,13 @@ class TrainPanel(w.VBox):
         self.start_button.disabled = True
         self.cancel_button.layout.display = ""
         self.progress.layout.visibility = "visible"
-        self._watcher = threading.Thread(target=self._follow, args=(run_id,), daemon=True)
-        self._watcher.start()
+        self._watcher = start_thread(self._follow, run_id)
 
     def _follow(self, run_id: str) -> None:
         def work():
             for p in jobs.follow(self.ws, self.user, run_id, interval=self.poll_interval):
+                if self.session.ended:  # signed out: the run goes on, this page stops watching
+                    return
                 self.show_progress(p)
         try:
             report_errors(self.message, work)

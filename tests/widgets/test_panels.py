@@ -52,10 +52,11 @@ def quick_train(panel: TrainPanel):
 
 def test_sign_up_shows_the_app_and_admin_tab_for_the_first_user(ws):
     app = App(ws)
-    assert app.body.children == (app.login,)
+    login = app.login
+    assert app.body.children == (login,)
     sign_in(app, "alice", "password-alice", new=True)
     assert app.user.username == "alice" and list(app.panels) == ["Datasets", "Train", "Results", "Test", "Admin"]
-    assert app.login.password.value == ""  # not kept in the widget
+    assert login.password.value == "" and login.comm is None  # not kept, and the form is closed
 
 
 def test_regular_user_has_no_admin_tab(ws, alice, bob):
