@@ -11,10 +11,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .picture_formats import open_picture
+
 
 def load_rgb(source) -> Image.Image:
     """A stored picture (path or bytes) as an RGB PIL image."""
-    image = Image.open(source if isinstance(source, (str, Path)) else io.BytesIO(source))
+    image = open_picture(source if isinstance(source, (str, Path)) else io.BytesIO(source))
     image.load()
     return image.convert("RGB") if image.mode != "RGB" else image
 

@@ -24,7 +24,8 @@ def serve(settings: Settings, port: int, host: str = "127.0.0.1", open_browser: 
     """Run Voila in the foreground until interrupted; the kernels it starts use `settings.data_dir`."""
     if not APP_NOTEBOOK.exists():
         raise NocodeError(f"The app notebook is missing: {APP_NOTEBOOK}. Run from a checkout of the project.")
-    env = dict(os.environ, NOCODE_DATA_DIR=str(settings.data_dir))
+    # The page's kernels learn where they are served: beyond this machine, nobody becomes admin through it.
+    env = dict(os.environ, NOCODE_DATA_DIR=str(settings.data_dir), NOCODE_SERVE_HOST=host)
     print(f"nocode: serving http://{host}:{port}/ with data in {settings.data_dir}", flush=True)
     try:
         return subprocess.call(voila_command(port, host, open_browser), cwd=REPO_ROOT, env=env)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from ..picture_formats import open_picture
+
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 JPEG_QUALITY = 90
 
@@ -39,7 +41,7 @@ def normalize_image(raw: bytes, max_side: int, max_pixels: int) -> NormalizedIma
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
+            image = open_picture(io.BytesIO(raw))
     except Image.DecompressionBombError:  # PIL's own check, at twice its default limit
         raise ImageRejected(f"the picture is too large (the limit is {max_pixels:,} pixels)") from None
     except UnidentifiedImageError:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from PIL import Image
+from ..picture_formats import open_picture
 
 
 def thumbnail_bytes(path: Path, size: int = 96) -> bytes:
-    with Image.open(path) as image:
+    with open_picture(path) as image:
         image.draft("RGB", (size, size))
         image = image.convert("RGB")
         image.thumbnail((size, size))
