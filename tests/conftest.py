@@ -74,3 +74,25 @@ def cli_env(data_dir: Path, **extra) -> dict:
 
 
 NOCODE = [sys.executable, "-m", "nocode_widgets"]
+
+
+def at_once(count: int, action) -> list:
+    """Call `action()` from `count` threads released together (parallel pages or clicks); returns
+    what each returned or the exception it raised."""
+    import threading
+
+    results, barrier = [], threading.Barrier(count)
+
+    def one():
+        barrier.wait()
+        try:
+            results.append(action())
+        except Exception as exc:  # noqa: BLE001 - the caller looks at what came back
+            results.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
@@ -32,23 +33,30 @@ def server():
     """Voila on a free port, its data under the checkout's data/ (where Voila's file handler would
     find it if voila.json let it), removed afterwards."""
     data_dir = REPO / "data" / f"e2e-{uuid.uuid4().hex[:8]}"
-    port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "voila.log", "w")
-    proc = subprocess.Popen([*NOCODE, "serve", "--port", str(port)], cwd=REPO, env=cli_env(data_dir),
+    try:
+        with open(ARTIFACTS / "voila.log", "w") as log, voila_server(data_dir, log) as url:
+            yield {"url": url, "data_dir": data_dir}
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def voila_server(data_dir, log=subprocess.DEVNULL, **env):
+    """`nocode serve` on a free port (NOCODE_* extras in `env`); yields its URL, stops it after."""
+    port = free_port()
+    proc = subprocess.Popen([*NOCODE, "serve", "--port", str(port)], cwd=REPO, env=cli_env(data_dir, **env),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/api", timeout=120)
-        yield {"url": url, "data_dir": data_dir}
+        yield url
     finally:
         proc.terminate()
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _wait_http(url: str, timeout: float) -> None:

@@ -15,7 +15,7 @@ from nocode_widgets.training import jobs
 from nocode_widgets.training.engine import execute_run
 from nocode_widgets.training.queue import schedule
 from nocode_widgets.training.runs import create_run, load_run, read_history, run_folder, transition, update_run
-from tests.conftest import make_workspace
+from tests.conftest import at_once, make_workspace
 from tests.training.helpers import TINY, colour_dataset
 from tests.training.test_jobs import LONG, final, wait_for
 
@@ -46,20 +46,9 @@ def worker_processes(run_ids) -> int:
 
 def test_twenty_clicks_on_start_queue_three_runs_and_start_one_process(ws, alice):
     ds = colour_dataset(ws, alice)
-    accepted, refused, barrier = [], [], threading.Barrier(20)
-
-    def click():
-        barrier.wait()
-        try:
-            accepted.append(jobs.submit(ws, alice, ds.id, LONG).id)
-        except TrainingError as exc:
-            refused.append(str(exc))
-
-    threads = [threading.Thread(target=click) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = at_once(20, lambda: jobs.submit(ws, alice, ds.id, LONG).id)
+    accepted = [o for o in outcomes if isinstance(o, str)]
+    refused = [str(o) for o in outcomes if isinstance(o, TrainingError)]
     try:
         assert len(accepted) == ws.settings.max_queued_runs_per_user == 3 and len(refused) == 17
         assert "You already have 3 runs waiting or training; cancel one" in refused[0]

@@ -1,13 +1,11 @@
 """Accounts an attacker cannot lock for long and an administrator can recover (issue: shared service)."""
 
-import threading
-
 import pytest
 
 from nocode_widgets import auth
 from nocode_widgets.errors import AuthError
 from nocode_widgets.store import Table
-from tests.conftest import make_workspace
+from tests.conftest import at_once, make_workspace
 
 
 def locked_fraction(ws, attempts: list[float], horizon: float) -> float:
@@ -51,20 +49,8 @@ def test_lock_delay_is_capped_at_fifteen_minutes(ws, alice):
 
 
 def test_parallel_pages_get_no_more_guesses_than_one_page(ws, alice):
-    errors, barrier = [], threading.Barrier(12)
-
-    def guess():
-        barrier.wait()
-        try:
-            auth.log_in(ws, "alice", "wrong-guess", clock=lambda: 5000.0)
-        except AuthError as exc:
-            errors.append(str(exc))
-
-    threads = [threading.Thread(target=guess) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = [str(e) for e in at_once(12, lambda: auth.log_in(ws, "alice", "wrong-guess", clock=lambda: 5000.0))
+              if isinstance(e, AuthError)]
     wrong = [e for e in errors if e.startswith("Wrong")]
     assert len(errors) == 12 and len(wrong) == ws.settings.login_failures_before_lockout  # 5 checked, 7 refused
 

@@ -2,7 +2,6 @@
 kernels one server runs are capped."""
 
 import io
-import subprocess
 import urllib.error
 import urllib.request
 
@@ -11,8 +10,7 @@ from PIL import Image
 
 from nocode_widgets import datasets as D
 from nocode_widgets.datasets.images import ImageRejected, normalize_image
-from tests.conftest import NOCODE, REPO, cli_env, free_port
-from tests.e2e.conftest import _wait_http
+from tests.e2e.conftest import voila_server
 from tests.images import make_zip, picture
 
 # PostScript: PIL would hand this to Ghostscript to draw it. It must never get that far.
@@ -35,21 +33,9 @@ def test_an_eps_in_a_zip_is_skipped_with_its_reason_and_the_rest_kept(ws, alice)
 
 @pytest.mark.slow
 def test_a_page_opened_beyond_the_cap_gets_a_plain_server_full_answer(tmp_path):
-    port = free_port()
-    env = cli_env(tmp_path / "data", NOCODE_MAX_PAGES="1")
-    proc = subprocess.Popen([*NOCODE, "serve", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_http(url + "api", timeout=120)
-        assert urllib.request.urlopen(url, timeout=120).status == 200  # the first page gets its kernel
+    with voila_server(tmp_path / "data", NOCODE_MAX_PAGES="1") as url:
+        assert urllib.request.urlopen(url + "/", timeout=120).status == 200  # the first page gets its kernel
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(url, timeout=60)
+            urllib.request.urlopen(url + "/", timeout=60)
         assert refused.value.code == 503
         assert "The server is full right now. Please try again in a few minutes." in refused.value.read().decode()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -2,7 +2,6 @@
 browser's side is played with crafted comm messages, as any page can send them to any live widget,
 shown, hidden or disabled."""
 
-import io
 import time
 
 import ipywidgets as w
@@ -36,6 +35,12 @@ def everything_stored(ws) -> tuple:
     files = sorted(str(p.relative_to(ws.settings.data_dir)) for p in ws.settings.data_dir.rglob("*")
                    if p.is_file() and not p.name.endswith(".lock"))
     return ws.settings.db_path.read_bytes(), files
+
+
+def wait_signed_out(app: App, timeout: float = 10) -> None:
+    deadline = time.time() + timeout
+    while app.user is not None and time.time() < deadline:
+        time.sleep(0.05)
 
 
 def open_every_confirmation(app: App) -> None:
@@ -130,9 +135,7 @@ def test_a_page_idle_too_long_signs_out_by_itself(tmp_path):
     app = App(ws, check_interval=0.1)
     sign_in(app)
     create = app.panels["Datasets"].create_button
-    deadline = time.time() + 10
-    while app.user is not None and time.time() < deadline:
-        time.sleep(0.05)
+    wait_signed_out(app)
     assert app.user is None and "without activity" in app.message.text
     assert create.comm is None and isinstance(app.body.children[0], type(app.login))
 
@@ -153,9 +156,7 @@ def test_an_account_disabled_elsewhere_signs_its_page_out(ws, alice, bob):
     app = App(ws, check_interval=0.1)
     sign_in(app, "bob", "password-bob")
     auth.set_disabled(ws, alice, bob.id, True)
-    deadline = time.time() + 10
-    while app.user is not None and time.time() < deadline:
-        time.sleep(0.05)
+    wait_signed_out(app)
     assert app.user is None and "session has ended" in app.message.text
 
 
