@@ -93,7 +93,7 @@ def sign_up_on_page(ws: Workspace, username: str, password: str) -> User:
     s = ws.settings
     if s.signup == "closed":
         raise AuthError("Sign-up is closed on this server. Ask an administrator for an account.")
-    if not s.served_on_loopback and not ws.store.find(Table.USERS):
+    if not s.served_on_loopback and not has_accounts(ws):
         raise AuthError("This server has no administrator yet. The person who runs it creates the first one "
                         "with: nocode user add NAME --admin")
     return _create(ws, username, password, False, first_becomes_admin=s.served_on_loopback)
@@ -242,6 +242,10 @@ def unlock(ws: Workspace, actor: User, user_id: str) -> None:
 def is_locked(ws: Workspace, user_id: str, now: float | None = None) -> bool:
     doc = ws.store.get(Table.USERS, user_id) or {}
     return doc.get("locked_until", 0.0) > (time.time() if now is None else now)
+
+
+def has_accounts(ws: Workspace) -> bool:
+    return bool(ws.store.find(Table.USERS))
 
 
 def list_users(ws: Workspace) -> list[User]:

@@ -28,7 +28,7 @@ class LoginPanel(w.VBox):
             w.HTML("<h3>Welcome</h3><p>Log in, or create an account to start training image classifiers.</p>"),
             self.username, self.password,
             w.HBox([self.login_button, self.signup_button]),
-            self.message,
+            self.message, w.HTML(_policy_note(ws)),
         ])
         self.add_class("nocode-login")
 
@@ -48,3 +48,13 @@ class LoginPanel(w.VBox):
         self.password.value = ""
         self.message.show(f"Signed in as {user.username}.", "ok")
         self.on_login(user)
+
+
+def _policy_note(ws: Workspace) -> str:
+    """What a visitor should know before trying to create an account on this server."""
+    if ws.settings.signup == "closed":
+        return "<small>New accounts are made by an administrator on this server.</small>"
+    if not ws.settings.served_on_loopback and not auth.has_accounts(ws):
+        return ("<small>This server has no administrator yet: the person who runs it creates the first one with "
+                "<code>nocode user add NAME --admin</code>.</small>")
+    return ""

@@ -96,7 +96,10 @@ def test_closed_sign_up_refuses_the_page_but_an_admin_can_create_accounts(tmp_pa
 
 
 def test_nobody_becomes_admin_through_a_page_served_beyond_this_machine(tmp_path):
+    from nocode_widgets.ui import LoginPanel
+
     ws = make_workspace(tmp_path / "d", serve_host="0.0.0.0")
+    assert "nocode user add NAME --admin" in LoginPanel(ws).children[-1].value  # the page says so
     with pytest.raises(AuthError, match="no administrator yet.*nocode user add"):
         auth.sign_up_on_page(ws, "mallory", "password123")
     assert ws.store.find(Table.USERS) == []
