@@ -34,7 +34,10 @@ class TestPanel(SessionPanel):
         def work():
             usable = [r for r in jobs.runs(self.ws, self.user) if r.usable]
             self.run.options, self.run.value = options_of([(run_label(r), r.id) for r in usable], self.run.value)
-            set_children(self.results, [] if usable else [w.HTML("<p>Train a model first; it will appear here.</p>")])
+            if not usable:
+                set_children(self.results, [w.HTML("<p class='nocode-hint'>Train a model first; it will appear here.</p>")])
+            elif any(isinstance(c, w.HTML) and "nocode-hint" in c.value for c in self.results.children):
+                set_children(self.results, [])  # a refresh keeps the predictions on screen
         report_errors(self.message, work)
 
     def _predict(self, _=None) -> None:

@@ -221,6 +221,8 @@ def test_test_panel_predicts_uploaded_pictures(ws, alice):
     cards = [texts(c) for c in panel.results.children]
     assert "it is" in cards[0] and "probability" in cards[0] and "new-red.jpg" in cards[0]
     assert "could not be tested" in cards[1]
+    panel.refresh()  # a late refresh (a run finishing in another tab) keeps the answers on screen
+    assert [texts(c) for c in panel.results.children] == cards
 
 
 # Security: widgets are not access control ------------------------------------------------------------------------

@@ -38,8 +38,9 @@ def everything_stored(ws) -> tuple:
 
 
 def wait_signed_out(app: App, timeout: float = 10) -> None:
+    """Until the login panel is back (the session ends first, then the page changes)."""
     deadline = time.time() + timeout
-    while app.user is not None and time.time() < deadline:
+    while not (app.user is None and app.login is not None) and time.time() < deadline:
         time.sleep(0.05)
 
 
