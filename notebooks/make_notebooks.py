@@ -46,8 +46,8 @@ PANELS = [
                   "for progress in jobs.follow(ws, user, run.id):\n"
                   "    print(progress.run.status, 'epoch', progress.epoch, 'of', progress.epochs)\n"
                   "run = jobs.get(ws, user, run.id)\nrun.status, run.metrics"),
-    new_code_cell("from nocode_widgets.predict import Predictor\nfrom nocode_widgets.training.runs import run_folder\n\n"
-                  "predictor = Predictor(run_folder(ws, run))\n"
+    new_code_cell("from nocode_widgets.predict import open_predictor\nfrom nocode_widgets.training.runs import run_folder\n\n"
+                  "predictor = open_predictor(run_folder(ws, run))\n"
                   "picture = io.BytesIO()\nImage.new('RGB', (64, 48), (210, 50, 50)).save(picture, 'JPEG')\n"
                   "prediction = predictor.predict([('new.jpg', picture.getvalue())])[0]\n"
                   "prediction.label, prediction.top(3)"),

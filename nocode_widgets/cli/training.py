@@ -42,6 +42,8 @@ def register(sub) -> None:
     add_common(p)
     p.add_argument("--user", required=True)
     p.add_argument("--run", required=True, dest="run_id")
+    p.add_argument("--engine", choices=["auto", "onnx", "torch"], default="auto",
+                   help="auto: the exported ONNX model when it passed its parity check, else PyTorch")
     p.add_argument("images", nargs="+")
     p.set_defaults(run=_predict)
 
@@ -127,7 +129,7 @@ def _predict(args):
     from ..predict import Prediction, predictor_for
 
     ws = open_workspace(args)
-    predictor = predictor_for(ws, find_user_or_fail(ws, args.user), args.run_id)
+    predictor = predictor_for(ws, find_user_or_fail(ws, args.user), args.run_id, args.engine)
     images = []
     for path in args.images:
         try:
@@ -137,7 +139,8 @@ def _predict(args):
     rows, lines = [], []
     for (path, _), result in zip(images, predictor.predict(images)):
         if isinstance(result, Prediction):
-            rows.append({"file": path, "label": result.label, "probabilities": result.probabilities})
+            rows.append({"file": path, "label": result.label, "probabilities": result.probabilities,
+                         "engine": predictor.engine})
             lines.append(f"{path}: {result.label} ({result.probabilities[result.label]:.0%})")
         else:
             rows.append({"file": path, "error": result})

@@ -16,7 +16,7 @@ import torch
 
 from ..errors import TrainingError
 from ..files import read_json, sweep_stale_temp_files, write_json_atomic
-from ..preprocess import load_rgb, to_uint8_tensor
+from ..preprocess import load_rgb, to_uint8_array
 
 IN_MEMORY_LIMIT = 1_500_000_000  # bytes of cache kept in RAM; larger caches are memory-mapped files
 
@@ -85,7 +85,7 @@ def build_cache(paths: list[Path], hashes: list[str], size: int, cache_dir: Path
     if not final.exists():
         tmp = final.with_name(final.name + f".{os.getpid()}.tmp")
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), 3, size, size))
-        decode = lambda p: to_uint8_tensor(load_rgb(p), size).numpy()  # noqa: E731
+        decode = lambda p: to_uint8_array(load_rgb(p), size)  # noqa: E731
         with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
             for i, tensor in enumerate(pool.map(decode, paths)):
                 array[i] = tensor

@@ -20,17 +20,17 @@ from ..datasets import dataset_folder, get_dataset, read_manifest
 from ..errors import NocodeError, NotFound, TrainingError
 from ..evaluate import evaluate
 from ..files import remove_tree_and_empty_parents, write_json_atomic
-from ..predict import save_model
+from ..model_torch import export_and_check, save_model
 from ..store import Table
 from ..workspace import Workspace
-from .config import Facts, TrainConfig, resolve
+from .config import TrainConfig, resolve
 from .data import build_cache, stable_split
+from .facts import dataset_facts
 from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
 from .runs import RunRecord, append_history, load_run, run_folder, transition, update_run, write_progress
 
 log = logging.getLogger("nocode_widgets.training")
-AUTO_CANDIDATES = ("mobilenet_v3_large", "efficientnet_b0")
 
 
 class Reporter:
@@ -71,32 +71,6 @@ def cancel_requested(folder: Path) -> bool:
     return (folder / "cancel").exists()
 
 
-def dataset_facts(ws: Workspace, owner: User, dataset_id: str, device: torch.device, config: TrainConfig):
-    """The dataset's pictures (classes with pictures only, in dataset order) and Auto's Facts."""
-    try:
-        ds = get_dataset(ws, owner, dataset_id)
-    except NotFound:
-        raise TrainingError("The dataset of this run was deleted.") from None
-    folder = dataset_folder(ws, ds)
-    entries = read_manifest(folder)
-    classes = [c for c in ds.classes if ds.counts.get(c, 0) > 0]
-    if len(classes) < 2:
-        raise TrainingError("Training needs at least two classes with pictures.")
-    thin = [c for c in classes if ds.counts[c] < 2]
-    if thin:
-        raise TrainingError(f"Each class needs at least two pictures (one to learn from, one to check): {', '.join(thin)}.")
-    entries = [e for e in entries if e.label in classes]
-    sides = sorted(min(e.width, e.height) for e in entries)
-    counts = [ds.counts[c] for c in classes]
-    candidates = set(AUTO_CANDIDATES) | ({config.arch} if config.arch else set())
-    allow = ws.settings.allow_weight_download and config.pretrained
-    pretrained = {a: config.pretrained and (bool(config.weights_file) and a == config.arch
-                                            or zoo.pretrained_available(a, allow)) for a in candidates}
-    facts = Facts(device.type, len(entries), len(classes), sides[len(sides) // 2], max(counts) / min(counts), pretrained,
-                  cpu_bf16=cpu_has_fast_bf16())
-    return ds, folder, entries, classes, facts
-
-
 def execute_run(ws: Workspace, run_id: str) -> RunRecord:
     """Train the queued run in this process; always leaves it in a final state. A run that is no
     longer queued (cancelled meanwhile) is left as it is."""
@@ -132,7 +106,8 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
     asked = TrainConfig.from_json(run.config)
     device = pick_device(asked.device)
     set_cpu_threads()
-    ds, ds_folder, entries, classes, facts = dataset_facts(ws, owner, run.dataset_id, device, asked)
+    ds, ds_folder, entries, classes, facts = dataset_facts(ws, owner, run.dataset_id, device.type,
+                                                           cpu_has_fast_bf16(), asked)
     cfg, explanation = resolve(asked, facts)
     update_run(ws, run.id, resolved=cfg.to_json(), explanation=explanation, device=str(device),
                dataset_version=ds.version)
@@ -186,9 +161,12 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
     metrics = _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folder)
     save_model(folder, model.cpu(), cfg.arch, classes, cfg.image_size, mean, std, run_id=run.id,
                dataset_id=ds.id, dataset_version=ds.version, best_epoch=result.best_epoch)
+    reporter.update(force=True, phase="exporting")
+    export = export_and_check(model, folder, cfg.image_size, cache[torch.as_tensor(split.val)], mean, std)
     status = "cancelled" if result.stopped == "cancelled" else "done"
     reporter.update(force=True, phase=status)
-    transition(ws, run.id, ("running",), status=status, metrics=metrics, **summary)  # not if marked interrupted
+    transition(ws, run.id, ("running",), status=status, metrics=metrics, export=export,  # not if marked interrupted
+               **summary)
 
 
 def _gone():

@@ -45,6 +45,7 @@ class RunRecord:
     pid: int | None = None
     host: str = ""
     launched: float | None = None  # when the scheduler started its worker (a waiting run has none)
+    export: dict = field(default_factory=dict)  # model.onnx and its parity check (model_torch.export_and_check)
 
     @property
     def is_active(self) -> bool:

@@ -147,7 +147,19 @@ def headline(run) -> str:
     from .train import finished_line
 
     note = f"<p><small>{esc(run.explanation)}</small></p>" if run.explanation else ""
-    return f"<h4>{esc(run.dataset_name)} — {esc(run.status)}</h4><p>{finished_line(run)}</p>{note}"
+    return (f"<h4>{esc(run.dataset_name)} — {esc(run.status)}</h4><p>{finished_line(run)}</p>{note}"
+            f"{export_line(run.export)}")
+
+
+def export_line(export: dict) -> str:
+    """The parity check of the exported model, in words ("" for a run without one)."""
+    if not export:
+        return ""
+    if export.get("ok"):
+        return (f"<p class='nocode-export'><small>Exported model (ONNX) agrees on {export['agree']}/{export['total']} "
+                f"validation pictures, largest difference {export['max_diff']:.5f}.</small></p>")
+    return (f"<p class='nocode-export' style='color:#8a5a00'><small>{esc(export.get('error') or 'Export failed.')} "
+            "The app tests this run with the trained (PyTorch) model instead.</small></p>")
 
 
 def per_class_table(ev: dict) -> str:

@@ -5,7 +5,7 @@ from torch import nn
 from nocode_widgets import zoo
 from nocode_widgets.errors import TrainingError
 from nocode_widgets.files import read_json
-from nocode_widgets.predict import Predictor
+from nocode_widgets.predict import open_predictor
 from nocode_widgets.training.config import TrainConfig
 from nocode_widgets.training.fit import Callbacks, TensorFeeder, fit, predict_probs
 from nocode_widgets.training.runs import read_history, run_folder
@@ -60,7 +60,7 @@ def test_class_order_survives_save_load_and_predict(ws, alice):
     D.rename_class(ws, alice, ds.id, "blue", "zz-blue")
     ds = D.get_dataset(ws, alice, ds.id)
     run = train(ws, alice, ds, epochs=8, patience=8)
-    predictor = Predictor(run_folder(ws, run))
+    predictor = open_predictor(run_folder(ws, run))
     assert predictor.classes == list(ds.classes) == ["zz-blue", "red", "yellow"]
     fresh = [(f"{c}.jpg", picture(COLORS[c], size=(40, 30), seed=900 + i)) for i, c in enumerate(["blue", "red", "yellow"])]
     labels = [p.label for p in predictor.predict(fresh)]
@@ -71,7 +71,7 @@ def test_class_order_survives_save_load_and_predict(ws, alice):
 
 def test_predictor_reports_bad_files_instead_of_failing(ws, alice):
     run = train(ws, alice, colour_dataset(ws, alice), epochs=1)
-    out = Predictor(run_folder(ws, run)).predict([("bad.jpg", b"nope"), ("ok.jpg", picture())])
+    out = open_predictor(run_folder(ws, run)).predict([("bad.jpg", b"nope"), ("ok.jpg", picture())])
     assert isinstance(out[0], str) and "not a picture" in out[0] and out[1].label in ("red", "green", "blue")
 
 
@@ -125,7 +125,7 @@ def test_cancel_stops_at_the_next_batch_and_keeps_the_best_epoch_so_far(ws, alic
     watcher.start()
     done = execute_run(ws, run.id)
     assert done.status == "cancelled" and done.epochs_run in (2, 3) and done.usable
-    assert Predictor(folder).predict([("x.jpg", picture())])[0].label
+    assert open_predictor(folder).predict([("x.jpg", picture())])[0].label
 
 
 def test_offline_auto_trains_from_scratch_without_notice_for_small_cnn(ws, alice):
@@ -146,7 +146,7 @@ def test_fast_mode_with_a_local_weights_file(ws, alice, tmp_path):
                 weights_file=str(tmp_path / "w.pth"), epochs=5)
     assert run.status == "done", run.error
     assert run.resolved["mode"] == "fast" and run.notice == ""
-    assert Predictor(run_folder(ws, run)).predict([("x.jpg", picture())])[0].label
+    assert open_predictor(run_folder(ws, run)).predict([("x.jpg", picture())])[0].label
 
 
 def test_dataset_with_one_class_cannot_train(ws, alice):

@@ -10,7 +10,7 @@ import pytest
 
 from nocode_widgets import auth
 from nocode_widgets.errors import NotFound
-from nocode_widgets.predict import Predictor
+from nocode_widgets.predict import open_predictor
 from nocode_widgets.training import jobs
 from nocode_widgets.training.runs import read_history, run_folder
 from tests.conftest import NOCODE, cli_env
@@ -73,7 +73,7 @@ def test_cancel_ends_cancelled_with_usable_weights(ws, alice):
     assert jobs.cancel(ws, alice, run.id).status in ("running", "cancelled")
     done = final(ws, alice, run.id, timeout=60)
     assert done.status == "cancelled" and done.usable and done.epochs_run < 300
-    assert Predictor(run_folder(ws, done)).predict([("x.jpg", picture())])[0].label in ds.classes
+    assert open_predictor(run_folder(ws, done)).predict([("x.jpg", picture())])[0].label in ds.classes
 
 
 def test_cancel_of_a_queued_run_is_immediate(ws, alice):
@@ -94,7 +94,7 @@ def test_sigkill_of_the_worker_makes_the_run_interrupted_and_keeps_its_best_epoc
     os.kill(pid, signal.SIGKILL)
     done = final(ws, alice, run.id, timeout=30)
     assert done.status == "interrupted" and "stopped unexpectedly" in done.error
-    assert done.usable and Predictor(run_folder(ws, done)).classes == list(ds.classes)
+    assert done.usable and open_predictor(run_folder(ws, done)).classes == list(ds.classes)
 
 
 def test_three_runs_with_a_limit_of_one_run_one_after_another_in_order(ws, alice):

@@ -1,0 +1,66 @@
+"""`python -m nocode_widgets.training.estimate` reads {"config", "images", "train_images"} as JSON on
+stdin and prints an Estimate as JSON: a few real training steps of the planned model on random pictures
+of the planned size. A subprocess of its own, so the page's kernel never imports torch nor holds the
+GPU."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import torch
+
+from .. import zoo
+from .config import TrainConfig
+from .fit import ImageFeeder, autocast_for, make_optimizer, pick_device, set_cpu_threads
+
+
+def measure(cfg: TrainConfig, images: int, train_images: int, steps: int = 3) -> dict:
+    device = pick_device(cfg.device)
+    set_cpu_threads()
+    model = zoo.build_model(cfg.arch, 2).to(device)
+    if cfg.mode == "fast":  # features once (a forward pass per picture), then a head in seconds
+        return _measure_fast(model, cfg, device, images)
+    batch = min(cfg.batch_size, max(2, train_images))
+    cache = torch.randint(0, 255, (batch, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8)
+    feed = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, device, cfg.augment, cfg.channels_last)
+    opt = make_optimizer(model, cfg)
+    ctx, _ = autocast_for(device, cfg.amp)
+    idx, y = torch.arange(batch), torch.zeros(batch, dtype=torch.long, device=device)
+    model.train()
+    timings = []
+    for _ in range(steps + 1):  # the first step warms up
+        start = time.perf_counter()
+        with ctx:
+            loss = torch.nn.functional.cross_entropy(model(feed(idx, train=True)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        timings.append(time.perf_counter() - start)
+    per_image = min(timings[1:]) / batch
+    per_epoch = per_image * train_images * 1.15 + per_image / 3 * (images - train_images)
+    return {"seconds_per_epoch": per_epoch,
+            "typical_seconds": per_epoch * min(cfg.epochs, max(cfg.patience * 2, cfg.epochs // 2)),
+            "max_seconds": per_epoch * cfg.epochs}
+
+
+@torch.no_grad()
+def _measure_fast(model, cfg, device, images: int) -> dict:
+    model.eval()
+    x = torch.randn(8, 3, cfg.image_size, cfg.image_size, device=device)
+    model(x)
+    start = time.perf_counter()
+    model(x)
+    features = (time.perf_counter() - start) / 8 * images
+    return {"seconds_per_epoch": features, "typical_seconds": features + 5, "max_seconds": features + 10}
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    print(json.dumps(measure(TrainConfig.from_json(job["config"]), job["images"], job["train_images"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""What Auto needs to know, without torch (page kernels plan with it): the dataset's facts, and the
+machine's devices, probed once in a short subprocess and cached in the data folder (`device.json`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from .. import zoo
+from ..auth import User
+from ..datasets import dataset_folder, get_dataset, read_manifest
+from ..errors import NotFound, TrainingError
+from ..files import read_json, write_json_atomic
+from ..workspace import Workspace
+from .config import Facts, TrainConfig
+
+AUTO_CANDIDATES = ("mobilenet_v3_large", "efficientnet_b0")
+_PROBE = ("import json, torch\n"
+          "from nocode_widgets.training.fit import cpu_has_fast_bf16, pick_device\n"
+          "print(json.dumps({'auto': pick_device('auto').type, 'cuda': torch.cuda.is_available(), "
+          "'cpu_bf16': cpu_has_fast_bf16()}))")
+
+
+def dataset_facts(ws: Workspace, owner: User, dataset_id: str, device_type: str, cpu_bf16: bool,
+                  config: TrainConfig):
+    """The dataset's pictures (classes with pictures only, in dataset order) and Auto's Facts."""
+    try:
+        ds = get_dataset(ws, owner, dataset_id)
+    except NotFound:
+        raise TrainingError("The dataset of this run was deleted.") from None
+    folder = dataset_folder(ws, ds)
+    entries = read_manifest(folder)
+    classes = [c for c in ds.classes if ds.counts.get(c, 0) > 0]
+    if len(classes) < 2:
+        raise TrainingError("Training needs at least two classes with pictures.")
+    thin = [c for c in classes if ds.counts[c] < 2]
+    if thin:
+        raise TrainingError(f"Each class needs at least two pictures (one to learn from, one to check): {', '.join(thin)}.")
+    entries = [e for e in entries if e.label in classes]
+    sides = sorted(min(e.width, e.height) for e in entries)
+    counts = [ds.counts[c] for c in classes]
+    candidates = set(AUTO_CANDIDATES) | ({config.arch} if config.arch else set())
+    allow = ws.settings.allow_weight_download and config.pretrained
+    pretrained = {a: config.pretrained and (bool(config.weights_file) and a == config.arch
+                                            or zoo.pretrained_available(a, allow)) for a in candidates}
+    facts = Facts(device_type, len(entries), len(classes), sides[len(sides) // 2], max(counts) / min(counts), pretrained,
+                  cpu_bf16=cpu_bf16)
+    return ds, folder, entries, classes, facts
+
+
+def device_facts(ws: Workspace) -> dict:
+    """{"auto": "cuda"|"mps"|"cpu", "cuda": bool, "cpu_bf16": bool} for this machine and Python, probed
+    once (a subprocess imports torch, this process does not) and cached."""
+    path = ws.settings.data_dir / "device.json"
+    key = f"{os.uname().nodename} {sys.executable} {os.environ.get('CUDA_VISIBLE_DEVICES', '')}"
+    cached = read_json(path) or {}
+    if cached.get("key") == key:
+        return cached
+    out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise TrainingError("This machine's training device could not be checked. Please try again.")
+    facts = {**json.loads(out.stdout.strip().splitlines()[-1]), "key": key}
+    write_json_atomic(path, facts)
+    return facts
+
+
+def device_type(ws: Workspace, wanted: str = "auto") -> str:
+    """The device a run asking for `wanted` would use (as `fit.pick_device` decides, without torch)."""
+    facts = device_facts(ws)
+    if wanted == "auto":
+        return facts["auto"]
+    if wanted == "cuda" and not facts["cuda"]:
+        raise TrainingError("No CUDA GPU is available on this machine; choose the CPU.")
+    return wanted
