@@ -44,13 +44,62 @@ def save_model(folder: Path, model: nn.Module, arch: str, classes: list[str], im
         "saved": time.time(), **extra})
 
 
+class FixedAdaptiveAvgPool(nn.Module):
+    """AdaptiveAvgPool2d for one known input size, as two matrix products the ONNX exporter supports
+    (it refuses adaptive pooling whose output does not divide the input: AlexNet and VGG below 224 px)."""
+
+    def __init__(self, in_hw: tuple[int, int], out_hw: tuple[int, int]):
+        super().__init__()
+        self.register_buffer("rows", _pool_matrix(in_hw[0], out_hw[0]))
+        self.register_buffer("cols", _pool_matrix(in_hw[1], out_hw[1]).t().contiguous())
+
+    def forward(self, x):
+        return torch.matmul(torch.matmul(self.rows, x), self.cols)
+
+
+def _pool_matrix(size: int, out: int) -> torch.Tensor:
+    """out x size: row i averages the bin [floor(i*size/out), ceil((i+1)*size/out)), as adaptive pooling does."""
+    matrix = torch.zeros(out, size)
+    for i in range(out):
+        start, end = (i * size) // out, -((-(i + 1) * size) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def exportable(model: nn.Module, image_size: int) -> nn.Module:
+    """`model`, or a copy whose adaptive average pools that ONNX cannot export at this picture size are
+    replaced by their fixed-size equivalent (the same numbers)."""
+    import copy
+
+    sizes: dict = {}
+    pools = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    hooks = [m.register_forward_hook(lambda m, args, out: sizes.__setitem__(m, (args[0].shape[-2:], out.shape[-2:])))
+             for _, m in pools]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, image_size, image_size))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    uneven = [name for name, m in pools if m in sizes and any(i % o for i, o in zip(*sizes[m]))]
+    if not uneven:
+        return model
+    copied = copy.deepcopy(model)
+    for name in uneven:
+        parent_name, _, attr = name.rpartition(".")
+        parent = copied.get_submodule(parent_name) if parent_name else copied
+        in_hw, out_hw = sizes[model.get_submodule(name)]
+        setattr(parent, attr, FixedAdaptiveAvgPool(tuple(in_hw), tuple(out_hw)))
+    return copied
+
+
 def export_onnx(model: nn.Module, path: Path, image_size: int) -> None:
     """One self-contained `.onnx` file: input `pixels` [batch, 3, S, S], output `probabilities` (softmax
     inside), dynamic batch axis, opset 17, written atomically. The TorchScript exporter (`dynamo=False`):
     here it exports MobileNetV3-Small in about a second against 7 s for the torch.export one, and needs
     no onnxscript; both pass the parity check. When torch removes it, switch to `dynamo=True`."""
-    wrapped = nn.Sequential(model, nn.Softmax(dim=1)).cpu().float().eval()
-    wrapped = wrapped.to(memory_format=torch.contiguous_format)
+    model = model.cpu().float().eval().to(memory_format=torch.contiguous_format)
+    wrapped = nn.Sequential(exportable(model, image_size), nn.Softmax(dim=1))
     tmp = path.with_name(path.name + ".tmp")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
