@@ -138,9 +138,20 @@ def cached_weights_path(name: str) -> Path | None:
 
 def pretrained_available(name: str, allow_download: bool) -> bool:
     path = cached_weights_path(name)
-    if path is None:
+    return weights_available(weights_url(name), path, allow_download)
+
+
+def weights_locations() -> dict[str, tuple[str, str]]:
+    """arch -> (download URL, cached file) of every pretrained architecture (torchvision's catalog, so
+    the device probe records it for page kernels, which do not import torch)."""
+    return {name: (weights_url(name), str(cached_weights_path(name))) for name, a in ARCHS.items() if a.has_pretrained}
+
+
+def weights_available(url: str | None, path: Path | None, allow_download: bool) -> bool:
+    """The weights are in the cache, or downloadable (when allowed and the host answers)."""
+    if url is None or path is None:
         return False
-    return path.exists() or (allow_download and _online(weights_url(name)))
+    return Path(path).exists() or (allow_download and _online(url))
 
 
 _REACHABLE: dict[str, tuple[float, bool]] = {}  # host -> (when checked, reachable)

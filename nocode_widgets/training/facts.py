@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Callable
 
 from .. import zoo
 from ..auth import User
@@ -19,13 +21,16 @@ from .config import Facts, TrainConfig
 AUTO_CANDIDATES = ("mobilenet_v3_large", "efficientnet_b0")
 _PROBE = ("import json, torch\n"
           "from nocode_widgets.training.fit import cpu_has_fast_bf16, pick_device\n"
+          "from nocode_widgets.zoo import weights_locations\n"
           "print(json.dumps({'auto': pick_device('auto').type, 'cuda': torch.cuda.is_available(), "
-          "'cpu_bf16': cpu_has_fast_bf16()}))")
+          "'cpu_bf16': cpu_has_fast_bf16(), 'weights': weights_locations()}))")
+Locate = Callable[[str], "tuple[str | None, str | None]"]
 
 
 def dataset_facts(ws: Workspace, owner: User, dataset_id: str, device_type: str, cpu_bf16: bool,
-                  config: TrainConfig):
-    """The dataset's pictures (classes with pictures only, in dataset order) and Auto's Facts."""
+                  config: TrainConfig, locate: Locate):
+    """The dataset's pictures (classes with pictures only, in dataset order) and Auto's Facts.
+    `locate(arch)` gives the pretrained weights' (URL, cached file), or (None, None)."""
     try:
         ds = get_dataset(ws, owner, dataset_id)
     except NotFound:
@@ -44,17 +49,34 @@ def dataset_facts(ws: Workspace, owner: User, dataset_id: str, device_type: str,
     candidates = set(AUTO_CANDIDATES) | ({config.arch} if config.arch else set())
     allow = ws.settings.allow_weight_download and config.pretrained
     pretrained = {a: config.pretrained and (bool(config.weights_file) and a == config.arch
-                                            or zoo.pretrained_available(a, allow)) for a in candidates}
+                                            or zoo.weights_available(*_as_path(locate(a)), allow)) for a in candidates}
     facts = Facts(device_type, len(entries), len(classes), sides[len(sides) // 2], max(counts) / min(counts), pretrained,
                   cpu_bf16=cpu_bf16)
     return ds, folder, entries, classes, facts
+
+
+def _as_path(location):
+    url, path = location
+    return url, (Path(path) if path else None)
+
+
+def torch_locate(arch: str):
+    """Where the weights are, asked of torchvision (the worker, which has torch anyway)."""
+    return zoo.weights_url(arch), zoo.cached_weights_path(arch)
+
+
+def probed_locate(ws: Workspace) -> Locate:
+    """Where the weights are, from the device probe's record (no torch in this process)."""
+    weights = device_facts(ws).get("weights", {})
+    return lambda arch: tuple(weights.get(arch, (None, None)))
 
 
 def device_facts(ws: Workspace) -> dict:
     """{"auto": "cuda"|"mps"|"cpu", "cuda": bool, "cpu_bf16": bool} for this machine and Python, probed
     once (a subprocess imports torch, this process does not) and cached."""
     path = ws.settings.data_dir / "device.json"
-    key = f"{os.uname().nodename} {sys.executable} {os.environ.get('CUDA_VISIBLE_DEVICES', '')}"
+    key = " ".join([os.uname().nodename, sys.executable, os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+                    os.environ.get("TORCH_HOME", ""), os.environ.get("XDG_CACHE_HOME", "")])
     cached = read_json(path) or {}
     if cached.get("key") == key:
         return cached

@@ -13,7 +13,7 @@ from ..auth import User, current_user
 from ..errors import TrainingError
 from ..workspace import Workspace
 from .config import TrainConfig, resolve
-from .facts import dataset_facts, device_facts, device_type
+from .facts import dataset_facts, device_facts, device_type, probed_locate
 
 ESTIMATE_TIMEOUT_S = 300
 
@@ -48,7 +48,8 @@ def plan(ws: Workspace, user: User, dataset_id: str, config: dict | None = None)
     user = current_user(ws, user)
     asked = TrainConfig.from_json({k: v for k, v in (config or {}).items() if v is not None})
     kind = device_type(ws, asked.device)
-    _, _, entries, _, facts = dataset_facts(ws, user, dataset_id, kind, device_facts(ws)["cpu_bf16"], asked)
+    _, _, entries, _, facts = dataset_facts(ws, user, dataset_id, kind, device_facts(ws)["cpu_bf16"], asked,
+                                            probed_locate(ws))
     cfg, why = resolve(asked, facts)
     return Plan(cfg, why, len(entries), int(len(entries) * (1 - cfg.val_fraction - cfg.test_fraction)))
 

@@ -15,12 +15,12 @@ from torch import nn
 from nocode_widgets import datasets as D
 from nocode_widgets import zoo
 from nocode_widgets.model_torch import export_and_check
-from nocode_widgets.predict import OnnxPredictor, open_predictor, predictor_for
+from nocode_widgets.predict import OnnxPredictor, predictor_for
 from nocode_widgets.preprocess import load_rgb, normalize_array, normalize_batch, to_uint8_array
 from nocode_widgets.training.data import build_cache
 from nocode_widgets.training.runs import run_folder
 from tests.conftest import NOCODE, cli_env
-from tests.images import class_files, make_zip, picture
+from tests.images import make_zip, picture
 from tests.training.helpers import colour_dataset, train
 
 

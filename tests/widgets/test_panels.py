@@ -9,36 +9,11 @@ from nocode_widgets import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.training import jobs
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel, TestPanel, TrainPanel
-from nocode_widgets.ui.common import IPYWIDGETS_8
 from tests.images import COLORS, class_files, make_zip, picture
+from tests.widgets.driving import sign_in, texts, upload  # noqa: F401 - other tests import them from here too
 from tests.training.helpers import colour_dataset
 
 QUICK = {"epochs": 3}
-
-
-def upload(widget: w.FileUpload, files: dict) -> None:
-    """What the browser sends when files are chosen."""
-    if IPYWIDGETS_8:
-        widget.set_state({"value": [{"name": n, "type": "image/jpeg", "size": len(b), "content": memoryview(b),
-                                     "last_modified": 0} for n, b in files.items()]})
-    else:
-        widget.set_state({"data": [memoryview(b) for b in files.values()],
-                          "metadata": [{"name": n, "type": "image/jpeg", "size": len(b), "lastModified": 0}
-                                       for n, b in files.items()],
-                          "_counter": widget._counter + len(files)})
-
-
-def texts(widget) -> str:
-    """All HTML text under a widget."""
-    out = [getattr(widget, "value", "")] if isinstance(widget, (w.HTML, w.Label)) else []
-    for child in getattr(widget, "children", ()):
-        out.append(texts(child))
-    return " ".join(o for o in out if isinstance(o, str))
-
-
-def sign_in(app: App, name="alice", password="password-alice", new=False):
-    app.login.username.value, app.login.password.value = name, password
-    (app.login.signup_button if new else app.login.login_button).click()
 
 
 def quick_train(panel: TrainPanel):

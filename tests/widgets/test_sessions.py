@@ -13,7 +13,7 @@ from nocode_widgets.ui.common import BUSY, IPYWIDGETS_8
 from tests.conftest import make_workspace
 from tests.images import class_files, make_zip
 from tests.training.helpers import colour_dataset, train
-from tests.widgets.test_panels import sign_in, upload
+from tests.widgets.driving import sign_in, upload
 
 
 def live_widgets() -> dict:

@@ -1,0 +1,56 @@
+"""Page kernels never import torch (issue: export / torch-free kernels): the whole flow — sign-in, a
+dataset, Auto's plan, a run, Results, Test — driven headlessly in a fresh Python process, which then
+reports the modules it loaded. Training itself runs in its worker process, as in the app."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, cli_env
+
+FLOW = r'''
+import io, json, sys, time
+from nocode_widgets.config import Settings
+from nocode_widgets.workspace import Workspace
+from nocode_widgets.ui import App
+from tests.images import class_files, make_zip, picture
+from tests.widgets.driving import sign_in, texts, upload
+
+ws = Workspace.open()
+app = App(ws, poll_interval=0.2)
+sign_in(app, "alice", "password-alice", new=True)
+datasets = app.panels["Datasets"]
+upload(datasets.zip_upload, {"colours.zip": make_zip(class_files(("red", "blue"), per_class=10))})
+datasets.zip_button.click()
+datasets.work.wait()
+train = app.panels["Train"]
+train.refresh()
+explained = train.explanation.value
+train.auto.value = False
+train.epochs.value, train.image_size.value = 2, 32
+train.start_button.click()
+train.wait(300)
+results = app.panels["Results"]
+results.refresh()
+test = app.panels["Test"]
+test.refresh()
+upload(test.upload, {"new.jpg": picture((220, 30, 30), size=(40, 30), seed=5)})
+test.button.click()
+test.work.wait()
+print(json.dumps({"explained": explained, "status": texts(train), "results": texts(results),
+                  "test": texts(test.results), "torch": sorted(m for m in ("torch", "torchvision") if m in sys.modules)}))
+'''
+
+
+@pytest.mark.slow
+def test_the_page_kernel_runs_the_whole_flow_without_importing_torch(tmp_path):
+    env = cli_env(tmp_path / "data", PYTHONPATH=str(REPO))
+    out = subprocess.run([sys.executable, "-c", FLOW], env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "Auto:" in seen["explained"] and "Finished" in seen["status"]
+    assert "Exported model (ONNX) agrees on" in seen["results"]
+    assert "it is" in seen["test"] and "probability" in seen["test"]
+    assert seen["torch"] == []
