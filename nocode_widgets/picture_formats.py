@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
+from .portable import FORMATS
 
 
 def open_picture(source) -> Image.Image:

@@ -1,8 +1,9 @@
 """The one preprocessing definition shared by training (the tensor cache), PyTorch prediction and ONNX
 prediction, so a model always sees pictures prepared exactly as in validation: resize the shorter side
 to `size` (bilinear), centre-crop a `size` x `size` square, keep uint8 [3, size, size]; normalization
-happens on the batch: (x / 255 - mean) / std in float32. numpy + PIL only: page kernels use it without
-torch; the torch helpers wrap the same arrays."""
+happens on the batch: (x / 255 - mean) / std in float32. The numpy + PIL definitions live in
+`portable.py` (also a bundle's predict.py); page kernels use them without torch; the torch helpers
+wrap the same arrays."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .picture_formats import open_picture
+from .portable import fit_array, normalize
 
 
 def load_rgb(source) -> Image.Image:
@@ -23,16 +25,13 @@ def load_rgb(source) -> Image.Image:
 
 
 def to_uint8_array(image: Image.Image, size: int) -> np.ndarray:
-    """[3, size, size] uint8: shorter side resized to `size`, centre crop."""
-    fitted = ImageOps.fit(image, (size, size), method=Image.Resampling.BILINEAR, centering=(0.5, 0.5))
-    return np.ascontiguousarray(np.asarray(fitted, dtype=np.uint8).transpose(2, 0, 1))
+    """[3, size, size] uint8: shorter side resized to `size`, centre crop (`portable.fit_array`)."""
+    return fit_array(image, size)
 
 
 def normalize_array(batch_uint8: np.ndarray, mean, std) -> np.ndarray:
     """uint8 [N,3,H,W] -> float32 normalized, the same float32 operations as `normalize_batch`."""
-    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
-    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
-    return (batch_uint8.astype(np.float32) / np.float32(255.0) - m) / s
+    return normalize(batch_uint8, mean, std)
 
 
 def to_uint8_tensor(image: Image.Image, size: int):

@@ -13,13 +13,12 @@ import io
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..picture_formats import open_picture
+from ..portable import JPEG_QUALITY, to_rgb
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
-JPEG_QUALITY = 90
 
 
 class ImageRejected(Exception):
@@ -55,46 +54,9 @@ def normalize_image(raw: bytes, max_side: int, max_pixels: int) -> NormalizedIma
         raise ImageRejected("the picture has no pixels")
     fmt = image.format or "?"
     try:
-        rgb = _to_rgb(image, max_side)
+        rgb = to_rgb(image, max_side)
     except Exception:
         raise ImageRejected("the file is damaged or cut short") from None
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=JPEG_QUALITY)
     return NormalizedImage(out.getvalue(), hashlib.sha256(raw).hexdigest(), width, height, fmt)
-
-
-def _to_rgb(image: Image.Image, max_side: int) -> Image.Image:
-    if image.format == "JPEG":
-        image.draft("RGB", (max_side, max_side))  # decode at a reduced scale when that is enough
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
-    image.load()
-    image = ImageOps.exif_transpose(image)
-    image = _as_rgb(image)
-    if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return image
-
-
-def _as_rgb(image: Image.Image) -> Image.Image:
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        return _stretch_to_8bit(image).convert("RGB")
-    if mode == "P":
-        image = image.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-
-
-def _stretch_to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit or float grey: map its actual range onto 0-255 instead of clipping to white."""
-    a = np.asarray(image, dtype=np.float64)
-    lo, hi = float(a.min()), float(a.max())
-    scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-    return Image.fromarray(scaled.round().astype(np.uint8), "L")
