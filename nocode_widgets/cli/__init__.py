@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import NocodeError
-from . import datasets, serve, training, users
+from . import datasets, export, serve, training, users
 from .common import Parser
 
-GROUPS = [serve, users, datasets, training]
+GROUPS = [serve, users, datasets, training, export]
 
 
 def build_parser() -> Parser:

@@ -15,8 +15,9 @@ from ..datasets import thumbnail_bytes
 from ..errors import NotFound
 from ..training import jobs
 from ..training.runs import delete_run, read_evaluation, read_history, run_folder
+from .download import Download
 from ..workspace import Workspace
-from .common import Message, SessionPanel, ask, esc, html_table, options_of, percent, report_errors, serialized, set_children
+from .common import Background, Message, SessionPanel, ask, esc, html_table, options_of, percent, report_errors, serialized, set_children
 
 SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("val_accuracy") or -1),
          "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
@@ -39,14 +40,20 @@ class ResultsPanel(SessionPanel):
         self.detail = w.VBox()
         self.side_by_side = w.HTML()
         self.delete_button = w.Button(description="Delete run", button_style="danger", icon="trash")
+        self.download_button = w.Button(description="Download model", icon="download",
+                                        tooltip="model.onnx, predict.py and a model card, as one zip")
+        self.download = Download()
+        self.work = Background()
         self.confirm = w.HBox()
         self.sort.observe(lambda _: self.refresh(), names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.picker.observe(lambda _: self.show_run(), names="value")
         self.compare.observe(lambda _: self.show_comparison(), names="value")
         self.delete_button.on_click(self._ask_delete)
+        self.download_button.on_click(self._download)
         super().__init__(ws, user, [w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table,
-                                    self.picker, self.detail, w.HBox([self.delete_button]), self.confirm,
+                                    self.picker, self.detail, w.HBox([self.download_button, self.delete_button]),
+                                    self.download, self.confirm,
                                     self.compare, self.side_by_side, self.message], "nocode-results")
         self.refresh()
 
@@ -122,6 +129,22 @@ class ResultsPanel(SessionPanel):
                     ["time", f"{a.seconds:.0f} s", f"{b.seconds:.0f} s"]]
             self.side_by_side.value = html_table(["", "this run", "the other"], rows)
         report_errors(self.message, work)
+
+    def _download(self, _=None) -> None:
+        run_id = self.picker.value
+
+        def work():
+            from ..bundle import make_bundle
+
+            if not run_id:
+                self.message.show("Choose a run first.", "warn")
+                return
+            bundle = make_bundle(self.ws, self.user, run_id)  # ownership re-checked there
+            data = bundle.zip_bytes()
+            self.download.send_file(bundle.name, data)
+            self.message.show(f"Saving {bundle.name} ({len(data) / 2**20:.1f} MB): model.onnx, predict.py, "
+                              "model_card.md. Unzip it and run: python predict.py picture.jpg", "ok")
+        self.work.run(self.download_button, self.message, work)
 
     def _ask_delete(self, _=None) -> None:
         run_id = self.picker.value  # bound now, not at Yes time

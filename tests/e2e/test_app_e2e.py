@@ -8,6 +8,11 @@ import urllib.request
 
 import pytest
 
+from nocode_widgets import auth
+from nocode_widgets.bundle import make_bundle
+from nocode_widgets.training import jobs
+from nocode_widgets.workspace import Workspace
+
 from tests.e2e.conftest import shot
 from tests.images import COLORS, picture
 
@@ -81,7 +86,18 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     results.get_by_text("Measured on the validation pictures").wait_for()
     assert "weighted F1" in results.inner_text() and "precision" in results.inner_text()
     assert results.locator("img").count() >= 2  # learning curves and confusion matrix
+    assert "Exported model (ONNX) agrees on" in results.inner_text()
     shot(page, "06-results")
+
+    # Download the model: the browser saves the bundle, byte for byte what the app made
+    with page.expect_download(timeout=60_000) as download:
+        results.get_by_role("button", name="Download model").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    ws = Workspace.open(server["data_dir"])
+    user = auth.find_user(ws, "newcomer")
+    run_id = jobs.runs(ws, user)[0].id
+    assert saved.read_bytes() == make_bundle(ws, user, run_id).zip_bytes()
 
     # Test a new picture
     page.get_by_role("tab", name="Test").click()
