@@ -14,6 +14,8 @@ def register(sub) -> None:
     p.add_argument("--user", required=True)
     p.add_argument("--run", required=True, dest="run_id")
     p.add_argument("--out", required=True, help="folder to write into (created if needed)")
+    p.add_argument("--notebook", action="store_true",
+                   help="instead: a notebook that reproduces the run in plain PyTorch (eject to code)")
     p.set_defaults(run=_export)
 
 
@@ -21,6 +23,12 @@ def _export(args):
     from ..bundle import write_bundle
 
     ws = open_workspace(args)
+    if args.notebook:
+        from ..eject import write_notebook
+
+        path = write_notebook(ws, find_user_or_fail(ws, args.user), args.run_id, Path(args.out))
+        emit(args, {"notebook": str(path.resolve())}, f"Wrote {path.resolve()}")
+        return
     bundle, zip_path = write_bundle(ws, find_user_or_fail(ws, args.user), args.run_id, Path(args.out))
     out = Path(args.out).resolve()
     emit(args, {"folder": str(out), "zip": str(zip_path.resolve()), "files": list(bundle.files)},

@@ -42,6 +42,8 @@ class ResultsPanel(SessionPanel):
         self.delete_button = w.Button(description="Delete run", button_style="danger", icon="trash")
         self.download_button = w.Button(description="Download model", icon="download",
                                         tooltip="model.onnx, predict.py and a model card, as one zip")
+        self.notebook_button = w.Button(description="Download as notebook", icon="code",
+                                        tooltip="this run in plain PyTorch, step by step (eject to code)")
         self.download = Download()
         self.work = Background()
         self.confirm = w.HBox()
@@ -50,9 +52,10 @@ class ResultsPanel(SessionPanel):
         self.picker.observe(lambda _: self.show_run(), names="value")
         self.compare.observe(lambda _: self.show_comparison(), names="value")
         self.delete_button.on_click(self._ask_delete)
-        self.download_button.on_click(self._download)
+        self.download_button.on_click(lambda _: self._download(_bundle_file))
+        self.notebook_button.on_click(lambda _: self._download(_notebook_file))
         super().__init__(ws, user, [w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table,
-                                    self.picker, self.detail, w.HBox([self.download_button, self.delete_button]),
+                                    self.picker, self.detail, w.HBox([self.download_button, self.notebook_button, self.delete_button]),
                                     self.download, self.confirm,
                                     self.compare, self.side_by_side, self.message], "nocode-results")
         self.refresh()
@@ -130,21 +133,18 @@ class ResultsPanel(SessionPanel):
             self.side_by_side.value = html_table(["", "this run", "the other"], rows)
         report_errors(self.message, work)
 
-    def _download(self, _=None) -> None:
+    def _download(self, make) -> None:
+        """`make(ws, user, run_id) -> (file name, bytes, what to tell)`, saved by the browser."""
         run_id = self.picker.value
 
         def work():
-            from ..bundle import make_bundle
-
             if not run_id:
                 self.message.show("Choose a run first.", "warn")
                 return
-            bundle = make_bundle(self.ws, self.user, run_id)  # ownership re-checked there
-            data = bundle.zip_bytes()
-            self.download.send_file(bundle.name, data)
-            self.message.show(f"Saving {bundle.name} ({len(data) / 2**20:.1f} MB): model.onnx, predict.py, "
-                              "model_card.md. Unzip it and run: python predict.py picture.jpg", "ok")
-        self.work.run(self.download_button, self.message, work)
+            name, data, note = make(self.ws, self.user, run_id)  # ownership re-checked there
+            self.download.send_file(name, data)
+            self.message.show(f"Saving {name} ({len(data) / 2**20:.1f} MB). {note}", "ok")
+        self.work.run([self.download_button, self.notebook_button], self.message, work)
 
     def _ask_delete(self, _=None) -> None:
         run_id = self.picker.value  # bound now, not at Yes time
@@ -152,6 +152,23 @@ class ResultsPanel(SessionPanel):
             ask(self.confirm, "Delete this run and its model?", lambda: (
                 delete_run(self.ws, self.user, run_id), self.refresh(), self.message.show("Run deleted.", "ok")),
                 self.message)
+
+
+def _bundle_file(ws, user, run_id):
+    from ..bundle import make_bundle
+
+    bundle = make_bundle(ws, user, run_id)
+    return bundle.name, bundle.zip_bytes(), "Unzip it and run: python predict.py picture.jpg"
+
+
+def _notebook_file(ws, user, run_id):
+    import nbformat
+
+    from ..eject import notebook_for
+
+    run_name = jobs.get(ws, user, run_id).dataset_name.replace(" ", "-")
+    return (f"{run_name}-{run_id[-6:]}.ipynb", nbformat.writes(notebook_for(ws, user, run_id)).encode(),
+            "Open it in Jupyter or Colab: it trains this model again in plain PyTorch.")
 
 
 def _f1(run) -> str:

@@ -34,13 +34,18 @@ train.start_button.click()
 train.wait(300)
 results = app.panels["Results"]
 results.refresh()
+saving = []
+for button in (results.download_button, results.notebook_button):  # the bundle, and the run as a notebook
+    button.click()
+    results.work.wait()
+    saving.append(results.message.text)
 test = app.panels["Test"]
 test.refresh()
 upload(test.upload, {"new.jpg": picture((220, 30, 30), size=(40, 30), seed=5)})
 test.button.click()
 test.work.wait()
 print(json.dumps({"explained": explained, "status": texts(train), "results": texts(results),
-                  "test": texts(test.results), "torch": sorted(m for m in ("torch", "torchvision") if m in sys.modules)}))
+                  "test": texts(test.results), "saving": saving, "torch": sorted(m for m in ("torch", "torchvision") if m in sys.modules)}))
 '''
 
 
@@ -53,4 +58,5 @@ def test_the_page_kernel_runs_the_whole_flow_without_importing_torch(tmp_path):
     assert "Auto:" in seen["explained"] and "Finished" in seen["status"]
     assert "Exported model (ONNX) agrees on" in seen["results"]
     assert "it is" in seen["test"] and "probability" in seen["test"]
+    assert [m.split(" (")[0].split(".")[-1] for m in seen["saving"]] == ["zip", "ipynb"]
     assert seen["torch"] == []
