@@ -23,6 +23,8 @@ from tests.conftest import NOCODE, cli_env
 from tests.images import make_zip, picture
 from tests.training.helpers import colour_dataset, train
 
+pytestmark = pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

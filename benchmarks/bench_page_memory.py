@@ -1,0 +1,118 @@
+"""Memory of a page's kernel, driving the real Voila page in Chromium: a plain idle ipykernel (the
+baseline), the login page, and a page after the whole flow (sign-up, a zip of pictures through the file
+chooser, Auto training, Results, Test on 12 pictures, both downloads). Target: <= 200 MB after the
+flow (it was ~800 MB when the panels imported torch).
+
+    python benchmarks/bench_page_memory.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import table  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def kernels() -> list[int]:
+    """Page kernels on this machine, oldest first."""
+    found = []
+    for pid in filter(str.isdigit, (p.name for p in Path("/proc").iterdir())):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"ipykernel_launcher" in cmd:
+            found.append((Path(f"/proc/{pid}").stat().st_mtime, int(pid)))
+    return [pid for _, pid in sorted(found)]
+
+
+def plain_kernel_mb() -> float:
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        client.execute_interactive("1", timeout=60)
+        time.sleep(1)
+        return rss_mb(manager.provisioner.process.pid)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, voila_server
+    from tests.e2e.test_app_e2e import upload_files, write_pictures
+    from tests.images import COLORS, picture
+
+    rows = [{"page kernel": "plain ipykernel, idle (baseline)", "RSS MB": f"{plain_kernel_mb():.0f}"}]
+    with tempfile.TemporaryDirectory() as tmp, voila_server(Path(tmp) / "data") as url, sync_playwright() as p:
+        tmp = Path(tmp)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        idle = browser.new_context().new_page()
+        idle.goto(url + "/")
+        idle.get_by_text("Welcome").wait_for(timeout=120_000)
+        time.sleep(2)
+        rows.append({"page kernel": "login page", "RSS MB": f"{rss_mb(kernels()[-1]):.0f}"})
+        page = browser.new_context().new_page()
+        page.set_default_timeout(120_000)
+        page.goto(url + "/")
+        page.get_by_text("Welcome").wait_for()
+        flow_kernel = kernels()[-1]
+        page.get_by_placeholder("3 to 32 letters or digits").fill("bench")
+        page.get_by_placeholder("at least 8 characters").fill("a-good-password")
+        page.get_by_role("button", name="Create account").click()
+        page.get_by_role("button", name="Log out").wait_for()
+        page.get_by_placeholder("name of a new dataset").fill("Colours")
+        page.get_by_placeholder("classes, comma separated: cats, dogs").fill("red, blue")
+        page.get_by_role("button", name="Create dataset").click()
+        page.get_by_text("Created Colours").wait_for()
+        for k, (colour, seed) in enumerate((("red", 0), ("blue", 100)), 1):
+            page.locator(".nocode-datasets select").nth(1).select_option(label=colour)
+            upload_files(page, ".nocode-datasets", "Choose pictures", write_pictures(tmp / colour, colour, 20, seed))
+            page.get_by_role("button", name="Add to class").click()
+            page.locator(".nocode-datasets select").first.locator(
+                f"option:has-text('Colours ({20 * k} pictures')").wait_for(state="attached")
+        page.get_by_role("tab", name="Train").click()
+        page.get_by_text("Auto:").wait_for()
+        page.get_by_role("button", name="Start training").click()
+        page.locator(".nocode-train").get_by_text("Finished").wait_for(timeout=600_000)
+        page.get_by_role("tab", name="Results").click()
+        results = page.locator(".nocode-results:visible")
+        results.get_by_text("Measured on the validation pictures").wait_for()
+        for name in ("Download model", "Download as notebook"):
+            with page.expect_download():
+                results.get_by_role("button", name=name).click()
+        page.get_by_role("tab", name="Test").click()
+        new = []
+        for i in range(12):
+            path = tmp / f"new-{i}.jpg"
+            path.write_bytes(picture(COLORS["red" if i % 2 else "blue"], size=(40, 30), seed=500 + i))
+            new.append(str(path))
+        upload_files(page, ".nocode-test", "Choose pictures", new)
+        page.locator(".nocode-test").get_by_role("button", name="Test").click()
+        page.locator(".nocode-test .nocode-prediction").nth(11).wait_for()
+        time.sleep(2)
+        rows.append({"page kernel": "after the whole flow", "RSS MB": f"{rss_mb(flow_kernel):.0f}"})
+        browser.close()
+    base = float(rows[0]["RSS MB"])
+    for row in rows:
+        row["x baseline"] = f"{float(row['RSS MB']) / base:.1f}"
+    print(table(rows, ["page kernel", "RSS MB", "x baseline"]))
+
+
+if __name__ == "__main__":
+    main()
