@@ -43,7 +43,7 @@ def plain_kernel_mb() -> float:
 
     manager, client = start_new_kernel(kernel_name="python3")
     try:
-        client.execute_interactive("1", timeout=60)
+        client.execute_interactive("pass", timeout=60)
         time.sleep(1)
         return rss_mb(manager.provisioner.process.pid)
     finally:
