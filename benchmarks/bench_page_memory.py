@@ -55,7 +55,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, voila_server
-    from tests.e2e.test_app_e2e import upload_files, write_pictures
+    from tests.e2e.test_app_e2e import create_colours, upload_files
     from tests.images import COLORS, picture
 
     rows = [{"page kernel": "plain ipykernel, idle (baseline)", "RSS MB": f"{plain_kernel_mb():.0f}"}]
@@ -76,16 +76,7 @@ def main() -> None:
         page.get_by_placeholder("at least 8 characters").fill("a-good-password")
         page.get_by_role("button", name="Create account").click()
         page.get_by_role("button", name="Log out").wait_for()
-        page.get_by_placeholder("name of a new dataset").fill("Colours")
-        page.get_by_placeholder("classes, comma separated: cats, dogs").fill("red, blue")
-        page.get_by_role("button", name="Create dataset").click()
-        page.get_by_text("Created Colours").wait_for()
-        for k, (colour, seed) in enumerate((("red", 0), ("blue", 100)), 1):
-            page.locator(".nocode-datasets select").nth(1).select_option(label=colour)
-            upload_files(page, ".nocode-datasets", "Choose pictures", write_pictures(tmp / colour, colour, 20, seed))
-            page.get_by_role("button", name="Add to class").click()
-            page.locator(".nocode-datasets select").first.locator(
-                f"option:has-text('Colours ({20 * k} pictures')").wait_for(state="attached")
+        create_colours(page, tmp, per_class=20)
         page.get_by_role("tab", name="Train").click()
         page.get_by_text("Auto:").wait_for()
         page.get_by_role("button", name="Start training").click()

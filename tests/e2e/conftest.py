@@ -45,8 +45,14 @@ def server():
 def voila_server(data_dir, log=subprocess.DEVNULL, **env):
     """`nocode serve` on a free port (NOCODE_* extras in `env`); yields its URL, stops it after."""
     port = free_port()
-    proc = subprocess.Popen([*NOCODE, "serve", "--port", str(port)], cwd=REPO, env=cli_env(data_dir, **env),
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with jupyter_server([*NOCODE, "serve", "--port", str(port)], port, cli_env(data_dir, **env), log) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def jupyter_server(command: list, port: int, env=None, log=subprocess.DEVNULL):
+    """Run a Jupyter-based server (Voila, JupyterLab) until the block ends; yields its base URL once it answers."""
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/api", timeout=120)

@@ -36,6 +36,20 @@ def upload_files(page, scope: str, button_text: str, paths) -> None:
     chooser.value.set_files(paths)
 
 
+def create_colours(page, folder, per_class: int) -> None:
+    """Create the dataset "Colours" (red, blue) and add pictures to each class through the file chooser."""
+    page.get_by_placeholder("name of a new dataset").fill("Colours")
+    page.get_by_placeholder("classes, comma separated: cats, dogs").fill("red, blue")
+    page.get_by_role("button", name="Create dataset").click()
+    page.get_by_text("Created Colours").wait_for()
+    for k, (colour, seed) in enumerate((("red", 0), ("blue", 100)), 1):
+        page.locator(".nocode-datasets select").nth(1).select_option(label=colour)
+        upload_files(page, ".nocode-datasets", "Choose pictures", write_pictures(folder / colour, colour, per_class, seed))
+        page.get_by_role("button", name="Add to class").click()
+        page.locator(".nocode-datasets select").first.locator(
+            f"option:has-text('Colours ({per_class * k} pictures')").wait_for(state="attached")
+
+
 def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     timings = {}
     start = time.time()
@@ -52,19 +66,7 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     assert page.locator(".nocode-login").count() == 0  # the login panel is gone (closed, not hidden)
     shot(page, "02-signed-in")
 
-    # Create a dataset with two classes
-    page.get_by_placeholder("name of a new dataset").fill("Colours")
-    page.get_by_placeholder("classes, comma separated: cats, dogs").fill("red, blue")
-    page.get_by_role("button", name="Create dataset").click()
-    page.get_by_text("Created Colours").wait_for()
-
-    # Upload pictures into each class through the file chooser
-    for k, (colour, seed) in enumerate((("red", 0), ("blue", 100)), 1):
-        page.locator(".nocode-datasets select").nth(1).select_option(label=colour)
-        upload_files(page, ".nocode-datasets", "Choose pictures", write_pictures(tmp_path / colour, colour, 8, seed))
-        page.get_by_role("button", name="Add to class").click()
-        page.locator(".nocode-datasets select").first.locator(f"option:has-text('Colours ({8 * k} pictures')").wait_for(
-            state="attached")
+    create_colours(page, tmp_path, per_class=8)
     assert "8 pictures added" in page.locator(".nocode-msg").first.inner_text()
     shot(page, "03-dataset")
 

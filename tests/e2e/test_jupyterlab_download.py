@@ -1,7 +1,6 @@
 """The download widget in a real JupyterLab (issue: export): a file of 20 MB sent from the kernel in
 chunks is saved by Chromium byte for byte."""
 
-import subprocess
 import sys
 import time
 
@@ -9,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests.conftest import REPO, free_port
-from tests.e2e.conftest import _wait_http
+from tests.conftest import free_port
+from tests.e2e.conftest import jupyter_server
 
 pytestmark = pytest.mark.e2e
 PAYLOAD = "bytes(range(256)) * 80_000"  # 20.5 MB
@@ -25,20 +24,10 @@ def lab(tmp_path):
                       "'application/octet-stream')")],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, tmp_path / "download.ipynb")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-                             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-                             f"--ServerApp.root_dir={tmp_path}"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url + "/api", timeout=120)
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+               "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}"]
+    with jupyter_server(command, port) as url:
         yield f"{url}/lab/tree/download.ipynb?token={token}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_a_20_mb_file_from_the_kernel_is_saved_by_the_browser_in_jupyterlab(lab, page, tmp_path):

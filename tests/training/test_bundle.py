@@ -17,7 +17,7 @@ from nocode_widgets.predict import predictor_for
 from nocode_widgets.training.runs import run_folder
 from tests.conftest import NOCODE, cli_env
 from tests.images import picture
-from tests.training.test_export import odd_pictures, trained  # noqa: F401 - a shared trained run
+from tests.training.test_export import odd_pictures
 
 
 def run_predict_py(folder, paths) -> tuple[list, list]:
@@ -32,7 +32,7 @@ def run_predict_py(folder, paths) -> tuple[list, list]:
     return json.loads(rows[0]), json.loads(loaded)
 
 
-def test_nocode_export_writes_the_bundle_and_its_zip(trained, tmp_path):  # noqa: F811
+def test_nocode_export_writes_the_bundle_and_its_zip(trained, tmp_path):
     ws, alice, ds, run = trained
     out = subprocess.run([*NOCODE, "export", "--user", "alice", "--run", run.id, "--out", str(tmp_path / "b"), "--json"],
                          env=cli_env(ws.settings.data_dir), capture_output=True, text=True, timeout=120)
@@ -47,7 +47,7 @@ def test_nocode_export_writes_the_bundle_and_its_zip(trained, tmp_path):  # noqa
     assert "| true \\ said |" in card and "Accuracy" in card and "## Limits" in card
 
 
-def test_the_bundles_predict_py_gives_the_apps_answers_without_the_app(trained, tmp_path):  # noqa: F811
+def test_the_bundles_predict_py_gives_the_apps_answers_without_the_app(trained, tmp_path):
     ws, alice, ds, run = trained
     bundle = make_bundle(ws, alice, run.id)
     with zipfile.ZipFile(io.BytesIO(bundle.zip_bytes())) as z:  # unzipped on "another machine"
@@ -68,12 +68,12 @@ def test_the_bundles_predict_py_gives_the_apps_answers_without_the_app(trained, 
         assert max(abs(row["probabilities"][c] - answer.probabilities[c]) for c in ds.classes) < 1e-5
 
 
-def test_the_zip_is_the_same_bytes_every_time(trained):  # noqa: F811
+def test_the_zip_is_the_same_bytes_every_time(trained):
     ws, alice, ds, run = trained
     assert make_bundle(ws, alice, run.id).zip_bytes() == make_bundle(ws, alice, run.id).zip_bytes()
 
 
-def test_only_the_owner_or_an_admin_can_take_a_model_away(trained):  # noqa: F811
+def test_only_the_owner_or_an_admin_can_take_a_model_away(trained):
     from nocode_widgets import auth
 
     ws, alice, ds, run = trained

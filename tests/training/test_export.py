@@ -26,17 +26,6 @@ from tests.training.helpers import colour_dataset, train
 pytestmark = pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from tests.conftest import make_workspace
-    from nocode_widgets import auth
-
-    ws = make_workspace(tmp_path_factory.mktemp("export") / "data")
-    alice = auth.sign_up(ws, "alice", "password-alice")
-    ds = colour_dataset(ws, alice, per_class=14)
-    return ws, alice, ds, train(ws, alice, ds)
-
-
 def test_a_trained_run_has_one_self_contained_onnx_file_that_agrees_with_pytorch(trained):
     ws, alice, ds, run = trained
     folder = run_folder(ws, run)

@@ -105,7 +105,7 @@ def test_a_frozen_real_worker_is_ended_interrupted_with_its_best_epoch(ws, alice
     impatient = make_workspace(ws.settings.data_dir, heartbeat_timeout_s=2)
     ds = colour_dataset(ws, alice)
     run = jobs.submit(ws, alice, ds.id, LONG)
-    wait_for(lambda: len(read_history(run_folder(ws, run))) >= 1, what="the first epoch")
+    wait_for(lambda: load_run(ws, run.id).best_epoch >= 1, what="the first epoch recorded")
     pid = load_run(ws, run.id).pid
     os.kill(pid, 19)  # SIGSTOP: alive, holding its slot, silent
     time.sleep(7)  # past the heartbeat timeout and the reporter's 5 s beat

@@ -1,0 +1,17 @@
+"""Fixtures the training tests share."""
+
+import pytest
+
+from tests.training.helpers import colour_dataset, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small run trained (and exported) once per test module: (ws, alice, dataset, run)."""
+    from nocode_widgets import auth
+    from tests.conftest import make_workspace
+
+    ws = make_workspace(tmp_path_factory.mktemp("export") / "data")
+    alice = auth.sign_up(ws, "alice", "password-alice")
+    ds = colour_dataset(ws, alice, per_class=14)
+    return ws, alice, ds, train(ws, alice, ds)
