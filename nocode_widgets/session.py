@@ -35,8 +35,9 @@ class Session:
         return bool(self.end_reason)
 
     @property
-    def username(self) -> str:
-        return self._user.username
+    def signed_in_as(self) -> User | None:
+        """Who signed in, as last checked (None once ended); for display, not for access decisions."""
+        return None if self.ended else self._user
 
     @property
     def user(self) -> User:

@@ -33,7 +33,7 @@ class App(w.VBox):
 
     @property
     def user(self) -> auth.User | None:
-        return None if self.session is None or self.session.ended else self.session._user
+        return None if self.session is None else self.session.signed_in_as
 
     def _signed_in(self, user: auth.User) -> None:
         session = Session(self.ws, user)
