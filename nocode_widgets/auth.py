@@ -230,7 +230,13 @@ def _set_password(ws: Workspace, user_id: str, new: str) -> User:
     password_hash = _hasher(ws).hash(new)
     _update_user(ws, user_id, {"password_hash": password_hash, "stamp": secrets.token_hex(8), "failures": [],
                                "locked_until": 0.0})
+    _forget_devices(ws, user_id)  # their stamp no longer matches anyway: purge them
     return User.from_doc(ws.store.get(Table.USERS, user_id))
+
+
+def _forget_devices(ws: Workspace, user_id: str) -> None:
+    with ws.store.transaction() as tx:
+        tx.remove_where(Table.DEVICES, user=user_id)
 
 
 def unlock(ws: Workspace, actor: User, user_id: str) -> None:
@@ -265,6 +271,7 @@ def set_disabled(ws: Workspace, actor: User, user_id: str, disabled: bool) -> No
     if admin.id == user_id:
         raise AuthError("You cannot disable your own account.")
     _update_user(ws, user_id, {"disabled": bool(disabled), "stamp": secrets.token_hex(8)})
+    _forget_devices(ws, user_id)
 
 
 def _update_user(ws: Workspace, user_id: str, changes: dict) -> None:
@@ -283,5 +290,6 @@ def delete_account(ws: Workspace, actor: User, user_id: str | None = None) -> No
             raise AuthError("There is no such user.")
         for table in (Table.RUNS, Table.DATASETS):
             tx.remove_where(table, owner=target)
+        tx.remove_where(Table.DEVICES, user=target)
         tx.remove(Table.USERS, target)
     shutil.rmtree(ws.settings.user_dir(target), ignore_errors=True)

@@ -40,6 +40,7 @@ class Settings:
     signup: str = "open"  # open: anyone may create an account on the page; closed: only admins
     serve_host: str = "127.0.0.1"  # the address the page is served on (`nocode serve --host`)
     session_idle_minutes: float = 60.0  # a page with no action this long signs out
+    remember_days: float = 14.0  # "keep me signed in on this device" lasts this long
     max_pages: int = 64  # page kernels one server runs at once; more get "the server is full"
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536

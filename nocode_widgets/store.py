@@ -36,6 +36,7 @@ class Table(str, Enum):
     USERS = "users"
     DATASETS = "datasets"
     RUNS = "runs"
+    DEVICES = "devices"  # "keep me signed in" tokens (hashes only)
     META = "meta"
 
 

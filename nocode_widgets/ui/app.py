@@ -1,7 +1,11 @@
 """The app shell: the login panel until someone signs in, then tabs (Datasets, Train, Results,
 Test, and Admin for administrators) built inside that sign-in's `Session`. When the session ends
 (Log out, idle, the account disabled, deleted or given a new password elsewhere) every widget it
-made is closed and the login panel returns with the reason."""
+made is closed and the login panel returns with the reason.
+
+"Keep me signed in on this device": the browser's `DeviceKey` sends its token when the page opens;
+a valid one signs in without the login form (which stays hidden until the browser has answered, or
+for `reveal_after` seconds). Log out revokes that device and the browser forgets the token."""
 
 from __future__ import annotations
 
@@ -9,33 +13,63 @@ import threading
 
 import ipywidgets as w
 
-from .. import auth
+from .. import auth, remember
 from ..errors import AuthError
-from ..session import Session
+from ..session import LOGGED_OUT, Session
 from ..workspace import Workspace
 from .common import Message, close_tree, report_errors, set_children, set_tab_titles
+from .device import DeviceKey
 from .guard import active, start_thread
 from .login import LoginPanel
 
 
 class App(w.VBox):
-    def __init__(self, ws: Workspace | None = None, poll_interval: float = 1.0, check_interval: float = 30.0):
+    def __init__(self, ws: Workspace | None = None, poll_interval: float = 1.0, check_interval: float = 30.0,
+                 reveal_after: float = 3.0):
         self.ws = ws or Workspace.open()
         self.poll_interval, self.check_interval = poll_interval, check_interval
         self.session: Session | None = None
+        self.device_token: str | None = None
         self.panels: dict[str, w.Widget] = {}
         self.tabs: w.Tab | None = None
         self.message = Message()
         self.login = LoginPanel(self.ws, on_login=self._signed_in)
+        self.login.layout.visibility = "hidden"  # until the browser says whether it remembers someone
+        self._reveal_timer = threading.Timer(reveal_after, self._reveal_login)
+        self._reveal_timer.daemon = True
+        self._reveal_timer.start()
+        self.device = DeviceKey(on_token=self._device_token)
         self.body = w.VBox([self.login])
-        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message])
+        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message, self.device])
         self.add_class("nocode-app")
 
     @property
     def user(self) -> auth.User | None:
         return None if self.session is None else self.session.signed_in_as
 
-    def _signed_in(self, user: auth.User) -> None:
+    def _device_token(self, token: str | None) -> None:
+        """The browser's answer: sign in with a remembered device, else show the login form."""
+        if self.session is not None and not self.session.ended:
+            return
+        try:
+            user = remember.sign_in_with_token(self.ws, token) if token else None
+        except AuthError:
+            user = None
+            self.device.forget()
+        if user is None:
+            self._reveal_login()
+        else:
+            self.device_token = token
+            self._signed_in(user)
+
+    def _reveal_login(self) -> None:
+        if self.login is not None:
+            self.login.layout.visibility = "visible"
+
+    def _signed_in(self, user: auth.User, keep: bool = False) -> None:
+        if keep:
+            self.device_token = remember.remember_device(self.ws, user)
+            self.device.store(self.device_token)
         session = Session(self.ws, user)
         session.on_end(self._ended)
         self.session = session
@@ -99,7 +133,12 @@ class App(w.VBox):
             self.session.end()
 
     def _ended(self, reason: str) -> None:
-        """The session's widgets are closed already; show the login panel with the reason."""
+        """The session's widgets are closed already; show the login panel with the reason. Logging out
+        also revokes this device ("keep me signed in" ends with it)."""
+        if reason == LOGGED_OUT and self.device_token:
+            remember.forget_device(self.ws, self.device_token)
+            self.device.forget()
+            self.device_token = None
         self.panels, self.tabs = {}, None
         self.login = LoginPanel(self.ws, on_login=self._signed_in)
         set_children(self.body, [self.login])

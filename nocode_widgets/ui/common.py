@@ -157,6 +157,15 @@ def ask(box: w.Box, question: str, action: Callable[[], None], message: Message,
     set_children(box, [w.HTML(f"<b>{html.escape(question)}</b>"), yes_button, no_button])
 
 
+def on_enter(text: w.Text, action: Callable[[], None]) -> None:
+    """Pressing Enter in `text` does `action` (as a form's submit button would); ipywidgets 7.7 and 8."""
+    import warnings
+
+    with warnings.catch_warnings():  # 8.x deprecates on_submit but still sends it; 7.7 has nothing else
+        warnings.simplefilter("ignore", DeprecationWarning)
+        text.on_submit(lambda _: action())
+
+
 def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:
     for i, title in enumerate(titles):  # set_title works in 7.7 and 8 (`.titles` is 8 only)
         tab.set_title(i, title)

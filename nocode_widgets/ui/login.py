@@ -8,25 +8,29 @@ import ipywidgets as w
 
 from .. import auth
 from ..workspace import Workspace
-from .common import Background, Message
+from .common import Background, Message, on_enter
 
 
 class LoginPanel(w.VBox):
-    def __init__(self, ws: Workspace, on_login: Callable[[auth.User], None] | None = None):
+    def __init__(self, ws: Workspace, on_login: Callable[[auth.User, bool], None] | None = None):
         self.ws = ws
-        self.on_login = on_login or (lambda user: None)
+        self.on_login = on_login or (lambda user, remember: None)
         self.username = w.Text(description="Username", placeholder="3 to 32 letters or digits")
         self.password = w.Password(description="Password", placeholder="at least 8 characters")
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
         self.signup_button = w.Button(description="Create account", icon="user-plus",
                                       layout=w.Layout(display="" if ws.settings.signup == "open" else "none"))
+        self.remember = w.Checkbox(value=ws.settings.served_on_loopback, indent=False,
+                                   description="Keep me signed in on this device")
         self.message = Message()
         self.work = Background()
+        on_enter(self.username, self._log_in)
+        on_enter(self.password, self._log_in)
         self.login_button.on_click(self._log_in)
         self.signup_button.on_click(self._sign_up)
         super().__init__([
             w.HTML("<h3>Welcome</h3><p>Log in, or create an account to start training image classifiers.</p>"),
-            self.username, self.password,
+            self.username, self.password, self.remember,
             w.HBox([self.login_button, self.signup_button]),
             self.message, w.HTML(_policy_note(ws)),
         ])
@@ -47,7 +51,7 @@ class LoginPanel(w.VBox):
     def _done(self, user: auth.User) -> None:
         self.password.value = ""
         self.message.show(f"Signed in as {user.username}.", "ok")
-        self.on_login(user)
+        self.on_login(user, self.remember.value)
 
 
 def _policy_note(ws: Workspace) -> str:
