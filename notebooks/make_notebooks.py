@@ -14,9 +14,13 @@ PANELS = [
                       "is also a plain Python call. Run the cells from the top."),
     new_code_cell("from nocode_widgets import auth, datasets\nfrom nocode_widgets.workspace import Workspace\n\n"
                   "ws = Workspace.open()  # the data root: $NOCODE_DATA_DIR or the checkout's data/\n"
-                  "NAME, PASSWORD = 'notebook-user', 'change-me-please'\n"
+                  "import getpass, os\n"
+                  "NAME = os.environ.get('NOCODE_USER', getpass.getuser())  # your account in the app\n"
+                  "# The password is asked for (or read from $NOCODE_PASSWORD), never written here. On an empty\n"
+                  "# store the first account becomes the administrator; `nocode user add` makes one too.\n"
+                  "PASSWORD = os.environ.get('NOCODE_PASSWORD') or getpass.getpass(f'Password for {NAME}: ')\n"
                   "user = auth.find_user(ws, NAME) and auth.log_in(ws, NAME, PASSWORD) "
-                  "or auth.sign_up(ws, NAME, PASSWORD)\nuser"),
+                  "or auth.sign_up(ws, NAME, PASSWORD)\ndel PASSWORD\nuser"),
     new_markdown_cell("## The panels, one by one"),
     new_code_cell("from nocode_widgets.ui import DatasetsPanel\nDatasetsPanel(ws, user)"),
     new_code_cell("from nocode_widgets.ui import TrainPanel\nTrainPanel(ws, user)"),

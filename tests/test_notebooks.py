@@ -9,9 +9,9 @@ from nbclient import NotebookClient
 from tests.conftest import REPO, cli_env
 
 
-def execute(name: str, data_dir, timeout=300) -> nbformat.NotebookNode:
+def execute(name: str, data_dir, timeout=300, **extra_env) -> nbformat.NotebookNode:
     nb = nbformat.read(REPO / "notebooks" / name, as_version=4)
-    env = cli_env(data_dir)
+    env = cli_env(data_dir, **extra_env)
     old = dict(os.environ)
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
@@ -38,8 +38,18 @@ def test_app_notebook_is_one_short_cell_and_executes_cleanly(tmp_path):
 
 @pytest.mark.slow
 def test_panels_notebook_runs_the_panels_and_the_python_api(tmp_path):
-    nb = execute("panels.ipynb", tmp_path / "data", timeout=600)
+    nb = execute("panels.ipynb", tmp_path / "data", timeout=600, NOCODE_USER="notebook-user",
+                 NOCODE_PASSWORD="typed-at-the-prompt")  # what the person would type
     assert outputs(nb, "error") == []
     text = "".join(str(o.get("data", {}).get("text/plain", "")) + o.get("text", "")
                    for o in outputs(nb, "execute_result") + outputs(nb, "stream"))
     assert "'done'" in text and "val_accuracy" in text
+
+
+def test_no_notebook_writes_down_a_password():
+    import re
+
+    for path in (REPO / "notebooks").glob("*.ipynb"):
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        literal = re.findall(r"""(?i)(password\w*\s*[=,(]\s*['"][^'"]+['"]|change-me)""", code)
+        assert literal == [], f"{path.name} has a written-down password: {literal}"

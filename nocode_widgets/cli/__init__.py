@@ -8,13 +8,14 @@ import sys
 
 from ..errors import NocodeError
 from . import datasets, export, serve, training, users
-from .common import Parser
+from .common import Parser, add_common
 
 GROUPS = [serve, users, datasets, training, export]
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="nocode", description="No-code image classifier studio.")
+    add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in GROUPS:
         group.register(sub)

@@ -18,9 +18,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"nocode: {message} (see 'nocode --help')\n")
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="data root (default: $NOCODE_DATA_DIR or the checkout's data/)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+def add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """--data-dir and --json, accepted before the sub-command (`top`) and after it, like git or docker:
+    the sub-command's copies leave the value alone unless given."""
+    blank = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--data-dir", help="data root (default: $NOCODE_DATA_DIR or the checkout's data/)", **blank)
+    parser.add_argument("--json", action="store_true", help="print JSON", **blank)
 
 
 def emit(args, data, text: str) -> None:

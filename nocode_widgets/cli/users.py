@@ -30,6 +30,7 @@ def register(sub) -> None:
             ("passwd", "set an account's password (from NOCODE_PASSWORD or asked); its sign-ins end", _passwd),
             ("disable", "stop an account from signing in (its pages sign out)", _disable),
             ("enable", "let a disabled account sign in again", _enable),
+            ("forget-devices", "sign out every device kept signed in for an account", _forget_devices),
             ("delete", "delete an account with all its datasets and models", _delete)):
         cmd = users.add_parser(name, help=help_text)
         add_common(cmd)
@@ -72,6 +73,12 @@ def _disable(args):
 
 def _enable(args):
     _act(args, lambda ws, u: auth.set_disabled(ws, auth.OPERATOR, u.id, False), "Enabled")
+
+
+def _forget_devices(args):
+    from ..remember import forget_all_devices
+
+    _act(args, lambda ws, u: forget_all_devices(ws, auth.OPERATOR, u.id), "Signed out every remembered device of")
 
 
 def _delete(args):

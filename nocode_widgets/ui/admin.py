@@ -11,7 +11,8 @@ from ..admin import usage
 from ..auth import User
 from ..quota import human_bytes
 from ..workspace import Workspace
-from .common import Message, SessionPanel, ask, esc, html_table, options_of, report_errors, serialized
+from ..remember import forget_all_devices
+from .common import Message, SessionPanel, ask, esc, html_table, on_enter, options_of, report_errors, serialized
 from .results import ResultsPanel
 
 
@@ -25,6 +26,7 @@ class AdminPanel(SessionPanel):
         self.disable = w.Button(description="Disable", button_style="warning")
         self.enable = w.Button(description="Enable")
         self.unlock = w.Button(description="Unlock")
+        self.devices = w.Button(description="Sign out all devices", tooltip="forget every 'keep me signed in'")
         self.delete = w.Button(description="Delete user", button_style="danger")
         self.new_password = w.Password(placeholder="new password for this user")
         self.reset = w.Button(description="Set password")
@@ -37,13 +39,17 @@ class AdminPanel(SessionPanel):
         self.disable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, True)))
         self.enable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, False)))
         self.unlock.on_click(lambda _: self._act(lambda u: auth.unlock(ws, self.user, u)))
+        self.devices.on_click(lambda _: self._act(lambda u: forget_all_devices(ws, self.user, u),
+                                                  done="Every remembered device of this user is signed out."))
+        on_enter(self.new_password, self._reset_password)
+        on_enter(self.first_password, self._create)
         self.reset.on_click(self._reset_password)
         self.create.on_click(self._create)
         self.delete.on_click(self._ask_delete)
         self.all_runs = ResultsPanel(ws, user, everyone=True)
         super().__init__(ws, user, [
             w.HTML("<h3>Users</h3>"), self.users, self.picker,
-            w.HBox([self.make_admin, self.make_user, self.disable, self.enable, self.unlock, self.delete]),
+            w.HBox([self.make_admin, self.make_user, self.disable, self.enable, self.unlock, self.devices, self.delete]),
             w.HBox([self.new_password, self.reset]), self.confirm, self.message,
             w.HTML("<b>New account</b>"), w.HBox([self.new_name, self.first_password, self.create]),
             w.HTML("<h3>All runs</h3>"), self.all_runs], "nocode-admin")

@@ -12,8 +12,8 @@ from ..auth import User
 from ..uploads import read_upload
 from ..workspace import Workspace
 from ..quota import my_usage
-from .common import (BUSY, Background, Message, SessionPanel, ask, clear_upload, esc, html_table, mib, options_of,
-                     report_errors, serialized, set_children)
+from .common import (BUSY, Background, Message, SessionPanel, ask, clear_upload, esc, html_table, mib, on_enter,
+                     options_of, report_errors, serialized, set_children)
 
 
 class DatasetsPanel(SessionPanel):
@@ -71,6 +71,8 @@ class DatasetsPanel(SessionPanel):
     def _wire(self) -> None:
         self.picker.observe(lambda _: self.show_dataset(), names="value")
         self.create_button.on_click(self._create)
+        on_enter(self.new_classes, self._create)
+        on_enter(self.rename_text, self._rename)
         self.add_button.on_click(self._add_pictures)
         self.zip_button.on_click(self._import_zip)
         self.folder_button.on_click(self._import_folder)

@@ -36,7 +36,7 @@ def server():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         with open(ARTIFACTS / "voila.log", "w") as log, voila_server(data_dir, log) as url:
-            yield {"url": url, "data_dir": data_dir}
+            yield {"url": url, "data_dir": data_dir, "db": data_dir / "nocode.json"}
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -75,3 +75,15 @@ def test_operator_unlocks_resets_disables_enables_and_deletes_accounts(tmp_path)
     assert auth.find_user(ws, "bob") is None
     missing = nocode(tmp_path, "user", "unlock", "nobody")
     assert missing.returncode == 1 and "no user called" in missing.stderr
+
+
+def test_global_options_work_before_or_after_the_sub_command(tmp_path):
+    data = str(tmp_path / "elsewhere")
+    env = cli_env(tmp_path / "unused", NOCODE_PASSWORD="password123")
+    run = lambda *args: subprocess.run([*NOCODE, *args], env=env, capture_output=True, text=True, timeout=120)  # noqa: E731
+    assert run("--data-dir", data, "user", "add", "zed").returncode == 0
+    before = json.loads(run("--json", "--data-dir", data, "user", "list").stdout)
+    after = json.loads(run("user", "list", "--data-dir", data, "--json").stdout)
+    mixed = json.loads(run("--data-dir", data, "user", "list", "--json").stdout)
+    assert [u["username"] for u in before] == [u["username"] for u in after] == [u["username"] for u in mixed] == ["zed"]
+    assert not (tmp_path / "unused" / "nocode.json").exists()
