@@ -57,6 +57,16 @@ ARCHS: dict[str, Arch] = {a.name: a for a in [
 ]}
 
 
+RECOMMENDED = {  # what the Train panel lists first, by the device runs train on (benchmarks/bench_training.py)
+    "cpu": (SMALL_CNN, "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "mobilenet_v2"),
+    "gpu": ("mobilenet_v3_large", "efficientnet_b0", "resnet18", "resnet50", "efficientnet_v2_m"),
+}
+
+
+def recommended(device_type: str) -> tuple[str, ...]:
+    return RECOMMENDED["cpu" if device_type == "cpu" else "gpu"]
+
+
 def get_arch(name: str) -> Arch:
     try:
         return ARCHS[name]

@@ -24,6 +24,7 @@ _COLORS = {"error": "#b00020", "ok": "#1b5e20", "info": "#333", "warn": "#8a5a00
 IPYWIDGETS_8 = int(w.__version__.split(".")[0]) >= 8
 GENERIC_ERROR = "Something went wrong. Please try again; if it keeps happening, tell an administrator."
 BUSY = "That is still running. Please wait for it to finish."
+FIGURE_WIDTH = "640px"  # figures sit beside the text, not across the whole page
 
 
 class SessionPanel(w.VBox):

@@ -16,6 +16,11 @@ from .common import (BUSY, Background, Message, SessionPanel, ask, clear_upload,
                      options_of, report_errors, serialized, set_children)
 
 
+STEPS = ("<div class='nocode-steps' style='display:flex;gap:24px;margin:8px 0;padding:8px 12px;background:#f3f6fa'>"
+         "<div><b>1</b> Add pictures, sorted into classes</div><div><b>2</b> Train a model</div>"
+         "<div><b>3</b> Test it on new pictures</div></div>")
+
+
 class DatasetsPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User, on_change=None):
         self.on_change = on_change or (lambda: None)
@@ -102,7 +107,7 @@ class DatasetsPanel(SessionPanel):
     @serialized
     def show_dataset(self) -> None:
         if not self.dataset_id:
-            self.summary.value = "<p>No dataset yet: give it a name and its classes, then create it.</p>"
+            self.summary.value = STEPS + "<p>No dataset yet: give it a name and its classes, then create it.</p>"
             set_children(self.thumbs, [])
             self.class_picker.options = []
             return

@@ -17,7 +17,7 @@ from ..training import jobs
 from ..training.runs import delete_run, read_evaluation, read_history, run_folder
 from .download import Download
 from ..workspace import Workspace
-from .common import Background, Message, SessionPanel, ask, esc, html_table, options_of, percent, report_errors, serialized, set_children
+from .common import FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent, report_errors, serialized, set_children
 
 SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("val_accuracy") or -1),
          "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
@@ -84,13 +84,15 @@ class ResultsPanel(SessionPanel):
         history, evaluation = read_history(folder), read_evaluation(folder) or {}
         parts: list[w.Widget] = [w.HTML(headline(run))]
         if history:
-            parts.append(w.Image(value=plots.learning_curves(history, run.best_epoch), format="png"))
+            parts.append(w.Image(value=plots.learning_curves(history, run.best_epoch), format="png",
+                                 layout=w.Layout(max_width=FIGURE_WIDTH)))
         for split, ev in evaluation.items():
             classes = [c["label"] for c in ev["per_class"]]
-            parts.append(w.HTML(f"<h4>Measured on the {split} pictures ({ev['count']}), which the model "
-                                "did not learn from</h4>" + per_class_table(ev)))
-            parts.append(w.Image(value=plots.confusion_figure(ev["confusion"], classes, split), format="png",
-                                 layout=w.Layout(max_width="520px")))
+            parts.append(w.HBox([  # the scores and the confusion matrix side by side
+                w.HTML(f"<h4>Measured on the {split} pictures ({ev['count']}), which the model "
+                       "did not learn from</h4>" + per_class_table(ev), layout=w.Layout(margin="0 24px 0 0")),
+                w.Image(value=plots.confusion_figure(ev["confusion"], classes, split), format="png",
+                        layout=w.Layout(max_width="380px"))], layout=w.Layout(align_items="flex-start")))
             parts.append(self._mistakes(run, ev))
         parts.append(w.HTML("<details><summary>Settings used</summary><pre>"
                             f"{esc(json.dumps(run.resolved or run.config, indent=1))}</pre></details>"))

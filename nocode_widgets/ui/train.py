@@ -17,8 +17,9 @@ from ..training import jobs
 from ..training.config import AUGMENTS, IMBALANCE_TOOLS, OPTIMIZERS, SCHEDULES, imbalance_fields
 from ..training.plan import estimate, plan
 from ..workspace import Workspace
-from ..zoo import ARCHS
-from .common import Background, Message, SessionPanel, esc, options_of, report_errors, serialized
+from ..training.facts import device_facts
+from ..zoo import ARCHS, recommended
+from .common import FIGURE_WIDTH, Background, Message, SessionPanel, esc, options_of, report_errors, serialized
 from .guard import start_thread
 
 AUTO = "auto"
@@ -42,8 +43,8 @@ class TrainPanel(SessionPanel):
         self.dataset = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
         self.auto = w.Checkbox(value=True, description="Let Auto choose (recommended)", indent=False)
         self.explanation = w.HTML()
-        self.arch = w.Dropdown(description="Model", options=[("Auto", AUTO)] + [
-            (f"{a.title} — {a.description}", a.name) for a in ARCHS.values()], layout=w.Layout(width="640px"))
+        self.arch = w.Dropdown(description="Model", options=model_choices(_device_type(ws)), layout=w.Layout(width="420px"))
+        self.arch_note = w.HTML()
         self.epochs = w.BoundedIntText(value=30, min=1, max=500, description="Max epochs")
         self.image_size = w.Dropdown(description="Picture size", options=[("Auto", 0), ("32 px", 32), ("64 px", 64),
                                      ("96 px", 96), ("128 px", 128), ("224 px", 224), ("299 px", 299)])
@@ -55,11 +56,11 @@ class TrainPanel(SessionPanel):
                                       layout=w.Layout(display="none"))
         self.progress = w.FloatProgress(min=0, max=1, value=0, layout=w.Layout(width="420px", visibility="hidden"))
         self.status = w.HTML()
-        self.curves = w.Image(format="png", layout=w.Layout(display="none"))
+        self.curves = w.Image(format="png", layout=w.Layout(display="none", max_width=FIGURE_WIDTH))
         self._wire()
         super().__init__(ws, user, [
             w.HTML("<h3>Train a model</h3>"), self.dataset, self.auto, self.explanation,
-            self.arch, w.HBox([self.epochs, self.image_size]), self.advanced,
+            w.HBox([self.arch, self.arch_note]), w.HBox([self.epochs, self.image_size]), self.advanced,
             w.HBox([self.estimate_button, self.estimate_label]), w.HBox([self.start_button, self.cancel_button]),
             self.progress, self.status, self.curves, self.message], "nocode-train")
         self.refresh()
@@ -86,10 +87,16 @@ class TrainPanel(SessionPanel):
         for widget in (self.dataset, self.auto, self.arch, self.image_size):
             widget.observe(lambda _: self._explain(), names="value")
         self.auto.observe(lambda _: self._lock_choices(), names="value")
+        self.arch.observe(lambda _: self._describe_arch(), names="value")
+        self._describe_arch()
         self.estimate_button.on_click(self._estimate)
         self.start_button.on_click(self._start)
         self.cancel_button.on_click(self._cancel)
         self._lock_choices()
+
+    def _describe_arch(self) -> None:
+        arch = ARCHS.get(self.arch.value)
+        self.arch_note.value = f"<small>{esc(arch.description)}</small>" if arch else ""
 
     def _lock_choices(self) -> None:
         for widget in (self.arch, self.epochs, self.image_size):
@@ -231,6 +238,20 @@ class TrainPanel(SessionPanel):
         deadline = time.time() + timeout
         while self._watcher is not None and self._watcher.is_alive() and time.time() < deadline:
             self._watcher.join(0.2)
+
+
+def model_choices(device_type: str) -> list[tuple[str, str]]:
+    """Auto, then the models recommended for this device, then the rest under "More models"."""
+    first = recommended(device_type)
+    return ([("Auto", AUTO)] + [(ARCHS[n].title, n) for n in first]
+            + [(f"More models: {a.title}", a.name) for a in ARCHS.values() if a.name not in first])
+
+
+def _device_type(ws) -> str:
+    try:
+        return device_facts(ws)["auto"]
+    except Exception:  # noqa: BLE001 - the probe failed: list as for a CPU, planning will say why
+        return "cpu"
 
 
 def finished_line(run) -> str:

@@ -116,6 +116,14 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     # Never a traceback anywhere
     assert "Traceback" not in page.content()
 
+    # Every panel at a desktop's and a laptop's size, for people to look at
+    for width, height in ((1400, 1000), (1280, 720)):
+        page.set_viewport_size({"width": width, "height": height})
+        for tab in ("Datasets", "Train", "Results", "Test", "Admin"):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+            shot(page, f"panel-{tab.lower()}-{width}x{height}")
+
     # Log out
     page.get_by_role("button", name="Log out").click()
     page.get_by_text("Welcome").wait_for()

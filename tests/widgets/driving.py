@@ -29,3 +29,11 @@ def texts(widget) -> str:
 def sign_in(app: App, name="alice", password="password-alice", new=False):
     app.login.username.value, app.login.password.value = name, password
     (app.login.signup_button if new else app.login.login_button).click()
+
+
+def find_all(widget, kind) -> list:
+    """Every widget of `kind` inside `widget` (depth first)."""
+    found = [widget] if isinstance(widget, kind) else []
+    for child in getattr(widget, "children", ()):
+        found += find_all(child, kind)
+    return found

@@ -10,7 +10,7 @@ from nocode_widgets import datasets as D
 from nocode_widgets.training import jobs
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel, TestPanel, TrainPanel
 from tests.images import COLORS, class_files, make_zip, picture
-from tests.widgets.driving import sign_in, texts, upload  # noqa: F401 - other tests import them from here too
+from tests.widgets.driving import find_all, sign_in, texts, upload  # noqa: F401 - other tests import them from here too
 from tests.training.helpers import colour_dataset
 
 QUICK = {"epochs": 3}
@@ -176,7 +176,7 @@ def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice)
     assert panel.table.value.count("<tr>") == 3  # header + 2 runs
     text = texts(panel.detail)
     assert "Measured on the validation pictures" in text and "weighted F1" in text
-    images = [c for c in panel.detail.children if isinstance(c, w.Image)]
+    images = find_all(panel.detail, w.Image)
     assert len(images) == 2  # learning curves + confusion matrix
     panel.compare.value = panel.compare.options[2][1]
     assert "this run" in panel.side_by_side.value and "validation accuracy" in panel.side_by_side.value
