@@ -52,9 +52,8 @@ class Settings:
     max_queued_runs_per_user: int = 3  # queued + running
     # The store.
     store_lock_timeout_s: float = 20.0  # then "the server is busy", never a hang
-    # Must match voila.json. Twice the upload limit on purpose: a selection over the limit still
-    # reaches Python and gets a plain "too large" message; one over this cap never arrives.
-    websocket_max_message_mib: int = 400
+    # Must match voila.json. Uploads travel in 512 KiB chunks, so no message comes near it.
+    websocket_max_message_mib: int = 32
 
     @property
     def served_on_loopback(self) -> bool:

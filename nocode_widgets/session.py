@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from typing import Callable
 
 from .auth import User, current_user
@@ -26,6 +27,7 @@ class Session:
         self.ws, self._user, self.clock = ws, user, clock
         self.started = self.last_action = clock()
         self.end_reason = ""
+        self._opening = False
         self._owned: weakref.WeakSet = weakref.WeakSet()
         self._on_end: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
@@ -48,7 +50,7 @@ class Session:
         if self.ended:
             raise AuthError(self.end_reason)
         minutes = self.ws.settings.session_idle_minutes
-        if self.clock() - self.last_action > minutes * 60:
+        if not self._opening and self.clock() - self.last_action > minutes * 60:
             self.end(IDLE.format(minutes=minutes))
             raise AuthError(self.end_reason)
         try:
@@ -57,6 +59,16 @@ class Session:
             self.end(ENDED)
             raise
         return self._user
+
+    @contextmanager
+    def opening(self):
+        """While the page is being built after sign-in (seconds, on a first visit): not idle."""
+        self._opening = True
+        try:
+            yield self
+        finally:
+            self._opening = False
+            self.touch()
 
     def touch(self) -> None:
         """The person did something (a click, a value set from the page)."""

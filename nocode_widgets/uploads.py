@@ -1,20 +1,25 @@
-"""Read the value of an `ipywidgets.FileUpload` in either shape without importing ipywidgets:
-8.x gives a tuple of dicts (`name`, `content` as memoryview, ...); 7.x (still on Colab) gives a dict
-name -> {`metadata`: {...}, `content`: bytes}."""
+"""Uploaded files: in memory (the value of an `ipywidgets.FileUpload`, read in either shape without
+importing ipywidgets: 8.x gives a tuple of dicts, 7.x a dict name -> {metadata, content}) or streamed
+to a temp file by the page's chunked uploader (`path`), read only when ingested."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
 class UploadedFile:
     name: str
-    content: bytes
+    content: bytes | None = None
+    path: Path | None = None
 
     @property
     def size(self) -> int:
-        return len(self.content)
+        return len(self.content) if self.content is not None else Path(self.path).stat().st_size
+
+    def read(self) -> bytes:
+        return self.content if self.content is not None else Path(self.path).read_bytes()
 
 
 def read_upload(value) -> list[UploadedFile]:

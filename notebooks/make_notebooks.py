@@ -72,8 +72,8 @@ COLAB = [
                   "    os.environ['NOCODE_DATA_DIR'] = '/content/drive/MyDrive/nocode_data'\n"
                   "    os.environ['NOCODE_IMPORT_ROOTS'] = '/content/drive/MyDrive'\nelse:\n"
                   "    os.environ['NOCODE_DATA_DIR'] = '/content/nocode_data'\n"
-                  "# Colab's upload messages are small (about 1 MB): upload a zip in parts or use a Drive folder.\n"
-                  "os.environ.setdefault('NOCODE_MAX_UPLOAD_BYTES', str(1 << 20))"),
+                  "# Uploads travel in 512 KB pieces, under Colab's message limit: big zips work here too.\n"
+                  "os.environ.setdefault('NOCODE_MAX_UPLOAD_BYTES', str(200 << 20))"),
     new_code_cell("from nocode_widgets.ui import App\nApp()"),
 ]
 

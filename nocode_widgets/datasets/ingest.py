@@ -111,7 +111,7 @@ def add_uploads(ws: Workspace, user: User, dataset_id: str, label: str, files: l
         raise DatasetError(f"There is no class called {label!r} in this dataset.")
     _check_upload_size(ws, sum(f.size for f in files))
     check_room(ws, ds.owner, 1)
-    items = [Item(f.name, label, read=lambda f=f: f.content) for f in files]
+    items = [Item(f.name, label, read=f.read) for f in files]
     return _ingest(ws, user, ds, iter(items), len(items), 0, progress)
 
 

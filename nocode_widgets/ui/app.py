@@ -74,7 +74,7 @@ class App(w.VBox):
         session.on_end(self._ended)
         self.session = session
         old_login, self.login = self.login, None
-        with active(session):
+        with active(session), session.opening():
             self._build(session)
         close_tree(old_login)
         self.message.clear()

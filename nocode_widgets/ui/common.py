@@ -172,15 +172,6 @@ def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:
         tab.set_title(i, title)
 
 
-def clear_upload(upload: w.FileUpload) -> None:
-    if IPYWIDGETS_8:
-        upload.value = ()
-    else:  # 7.x builds `value` from `data` + `metadata` whenever `_counter` changes
-        upload.metadata, upload.data = [], []
-        upload._counter = 0
-        upload.set_trait("value", {})
-
-
 def options_of(pairs: list[tuple[str, str]], current) -> tuple[list[tuple[str, str]], object]:
     """Dropdown options and a value that is among them (keep the current one when it still is)."""
     values = [v for _, v in pairs]

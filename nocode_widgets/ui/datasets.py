@@ -3,17 +3,17 @@ the per-file report, counts, thumbnails and warnings, rename and delete with a c
 
 from __future__ import annotations
 
-import io
-
 import ipywidgets as w
 
 from .. import datasets as D
 from ..auth import User
-from ..uploads import read_upload
+from ..errors import NocodeError
+from ..uploads import UploadedFile
 from ..workspace import Workspace
 from ..quota import my_usage
-from .common import (BUSY, Background, Message, SessionPanel, ask, clear_upload, esc, html_table, mib, on_enter,
-                     options_of, report_errors, serialized, set_children)
+from .common import (BUSY, Background, Message, SessionPanel, ask, esc, html_table, mib, on_enter, options_of,
+                     report_errors, serialized, set_children)
+from .uploader import Uploader
 
 
 STEPS = ("<div class='nocode-steps' style='display:flex;gap:24px;margin:8px 0;padding:8px 12px;background:#f3f6fa'>"
@@ -26,7 +26,6 @@ class DatasetsPanel(SessionPanel):
         self.on_change = on_change or (lambda: None)
         self.work = Background()
         self.message = Message()
-        limit = mib(min(ws.settings.max_upload_bytes, ws.settings.websocket_max_message_mib * 2**20))
         self.picker = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
         self.new_name = w.Text(placeholder="name of a new dataset", layout=w.Layout(width="240px"))
         self.new_classes = w.Text(placeholder="classes, comma separated: cats, dogs", layout=w.Layout(width="300px"))
@@ -41,12 +40,15 @@ class DatasetsPanel(SessionPanel):
         self.rename_class_button = w.Button(description="Rename class")
         self.delete_class_button = w.Button(description="Delete class", button_style="warning")
         # uploads
-        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Choose pictures")
-        self.add_button = w.Button(description="Add to class", button_style="primary", icon="upload")
-        self.zip_upload = w.FileUpload(accept=".zip", multiple=False, description="Choose zip")
-        self.zip_button = w.Button(description="Import zip", icon="file-archive-o")
-        self.limit_note = w.HTML(f"<small>Up to {limit} per upload. For more, upload a zip of class folders "
-                                 f"(cats/…, dogs/…) in parts.</small>")
+        uploads = ws.settings.data_dir / "tmp" / "uploads"
+        refused = lambda text: self.message.show(text, "warn")  # noqa: E731
+        self.upload = Uploader(uploads, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
+                               refused, accept="image/*", multiple=True, label="Add pictures to the class")
+        self.zip_upload = Uploader(uploads, ws.settings.max_upload_bytes, self._zip_received, self._start_zip,
+                                   refused, accept=".zip", multiple=False, label="Import a zip of class folders")
+        self.limit_note = w.HTML(f"<small>Up to {mib(ws.settings.max_upload_bytes)} per upload. For more, upload a "
+                                 "zip of class folders (cats/…, dogs/…) in parts.</small>")
+        self._target: tuple[str | None, str | None] = (None, None)
         roots = ", ".join(str(r) for r in ws.settings.import_roots)
         self.folder_path = w.Text(placeholder=f"a folder of class folders under {roots}", layout=w.Layout(width="420px"))
         self.folder_button = w.Button(description="Import folder", icon="folder-open")
@@ -65,8 +67,7 @@ class DatasetsPanel(SessionPanel):
             w.HBox([self.picker]), w.HBox([self.new_name, self.new_classes, self.create_button]),
             self.summary, self.thumbs,
             w.HTML("<b>Add pictures</b> (into the chosen class)"),
-            w.HBox([self.class_picker, self.upload, self.add_button]),
-            w.HBox([self.zip_upload, self.zip_button]), self.folder_row, self.limit_note, self.progress, self.report,
+            self.class_picker, self.upload, self.zip_upload, self.folder_row, self.limit_note, self.progress, self.report,
             w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
                                                self.delete_class_button]),
             w.HTML("<b>Dataset</b>"), w.HBox([self.rename_text, self.rename_button, self.delete_button]),
@@ -78,8 +79,6 @@ class DatasetsPanel(SessionPanel):
         self.create_button.on_click(self._create)
         on_enter(self.new_classes, self._create)
         on_enter(self.rename_text, self._rename)
-        self.add_button.on_click(self._add_pictures)
-        self.zip_button.on_click(self._import_zip)
         self.folder_button.on_click(self._import_folder)
         self.add_class_button.on_click(self._add_class)
         self.rename_class_button.on_click(self._rename_class)
@@ -146,51 +145,67 @@ class DatasetsPanel(SessionPanel):
         self.progress.max, self.progress.value = max(total, 1), done
         self.progress.description = f"{done}/{total}"
 
-    def _ingest(self, button, upload, ingest) -> None:
-        """Common path of every import: progress bar, report, refresh; the upload is emptied after.
-        One import at a time: a second click while one runs copies nothing and says so."""
-        if self.work.busy:
-            self.message.show(BUSY, "warn")
-            return
-        files = read_upload(upload.value) if upload is not None else None
-        if upload is not None and not files:
-            self.message.show("Choose the files first (the button left of this one).", "warn")
-            return
+    def _ingest(self, ingest, received=None) -> None:
+        """Common path of every import: progress bar, report, refresh; the uploaded temp files are
+        removed after. One import at a time: a second one while one runs is refused before any byte
+        travels (the uploaders ask `_busy_reason` first)."""
         self.message.clear()
         self.report.value = ""
         self.progress.layout.visibility = "visible"
 
         def work():
             try:
-                report = ingest(files)
+                report = ingest()
             finally:
-                if upload is not None:
-                    clear_upload(upload)
+                if received is not None:
+                    received.discard()
                 self.progress.layout.visibility = "hidden"
             self.report.value = render_report(report)
             self.message.show(report.summary(), "ok" if report.accepted else "warn")
             self.refresh(select=report.dataset_id)
             self.on_change()
-        self.work.run([button, self.add_button, self.zip_button, self.folder_button], self.message, work)
+        if not self.work.run([self.folder_button], self.message, work) and received is not None:
+            received.discard()
 
-    def _add_pictures(self, _=None) -> None:
-        self._ingest(self.add_button, self.upload, lambda files: D.add_uploads(
-            self.ws, self.user, self.dataset_id, self.class_picker.value, files, progress=self._progress))
+    def _busy_reason(self) -> str | None:
+        try:
+            self.user  # noqa: B018 - a page whose session ended cannot upload
+        except NocodeError as exc:
+            return str(exc)
+        return BUSY if self.work.busy else None
 
-    def _import_zip(self, _=None) -> None:
-        def ingest(files):
-            archive = files[0]
-            name = archive.name.rsplit(".", 1)[0]
-            return D.import_archive(self.ws, self.user, io.BytesIO(archive.content), name=name,
-                                    dataset_id=self.dataset_id, progress=self._progress)
-        self._ingest(self.zip_button, self.zip_upload, ingest)
+    def _start_pictures(self) -> str | None:
+        """Bind the dataset and class when the upload starts, not when it ends."""
+        if not (self.dataset_id and self.class_picker.value):
+            return "Create a dataset and choose a class first."
+        self._target = (self.dataset_id, self.class_picker.value)
+        return self._busy_reason()
+
+    def _start_zip(self) -> str | None:
+        self._target = (self.dataset_id, None)
+        return self._busy_reason()
+
+    def _pictures_received(self, received) -> None:
+        dataset_id, label = self._target
+        files = [UploadedFile(name, path=path) for name, path in received.files]
+        self._ingest(lambda: D.add_uploads(self.ws, self.user, dataset_id, label, files, progress=self._progress),
+                     received)
+
+    def _zip_received(self, received) -> None:
+        dataset_id, _ = self._target
+        (name, path), = received.files
+        self._ingest(lambda: D.import_archive(self.ws, self.user, path, name=name.rsplit(".", 1)[0],
+                                              dataset_id=dataset_id, progress=self._progress), received)
 
     def _import_folder(self, _=None) -> None:
         """A server (or mounted Google Drive) folder; the core allows only the settings' import roots."""
+        if self.work.busy:
+            self.message.show(BUSY, "warn")
+            return
         path = self.folder_path.value.strip()
         name = path.rstrip("/").rsplit("/", 1)[-1] or "Imported"
-        self._ingest(self.folder_button, None, lambda _: D.import_folder(
-            self.ws, self.user, path, name=name, dataset_id=self.dataset_id, progress=self._progress))
+        self._ingest(lambda: D.import_folder(self.ws, self.user, path, name=name, dataset_id=self.dataset_id,
+                                             progress=self._progress))
 
     def _add_class(self, _=None) -> None:
         def work():

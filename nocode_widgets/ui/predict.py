@@ -9,9 +9,10 @@ from ..auth import User
 from ..datasets import thumbnail_of_upload
 from ..predict import Prediction, predictor_for
 from ..training import jobs
-from ..uploads import read_upload
+from ..errors import NocodeError
 from ..workspace import Workspace
-from .common import Background, Message, SessionPanel, clear_upload, esc, options_of, report_errors, serialized, set_children
+from .common import BUSY, Background, Message, SessionPanel, esc, options_of, report_errors, serialized, set_children
+from .uploader import Uploader
 from .results import run_label
 
 
@@ -21,12 +22,13 @@ class TestPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User):
         self.work, self.message = Background(), Message()
         self.run = w.Dropdown(description="Model", layout=w.Layout(width="560px"))
-        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Choose pictures")
-        self.button = w.Button(description="Test", button_style="primary", icon="search")
+        self.upload = Uploader(ws.settings.data_dir / "tmp" / "uploads", ws.settings.max_upload_bytes, self._predict,
+                               self._can_start, lambda text: self.message.show(text, "warn"), accept="image/*",
+                               multiple=True, label="Choose pictures to test")
         self.results = w.VBox()
-        self.button.on_click(self._predict)
+        self._run_id: str | None = None
         super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run,
-                                    w.HBox([self.upload, self.button]), self.results, self.message], "nocode-test")
+                                    self.upload, self.results, self.message], "nocode-test")
         self.refresh()
 
     @serialized
@@ -40,26 +42,32 @@ class TestPanel(SessionPanel):
                 set_children(self.results, [])  # a refresh keeps the predictions on screen
         report_errors(self.message, work)
 
-    def _predict(self, _=None) -> None:
-        if self.work.busy:  # before copying the upload
-            self.work.run(self.button, self.message, lambda: None)
-            return
-        files = read_upload(self.upload.value)
+    def _can_start(self) -> str | None:
+        """Refused before any byte travels: no model chosen, the session ended, or a test still running."""
+        try:
+            self.user  # noqa: B018
+        except NocodeError as exc:
+            return str(exc)
+        if not self.run.value:
+            return "Choose a trained model first."
+        self._run_id = self.run.value  # bound when the upload starts
+        return BUSY if self.work.busy else None
+
+    def _predict(self, received) -> None:
+        run_id = self._run_id
 
         def work():
-            if not files:
-                self.message.show("Choose one or more pictures first.", "warn")
-                return
-            if not self.run.value:
-                self.message.show("Choose a trained model first.", "warn")
-                return
-            predictor = predictor_for(self.ws, self.user, self.run.value)  # ownership re-checked there
-            results = predictor.predict([(f.name, f.content) for f in files])
-            set_children(self.results, [result_card(f.name, f.content, r, self.ws.settings.max_image_pixels)
-                                        for f, r in zip(files, results)])
+            try:
+                files = [(name, path.read_bytes()) for name, path in received.files]
+            finally:
+                received.discard()
+            predictor = predictor_for(self.ws, self.user, run_id)  # ownership re-checked there
+            results = predictor.predict(files)
+            set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels)
+                                        for (name, raw), r in zip(files, results)])
             self.message.clear()
-            clear_upload(self.upload)
-        self.work.run(self.button, self.message, work)
+        if not self.work.run([], self.message, work):
+            received.discard()
 
 
 def result_card(name: str, raw: bytes, result, max_pixels: int) -> w.Widget:

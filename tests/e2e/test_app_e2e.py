@@ -30,7 +30,7 @@ def write_pictures(folder, colour, n, seed):
 
 
 def upload_files(page, scope: str, button_text: str, paths) -> None:
-    """ipywidgets 8 keeps the file input out of the DOM: click its button and answer the chooser."""
+    """Click the uploader's button and answer the browser's file chooser, as a person would."""
     with page.expect_file_chooser() as chooser:
         page.locator(scope).get_by_role("button", name=button_text).click()
     chooser.value.set_files(paths)
@@ -44,8 +44,8 @@ def create_colours(page, folder, per_class: int) -> None:
     page.get_by_text("Created Colours").wait_for()
     for k, (colour, seed) in enumerate((("red", 0), ("blue", 100)), 1):
         page.locator(".nocode-datasets select").nth(1).select_option(label=colour)
-        upload_files(page, ".nocode-datasets", "Choose pictures", write_pictures(folder / colour, colour, per_class, seed))
-        page.get_by_role("button", name="Add to class").click()
+        upload_files(page, ".nocode-datasets", "Add pictures to the class",
+                     write_pictures(folder / colour, colour, per_class, seed))  # added as soon as they arrive
         page.locator(".nocode-datasets select").first.locator(
             f"option:has-text('Colours ({per_class * k} pictures')").wait_for(state="attached")
 
@@ -106,8 +106,7 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     test_panel = page.locator(".nocode-test")
     new = tmp_path / "new.jpg"
     new.write_bytes(picture(COLORS["red"], size=(40, 30), seed=999))
-    upload_files(page, ".nocode-test", "Choose pictures", [str(new)])
-    test_panel.get_by_role("button", name="Test").click()
+    upload_files(page, ".nocode-test", "Choose pictures to test", [str(new)])
     test_panel.locator(".nocode-prediction").wait_for()
     prediction = test_panel.locator(".nocode-prediction").inner_text()
     assert "it is" in prediction and "probability" in prediction

@@ -4,10 +4,24 @@ import ipywidgets as w
 
 from nocode_widgets.ui import App
 from nocode_widgets.ui.common import IPYWIDGETS_8
+from nocode_widgets.ui.uploader import CHUNK, Uploader
 
 
-def upload(widget: w.FileUpload, files: dict) -> None:
-    """What the browser sends when files are chosen."""
+def upload(widget, files: dict) -> None:
+    """What the browser sends when files are chosen: to our chunked Uploader, its begin / chunk / end
+    messages (each answered before the next, as the page does; the panel's work starts at the end);
+    to a FileUpload, its value."""
+    if isinstance(widget, Uploader):
+        send = lambda content, buffers=(): widget._handle_msg(  # noqa: E731
+            {"content": {"data": {"method": "custom", "content": content}}, "buffers": list(buffers)})
+        send({"kind": "begin", "files": [{"name": n, "size": len(b)} for n, b in files.items()]})
+        if not widget.receiving:  # refused: the page stops and shows why
+            return
+        for index, data in enumerate(files.values()):
+            for offset in range(0, len(data), CHUNK):
+                send({"kind": "chunk", "index": index, "offset": offset}, [memoryview(data[offset:offset + CHUNK])])
+        send({"kind": "end"})
+        return
     if IPYWIDGETS_8:
         widget.set_state({"value": [{"name": n, "type": "image/jpeg", "size": len(b), "content": memoryview(b),
                                      "last_modified": 0} for n, b in files.items()]})

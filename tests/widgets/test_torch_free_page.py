@@ -23,7 +23,6 @@ app = App(ws, poll_interval=0.2)
 sign_in(app, "alice", "password-alice", new=True)
 datasets = app.panels["Datasets"]
 upload(datasets.zip_upload, {"colours.zip": make_zip(class_files(("red", "blue"), per_class=10))})
-datasets.zip_button.click()
 datasets.work.wait()
 train = app.panels["Train"]
 train.refresh()
@@ -42,7 +41,6 @@ for button in (results.download_button, results.notebook_button):  # the bundle,
 test = app.panels["Test"]
 test.refresh()
 upload(test.upload, {"new.jpg": picture((220, 30, 30), size=(40, 30), seed=5)})
-test.button.click()
 test.work.wait()
 print(json.dumps({"explained": explained, "status": texts(train), "results": texts(results),
                   "test": texts(test.results), "saving": saving, "torch": sorted(m for m in ("torch", "torchvision") if m in sys.modules)}))

@@ -1,0 +1,215 @@
+"""Uploads that travel in chunks: drag and drop or choose files (or a zip); the browser checks type and
+size before sending anything, then sends 512 KiB chunks one after another (each acknowledged, so the
+progress bar shows what arrived and memory stays flat), with Cancel. The kernel streams them into temp
+files under the data folder and hands the panel `(name, path)` pairs; nothing is held whole in memory,
+and the websocket never carries more than a chunk. An anywidget: Voila, JupyterLab and Colab alike."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import anywidget
+import traitlets
+
+CHUNK = 512 * 1024  # under every front end's message limit (Colab's is about 1 MB)
+MAX_FILES = 5000
+
+_ESM = """
+const CHUNK = 512 * 1024;
+const mb = (n) => (n / 1048576).toFixed(1) + " MB";
+function accepted(file, accept) {
+  if (!accept) return true;
+  const name = file.name.toLowerCase();
+  return accept.split(",").map((a) => a.trim().toLowerCase()).some((a) =>
+    a.endsWith("/*") ? (file.type || "").startsWith(a.slice(0, -1)) || /\\.(jpe?g|png|gif|bmp|webp|tiff?)$/.test(name)
+                     : name.endsWith(a));
+}
+function render({ model, el }) {
+  el.classList.add("nocode-uploader");
+  el.style.cssText = "display:flex;flex-direction:column;gap:4px;margin:4px 0";
+  const zone = document.createElement("div");
+  zone.className = "nocode-dropzone";
+  zone.style.cssText = "border:2px dashed #9aa5b1;border-radius:6px;padding:10px 14px;display:flex;gap:12px;align-items:center";
+  const input = document.createElement("input");
+  input.type = "file";
+  input.multiple = model.get("multiple");
+  input.accept = model.get("accept");
+  input.style.display = "none";
+  const choose = document.createElement("button");
+  choose.className = "jupyter-button nocode-choose";
+  choose.textContent = model.get("label");
+  const hint = document.createElement("span");
+  hint.textContent = "or drop " + (model.get("accept") === ".zip" ? "a zip" : "files") + " here (up to " + mb(model.get("max_bytes")) + ")";
+  zone.append(input, choose, hint);
+  const row = document.createElement("div");
+  row.style.cssText = "display:flex;gap:8px;align-items:center";
+  const bar = document.createElement("progress");
+  bar.className = "nocode-upload-progress";
+  bar.style.cssText = "width:320px;display:none";
+  const cancel = document.createElement("button");
+  cancel.className = "jupyter-button nocode-upload-cancel";
+  cancel.textContent = "Cancel";
+  cancel.style.display = "none";
+  const note = document.createElement("span");
+  note.className = "nocode-upload-note";
+  row.append(bar, cancel, note);
+  el.append(zone, row);
+
+  let waiting = null, cancelled = false, busy = false;
+  model.on("msg:custom", (msg) => {
+    if (msg.kind === "error") note.textContent = msg.text;
+    if (waiting) { const resolve = waiting; waiting = null; resolve(msg); }
+  });
+  const ask = (msg, buffers) => new Promise((resolve) => { waiting = resolve; model.send(msg, undefined, buffers || []); });
+  const finish = (text) => { busy = false; bar.style.display = "none"; cancel.style.display = "none"; if (text) note.textContent = text; input.value = ""; };
+  async function send(list) {
+    const files = Array.from(list);
+    if (!files.length || busy) return;
+    const bad = files.find((f) => !accepted(f, model.get("accept")));
+    if (bad) { note.textContent = bad.name + (model.get("accept") === ".zip" ? " is not a zip file." : " is not a picture."); return; }
+    const total = files.reduce((s, f) => s + f.size, 0);
+    if (total > model.get("max_bytes")) {
+      note.textContent = "That is " + mb(total) + "; the limit is " + mb(model.get("max_bytes")) + " at a time. Send fewer files, or a zip in parts.";
+      return;
+    }
+    busy = true; cancelled = false;
+    bar.max = Math.max(total, 1); bar.value = 0; bar.style.display = ""; cancel.style.display = "";
+    let reply = await ask({ kind: "begin", files: files.map((f) => ({ name: f.name, size: f.size })) });
+    if (reply.kind === "error") return finish();
+    let sent = 0;
+    for (let i = 0; i < files.length; i++) {
+      for (let offset = 0; offset < files[i].size; offset += CHUNK) {
+        if (cancelled) { await ask({ kind: "cancel" }); return finish("Cancelled: nothing was kept."); }
+        const buffer = await files[i].slice(offset, offset + CHUNK).arrayBuffer();
+        reply = await ask({ kind: "chunk", index: i, offset: offset }, [buffer]);
+        if (reply.kind === "error") return finish();
+        sent += buffer.byteLength;
+        bar.value = sent;
+        note.textContent = mb(sent) + " of " + mb(total);
+      }
+    }
+    reply = await ask({ kind: "end" });
+    finish(reply.kind === "error" ? null : "Received " + files.length + " file" + (files.length > 1 ? "s" : "") + ".");
+  }
+  cancel.onclick = () => { cancelled = true; };
+  choose.onclick = () => input.click();
+  input.onchange = () => send(input.files);
+  zone.ondragover = (e) => { e.preventDefault(); zone.style.background = "#eef3f8"; };
+  zone.ondragleave = () => { zone.style.background = ""; };
+  zone.ondrop = (e) => { e.preventDefault(); zone.style.background = ""; send(e.dataTransfer.files); };
+}
+export default { render };
+"""
+
+
+class UploadRefused(Exception):
+    """What the page is told when an upload cannot go on (plain words)."""
+
+
+@dataclass
+class Received:
+    """The files of one finished upload, in temp files; `discard()` when done with them."""
+
+    files: list[tuple[str, Path]]
+    folder: Path = field(repr=False)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Uploader(anywidget.AnyWidget):
+    _esm = _ESM
+    accept = traitlets.Unicode("").tag(sync=True)
+    multiple = traitlets.Bool(True).tag(sync=True)
+    label = traitlets.Unicode("Choose files").tag(sync=True)
+    max_bytes = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, folder: Path, max_bytes: int, on_done: Callable[[Received], None],
+                 can_start: Callable[[], str | None] = lambda: None,
+                 on_refused: Callable[[str], None] = lambda text: None, **traits):
+        """`on_done(received)` owns the files (it must discard them); `can_start()` returns a reason to
+        refuse a new upload (e.g. the panel is still busy), or None; `on_refused(text)` tells the panel
+        why an upload was refused (the page shows it beside the uploader too)."""
+        super().__init__(max_bytes=max_bytes, **traits)
+        self.folder, self.on_done, self.can_start, self.on_refused = Path(folder), on_done, can_start, on_refused
+        self._tmp: Path | None = None
+        self._expected: list[tuple[str, int]] = []
+        self._written: list[int] = []
+        self.on_msg(self._message)
+
+    @property
+    def receiving(self) -> bool:
+        return self._tmp is not None
+
+    def _message(self, _widget, content, buffers) -> None:
+        kind = content.get("kind") if isinstance(content, dict) else None
+        try:
+            if kind == "begin":
+                self._begin(content.get("files"))
+            elif kind == "chunk":
+                self._chunk(content.get("index"), content.get("offset"), buffers[0] if buffers else b"")
+            elif kind == "end":
+                self._end()
+            elif kind == "cancel":
+                self.discard()
+            else:
+                return
+        except UploadRefused as exc:
+            self.discard()
+            self.send({"kind": "error", "text": str(exc)})
+            self.on_refused(str(exc))
+            return
+        self.send({"kind": "ack"})
+
+    def _begin(self, files) -> None:
+        self.discard()
+        reason = self.can_start()
+        if reason:
+            raise UploadRefused(reason)
+        if not isinstance(files, list) or not files or len(files) > MAX_FILES or (len(files) > 1 and not self.multiple):
+            raise UploadRefused(f"Send between 1 and {MAX_FILES if self.multiple else 1} files at a time.")
+        expected = [(str(f.get("name", ""))[:255] or "unnamed", int(f.get("size", -1))) for f in files]
+        if any(size < 0 for _, size in expected):
+            raise UploadRefused("The upload was not understood. Please choose the files again.")
+        total = sum(size for _, size in expected)
+        if total > self.max_bytes:
+            raise UploadRefused(f"That is {total / 2**20:.1f} MB; the limit is {self.max_bytes / 2**20:.0f} MB at a "
+                                "time. Send fewer files, or a zip in parts.")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix="upload-", dir=self.folder))
+        self._expected, self._written = expected, [0] * len(expected)
+        for k in range(len(expected)):
+            (self._tmp / str(k)).touch()
+
+    def _chunk(self, index, offset, data) -> None:
+        if self._tmp is None:
+            raise UploadRefused("The upload was interrupted. Please choose the files again.")
+        if not isinstance(index, int) or not 0 <= index < len(self._expected) or offset != self._written[index]:
+            raise UploadRefused("Part of the upload went missing. Please choose the files again.")
+        data = memoryview(data).cast("B")
+        if self._written[index] + len(data) > self._expected[index][1] or len(data) > 2 * CHUNK:
+            raise UploadRefused("A file grew while it was being sent. Please choose the files again.")
+        with open(self._tmp / str(index), "ab") as f:
+            f.write(data)
+        self._written[index] += len(data)
+
+    def _end(self) -> None:
+        if self._tmp is None or any(w != size for w, (_, size) in zip(self._written, self._expected)):
+            raise UploadRefused("Part of the upload went missing. Please choose the files again.")
+        received = Received([(name, self._tmp / str(k)) for k, (name, _) in enumerate(self._expected)], self._tmp)
+        self._tmp = None  # on_done owns the files now
+        self.on_done(received)
+
+    def discard(self) -> None:
+        """Forget an upload in progress and its temp files."""
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def close(self) -> None:
+        self.discard()
+        super().close()
