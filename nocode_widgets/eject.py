@@ -125,11 +125,17 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
     return nb
 
 
-def write_notebook(ws: Workspace, user, run_id: str, out: Path) -> Path:
+def notebook_file(ws: Workspace, user, run_id: str) -> tuple[str, bytes]:
+    """(file name, .ipynb bytes): what `nocode export --notebook` writes and the page downloads."""
     run = get_run(ws, user, run_id)
-    path = Path(out) / f"{run.dataset_name}-{run.id[-6:]}.ipynb".replace(" ", "-")
-    write_atomic(path, nbformat.writes(notebook_for(ws, user, run_id)).encode())
-    return path
+    name = f"{run.dataset_name}-{run.id[-6:]}.ipynb".replace(" ", "-")
+    return name, nbformat.writes(notebook_for(ws, user, run_id)).encode()
+
+
+def write_notebook(ws: Workspace, user, run_id: str, out: Path) -> Path:
+    name, data = notebook_file(ws, user, run_id)
+    write_atomic(Path(out) / name, data)
+    return Path(out) / name
 
 
 def _model_code(arch: str, num_classes: int) -> str:

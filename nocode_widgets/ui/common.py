@@ -41,6 +41,14 @@ class SessionPanel(w.VBox):
     def user(self):
         return self.session.user
 
+    def refusal(self, work: "Background") -> str | None:
+        """Why new work cannot start now (the session ended, or the panel's work still runs), or None."""
+        try:
+            self.session.check()
+        except NocodeError as exc:
+            return str(exc)
+        return BUSY if work.busy else None
+
 
 class Message(w.HTML):
     """An inline line of text in plain words (errors in red, success in green)."""

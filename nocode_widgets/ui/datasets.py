@@ -7,7 +7,6 @@ import ipywidgets as w
 
 from .. import datasets as D
 from ..auth import User
-from ..errors import NocodeError
 from ..uploads import UploadedFile
 from ..workspace import Workspace
 from ..quota import my_usage
@@ -147,8 +146,13 @@ class DatasetsPanel(SessionPanel):
 
     def _ingest(self, ingest, received=None) -> None:
         """Common path of every import: progress bar, report, refresh; the uploaded temp files are
-        removed after. One import at a time: a second one while one runs is refused before any byte
-        travels (the uploaders ask `_busy_reason` first)."""
+        removed after. One import at a time: a second one while one runs is refused (uploads are refused
+        before any byte travels: the uploaders ask `refusal` first)."""
+        if self.work.busy:
+            self.message.show(BUSY, "warn")
+            if received is not None:
+                received.discard()
+            return
         self.message.clear()
         self.report.value = ""
         self.progress.layout.visibility = "visible"
@@ -165,25 +169,18 @@ class DatasetsPanel(SessionPanel):
             self.refresh(select=report.dataset_id)
             self.on_change()
         if not self.work.run([self.folder_button], self.message, work) and received is not None:
-            received.discard()
-
-    def _busy_reason(self) -> str | None:
-        try:
-            self.user  # noqa: B018 - a page whose session ended cannot upload
-        except NocodeError as exc:
-            return str(exc)
-        return BUSY if self.work.busy else None
+            received.discard()  # another import started in between
 
     def _start_pictures(self) -> str | None:
         """Bind the dataset and class when the upload starts, not when it ends."""
         if not (self.dataset_id and self.class_picker.value):
             return "Create a dataset and choose a class first."
         self._target = (self.dataset_id, self.class_picker.value)
-        return self._busy_reason()
+        return self.refusal(self.work)
 
     def _start_zip(self) -> str | None:
         self._target = (self.dataset_id, None)
-        return self._busy_reason()
+        return self.refusal(self.work)
 
     def _pictures_received(self, received) -> None:
         dataset_id, label = self._target
@@ -199,9 +196,6 @@ class DatasetsPanel(SessionPanel):
 
     def _import_folder(self, _=None) -> None:
         """A server (or mounted Google Drive) folder; the core allows only the settings' import roots."""
-        if self.work.busy:
-            self.message.show(BUSY, "warn")
-            return
         path = self.folder_path.value.strip()
         name = path.rstrip("/").rsplit("/", 1)[-1] or "Imported"
         self._ingest(lambda: D.import_folder(self.ws, self.user, path, name=name, dataset_id=self.dataset_id,

@@ -9,9 +9,8 @@ from ..auth import User
 from ..datasets import thumbnail_of_upload
 from ..predict import Prediction, predictor_for
 from ..training import jobs
-from ..errors import NocodeError
 from ..workspace import Workspace
-from .common import BUSY, Background, Message, SessionPanel, esc, options_of, report_errors, serialized, set_children
+from .common import Background, Message, SessionPanel, esc, options_of, report_errors, serialized, set_children
 from .uploader import Uploader
 from .results import run_label
 
@@ -44,14 +43,10 @@ class TestPanel(SessionPanel):
 
     def _can_start(self) -> str | None:
         """Refused before any byte travels: no model chosen, the session ended, or a test still running."""
-        try:
-            self.user  # noqa: B018
-        except NocodeError as exc:
-            return str(exc)
         if not self.run.value:
             return "Choose a trained model first."
         self._run_id = self.run.value  # bound when the upload starts
-        return BUSY if self.work.busy else None
+        return self.refusal(self.work)
 
     def _predict(self, received) -> None:
         run_id = self._run_id

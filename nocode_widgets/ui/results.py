@@ -15,9 +15,10 @@ from ..datasets import thumbnail_bytes
 from ..errors import NotFound
 from ..training import jobs
 from ..training.runs import delete_run, read_evaluation, read_history, run_folder
-from .download import Download
 from ..workspace import Workspace
-from .common import FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent, report_errors, serialized, set_children
+from .common import (FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent,
+                     report_errors, serialized, set_children)
+from .download import Download
 
 SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("val_accuracy") or -1),
          "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
@@ -54,10 +55,10 @@ class ResultsPanel(SessionPanel):
         self.delete_button.on_click(self._ask_delete)
         self.download_button.on_click(lambda _: self._download(_bundle_file))
         self.notebook_button.on_click(lambda _: self._download(_notebook_file))
-        super().__init__(ws, user, [w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table,
-                                    self.picker, self.detail, w.HBox([self.download_button, self.notebook_button, self.delete_button]),
-                                    self.download, self.confirm,
-                                    self.compare, self.side_by_side, self.message], "nocode-results")
+        super().__init__(ws, user, [
+            w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table, self.picker, self.detail,
+            w.HBox([self.download_button, self.notebook_button, self.delete_button]), self.download, self.confirm,
+            self.compare, self.side_by_side, self.message], "nocode-results")
         self.refresh()
 
     @serialized
@@ -164,13 +165,10 @@ def _bundle_file(ws, user, run_id):
 
 
 def _notebook_file(ws, user, run_id):
-    import nbformat
+    from ..eject import notebook_file
 
-    from ..eject import notebook_for
-
-    run_name = jobs.get(ws, user, run_id).dataset_name.replace(" ", "-")
-    return (f"{run_name}-{run_id[-6:]}.ipynb", nbformat.writes(notebook_for(ws, user, run_id)).encode(),
-            "Open it in Jupyter or Colab: it trains this model again in plain PyTorch.")
+    name, data = notebook_file(ws, user, run_id)
+    return name, data, "Open it in Jupyter or Colab: it trains this model again in plain PyTorch."
 
 
 def _f1(run) -> str:
