@@ -57,28 +57,40 @@ PANELS = [
                   "prediction.label, prediction.top(3)"),
 ]
 
+# What Colab lacks of the dependencies in pyproject.toml (it has torch, torchvision, pillow, numpy,
+# matplotlib, ipywidgets and ipykernel, and must keep its own; Voila and JupyterLab are not used there).
+COLAB_DEPS = ["tinydb", "filelock", "argon2-cffi", "anywidget", "onnxruntime", "onnx"]
+
 COLAB = [
     new_markdown_cell("# nocode_widgets on Google Colab\n\nTrain an image classifier without code. Run the "
                       "cells from the top; for speed choose *Runtime → Change runtime type → GPU*."),
-    new_code_cell("# Installs the studio without touching Colab's own torch, torchvision and ipywidgets.\n"
-                  "REPOSITORY = 'https://github.com/nocode-widgets/nocode_widgets.git'  # this project's repository\n"
-                  "!pip install -q tinydb filelock argon2-cffi\n"
-                  "!pip install -q --no-deps \"git+$REPOSITORY\""),
-    new_code_cell("import torch\nprint('GPU:', torch.cuda.get_device_name(0) if torch.cuda.is_available() "
-                  "else 'none (training runs on the CPU, slower)')"),
     new_code_cell("# Optional: keep your datasets and models in Google Drive, and import folders from it.\n"
                   "USE_DRIVE = False\n\nimport os\n"
                   "if USE_DRIVE:\n    from google.colab import drive\n    drive.mount('/content/drive')\n"
                   "    os.environ['NOCODE_DATA_DIR'] = '/content/drive/MyDrive/nocode_data'\n"
                   "    os.environ['NOCODE_IMPORT_ROOTS'] = '/content/drive/MyDrive'\nelse:\n"
-                  "    os.environ['NOCODE_DATA_DIR'] = '/content/nocode_data'\n"
+                  "    os.environ.setdefault('NOCODE_DATA_DIR', '/content/nocode_data')\n"
                   "# Uploads travel in 512 KB pieces, under Colab's message limit: big zips work here too.\n"
                   "os.environ.setdefault('NOCODE_MAX_UPLOAD_BYTES', str(200 << 20))"),
-    new_code_cell("from nocode_widgets.ui import App\nApp()"),
+    new_code_cell("# Where the studio comes from: a git address, a wheel file (e.g. one you put in Drive,\n"
+                  "# '/content/drive/MyDrive/nocode_widgets-0.1.0-py3-none-any.whl') or a package name.\n"
+                  "SOURCE = 'git+https://github.com/nocode-widgets/nocode_widgets.git'\n\n"
+                  "# Colab's own torch, torchvision and ipywidgets 7.7.1 stay as they are: only what they lack is added.\n"
+                  "import os\n"
+                  "if SOURCE.endswith('.whl') and not os.path.exists(SOURCE):\n"
+                  "    raise SystemExit(f'No wheel at {SOURCE}: mount Drive in the cell above first, or correct SOURCE.')\n"
+                  "%pip install -q " + " ".join(COLAB_DEPS) + "\n"
+                  "%pip install -q --no-deps {SOURCE}\n"
+                  "import nocode_widgets\nprint('nocode_widgets', nocode_widgets.__version__, 'installed')"),
+    new_code_cell("import torch\nprint('GPU:', torch.cuda.get_device_name(0) if torch.cuda.is_available() "
+                  "else 'none (training runs on the CPU, slower)')"),
+    new_code_cell("from nocode_widgets.ui import App\napp = App()\napp"),
 ]
 
 
 def write(name: str, cells) -> None:
+    for number, cell in enumerate(cells):
+        cell.id = f"cell-{number}"  # stable ids: rewriting a notebook changes only what changed
     nb = new_notebook(cells=cells, metadata={"kernelspec": KERNEL})
     nbformat.write(nb, HERE / name)
 
