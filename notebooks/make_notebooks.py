@@ -48,7 +48,7 @@ PANELS = [
                   "print(plan.plan(ws, user, ds.id).explanation)\n"
                   "run = jobs.submit(ws, user, ds.id, {'epochs': 5})  # {} leaves everything to Auto\n"
                   "for progress in jobs.follow(ws, user, run.id):\n"
-                  "    print(progress.run.status, 'epoch', progress.epoch, 'of', progress.epochs)\n"
+                  "    print(progress.text)\n"
                   "run = jobs.get(ws, user, run.id)\nrun.status, run.metrics"),
     new_code_cell("from nocode_widgets.predict import open_predictor\nfrom nocode_widgets.training.runs import run_folder\n\n"
                   "predictor = open_predictor(run_folder(ws, run))\n"

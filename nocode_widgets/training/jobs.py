@@ -187,6 +187,15 @@ class RunProgress:
             return 0.0
         return min(1.0, ((self.epoch - 1) + (self.batch / self.batches if self.batches else 0)) / self.epochs)
 
+    @property
+    def text(self) -> str:
+        """One plain line: "waiting in the queue", "running: epoch 3 of 10", "done after 6 epochs"."""
+        if self.run.status in FINAL:
+            return f"{self.run.status} after {len(self.history)} epoch{'' if len(self.history) == 1 else 's'}"
+        if self.run.waiting or not self.epochs:
+            return "waiting in the queue" if self.run.waiting else "starting"
+        return f"{self.run.status}: epoch {self.epoch} of {self.epochs}"
+
 
 def snapshot(ws: Workspace, run: RunRecord) -> RunProgress:
     folder = run_folder(ws, run)
@@ -198,7 +207,10 @@ def snapshot(ws: Workspace, run: RunRecord) -> RunProgress:
         epoch, batch = done_epochs + 1, 0
     else:
         batch = int(p.get("batch", 0))
-    return RunProgress(run, p.get("phase", run.status), max(epoch, 1), int(p.get("epochs", 0)), batch, batches,
+    epochs = int(p.get("epochs", 0))
+    if epochs and epoch > epochs:  # every epoch done: the last one, complete
+        epoch, batch = epochs, batches
+    return RunProgress(run, p.get("phase", run.status), max(epoch, 1), epochs, batch, batches,
                        float(p.get("elapsed", 0.0)), p.get("remaining_max"), read_history(folder))
 
 

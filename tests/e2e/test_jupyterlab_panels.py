@@ -1,0 +1,52 @@
+"""notebooks/panels.ipynb opened and run in a real JupyterLab in Chromium: every panel renders as a widget
+(not "Loading widget..." nor an error), Results shows a trained run's figures, and the Python API cells
+train and predict."""
+
+import re
+import shutil
+import sys
+
+import pytest
+
+from nocode_widgets import auth
+from tests.conftest import REPO, cli_env, free_port, make_workspace
+from tests.e2e.conftest import jupyter_server, shot
+from tests.training.helpers import colour_dataset, train
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+NAME, PASSWORD = "notebook-user", "typed-at-the-prompt"
+
+
+@pytest.fixture
+def lab(tmp_path):
+    data = tmp_path / "data"
+    ws = make_workspace(data)
+    user = auth.sign_up(ws, NAME, PASSWORD)
+    assert train(ws, user, colour_dataset(ws, user)).status == "done"  # a run for the Results panel to show
+    shutil.copy(REPO / "notebooks" / "panels.ipynb", tmp_path / "panels.ipynb")
+    port, token = free_port(), "nocode-test-token"
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+               "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}"]
+    env = cli_env(data, NOCODE_USER=NAME, NOCODE_PASSWORD=PASSWORD)  # what the person would type at the prompt
+    with jupyter_server(command, port, env) as url:
+        yield f"{url}/lab/tree/panels.ipynb?token={token}"
+
+
+def test_the_panels_notebook_renders_every_panel_and_a_trained_runs_results_in_jupyterlab(lab, page):
+    page.goto(lab)
+    page.locator(".jp-Notebook").wait_for(timeout=120_000)
+    page.wait_for_timeout(2000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    for panel in ("datasets", "train", "results", "test"):
+        page.locator(f".nocode-{panel}").first.wait_for(state="visible", timeout=120_000)
+    results = page.locator(".nocode-results").first
+    results.get_by_text("Measured on the validation pictures").wait_for(timeout=60_000)
+    assert results.locator("img").count() >= 2  # learning curves and confusion matrix, drawn
+    page.locator(".jp-OutputArea-output", has_text="done after").wait_for(timeout=300_000)  # the API trained
+    page.locator(".jp-OutputArea-output", has_text=re.compile(r"^\('red',\s")).wait_for(timeout=60_000)  # and predicted
+    shot(page, "jupyterlab-panels")
+    outputs = page.locator(".jp-OutputArea").all_inner_texts()
+    shown = [(int(a), int(b)) for a, b in re.findall(r"epoch (\d+) of (\d+)", " ".join(outputs))]
+    assert shown and all(1 <= a <= b for a, b in shown)  # progress never says "epoch 6 of 5" or "of 0"
+    assert not [o for o in outputs if "Loading widget" in o or "Error displaying widget" in o or "Traceback" in o]
