@@ -12,6 +12,7 @@ from ..workspace import Workspace
 from ..quota import my_usage
 from .common import (BUSY, Background, Message, SessionPanel, ask, esc, html_table, mib, on_enter, options_of,
                      report_errors, serialized, set_children)
+from .camera import Camera
 from .uploader import Uploader
 
 
@@ -45,6 +46,8 @@ class DatasetsPanel(SessionPanel):
                                refused, accept="image/*", multiple=True, label="Add pictures to the class")
         self.zip_upload = Uploader(uploads, ws.settings.max_upload_bytes, self._zip_received, self._start_zip,
                                    refused, accept=".zip", multiple=False, label="Import a zip of class folders")
+        self.camera = Camera(uploads, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
+                             refused, mode="record")
         self.limit_note = w.HTML(f"<small>Up to {mib(ws.settings.max_upload_bytes)} per upload. For more, upload a "
                                  "zip of class folders (cats/…, dogs/…) in parts.</small>")
         self._target: tuple[str | None, str | None] = (None, None)
@@ -66,7 +69,8 @@ class DatasetsPanel(SessionPanel):
             w.HBox([self.picker]), w.HBox([self.new_name, self.new_classes, self.create_button]),
             self.summary, self.thumbs,
             w.HTML("<b>Add pictures</b> (into the chosen class)"),
-            self.class_picker, self.upload, self.zip_upload, self.folder_row, self.limit_note, self.progress, self.report,
+            self.class_picker, self.upload, self.camera, self.zip_upload, self.folder_row, self.limit_note, self.progress,
+            self.report,
             w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
                                                self.delete_class_button]),
             w.HTML("<b>Dataset</b>"), w.HBox([self.rename_text, self.rename_button, self.delete_button]),

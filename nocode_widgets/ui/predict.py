@@ -3,16 +3,22 @@ bars per picture (the origin project's "see the result")."""
 
 from __future__ import annotations
 
+import logging
+
 import ipywidgets as w
 
 from ..auth import User
+from ..errors import NocodeError
 from ..datasets import thumbnail_of_upload
 from ..predict import Prediction, predictor_for
 from ..training import jobs
 from ..workspace import Workspace
-from .common import Background, Message, SessionPanel, esc, options_of, report_errors, serialized, set_children
-from .uploader import Uploader
+from .common import GENERIC_ERROR, Background, Message, SessionPanel, esc, options_of, report_errors, serialized, set_children
+from .camera import Camera
+from .uploader import Received, UploadRefused, Uploader
 from .results import run_label
+
+log = logging.getLogger(__name__)
 
 
 class TestPanel(SessionPanel):
@@ -26,8 +32,15 @@ class TestPanel(SessionPanel):
                                multiple=True, label="Choose pictures to test")
         self.results = w.VBox()
         self._run_id: str | None = None
+        self.camera = Camera(ws.settings.data_dir / "tmp" / "uploads", ws.settings.max_upload_bytes, Received.discard,
+                             mode="live", rate=4.0, on_live=self._live)
+        self.live = w.HTML(layout=w.Layout(min_width="320px"))
+        self._live_model: tuple[str | None, object] = (None, None)
+        self._live_frames = 0
         super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run,
-                                    self.upload, self.results, self.message], "nocode-test")
+                                    self.upload, self.results,
+                                    w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, self.live]),
+                                    self.message], "nocode-test")
         self.refresh()
 
     @serialized
@@ -65,16 +78,43 @@ class TestPanel(SessionPanel):
             received.discard()
 
 
+    def _live(self, picture: bytes) -> None:
+        """One camera frame: the chosen model's answer beside the preview (the browser waits for it)."""
+        run_id = self.run.value
+        if not run_id:
+            raise UploadRefused("Choose a trained model first.")
+        try:
+            if self._live_model[0] != run_id:
+                self._live_model = (run_id, predictor_for(self.ws, self.user, run_id))  # ownership checked there
+            else:
+                jobs.get(self.ws, self.user, run_id)  # and again for every frame
+            result = self._live_model[1].predict([("camera.jpg", picture)])[0]
+        except NocodeError as exc:  # the run was deleted, the page signed out...: said beside the camera
+            self._live_model = (None, None)
+            raise UploadRefused(str(exc)) from None
+        except Exception:  # never a traceback on the page
+            log.exception("live test failed")
+            self._live_model = (None, None)
+            raise UploadRefused(GENERIC_ERROR) from None
+        self._live_frames += 1
+        self.live.value = (f"<div class='nocode-live' data-frames='{self._live_frames}'><p>It is <b>{esc(result.label)}</b></p>{bars(result)}</div>"
+                           if isinstance(result, Prediction) else f"<p>Could not test that picture: {esc(result)}</p>")
+
+
+def bars(result: Prediction) -> str:
+    """The top classes as probability bars."""
+    return "".join(
+        f"<div style='display:flex;align-items:center;gap:6px'><div style='width:120px'>{esc(label)}</div>"
+        f"<div style='background:#1976d2;height:12px;width:{max(1, int(p * 200))}px'></div>"
+        f"<div>{p:.0%}</div></div>" for label, p in result.top(3))
+
+
 def result_card(name: str, raw: bytes, result, max_pixels: int) -> w.Widget:
     thumb = thumbnail_of_upload(raw, 112, max_pixels)
     image = [w.Image(value=thumb, format="jpeg")] if thumb else []
     if not isinstance(result, Prediction):
         return w.HBox([*image, w.HTML(f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>")])
-    bars = "".join(
-        f"<div style='display:flex;align-items:center;gap:6px'><div style='width:120px'>{esc(label)}</div>"
-        f"<div style='background:#1976d2;height:12px;width:{max(1, int(p * 200))}px'></div>"
-        f"<div>{p:.0%}</div></div>" for label, p in result.top(3))
     top_p = result.probabilities[result.label]
     text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: it is <b>{esc(result.label)}</b> "
-            f"with {top_p:.0%} probability</p>{bars}")
+            f"with {top_p:.0%} probability</p>{bars(result)}")
     return w.HBox([*image, w.HTML(text)], layout=w.Layout(margin="6px 0"))

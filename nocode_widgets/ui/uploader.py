@@ -121,11 +121,11 @@ class Received:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class Uploader(anywidget.AnyWidget):
-    _esm = _ESM
-    accept = traitlets.Unicode("").tag(sync=True)
-    multiple = traitlets.Bool(True).tag(sync=True)
-    label = traitlets.Unicode("Choose files").tag(sync=True)
+class Receiver(anywidget.AnyWidget):
+    """What the uploader and the camera share: a browser that asks, message by message (each answered
+    with "ack" or "error" and its text), to stream files into a temp folder under the data folder, and a
+    panel that gets them as a `Received` at the end. Subclasses map message kinds to methods in `_steps`."""
+
     max_bytes = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, folder: Path, max_bytes: int, on_done: Callable[[Received], None],
@@ -133,13 +133,13 @@ class Uploader(anywidget.AnyWidget):
                  on_refused: Callable[[str], None] = lambda text: None, **traits):
         """`on_done(received)` owns the files (it must discard them); `can_start()` returns a reason to
         refuse a new upload (e.g. the panel is still busy), or None; `on_refused(text)` tells the panel
-        why an upload was refused (the page shows it beside the uploader too)."""
+        why an upload was refused (the page shows it beside the widget too)."""
         super().__init__(max_bytes=max_bytes, **traits)
         self.folder, self.on_done, self.can_start, self.on_refused = Path(folder), on_done, can_start, on_refused
         self._tmp: Path | None = None
-        self._expected: list[tuple[str, int]] = []
-        self._written: list[int] = []
         self.on_msg(self._message)
+
+    _steps = {"cancel": "_cancel"}
 
     @property
     def receiving(self) -> bool:
@@ -147,60 +147,34 @@ class Uploader(anywidget.AnyWidget):
 
     def _message(self, _widget, content, buffers) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
+        if kind not in self._steps:
+            return
         try:
-            if kind == "begin":
-                self._begin(content.get("files"))
-            elif kind == "chunk":
-                self._chunk(content.get("index"), content.get("offset"), buffers[0] if buffers else b"")
-            elif kind == "end":
-                self._end()
-            elif kind == "cancel":
-                self.discard()
-            else:
-                return
+            try:
+                reply = getattr(self, self._steps[kind])(content, buffers)
+            except (TypeError, ValueError, AttributeError):  # a crafted message
+                raise UploadRefused("The upload was not understood. Please try again.") from None
         except UploadRefused as exc:
             self.discard()
             self.send({"kind": "error", "text": str(exc)})
             self.on_refused(str(exc))
             return
-        self.send({"kind": "ack"})
+        self.send({"kind": "ack", **(reply or {})})
 
-    def _begin(self, files) -> None:
+    def _cancel(self, _content, _buffers) -> None:
+        self.discard()
+
+    def _open(self) -> None:
+        """A new temp folder, once the panel agrees."""
         self.discard()
         reason = self.can_start()
         if reason:
             raise UploadRefused(reason)
-        if not isinstance(files, list) or not files or len(files) > MAX_FILES or (len(files) > 1 and not self.multiple):
-            raise UploadRefused(f"Send between 1 and {MAX_FILES if self.multiple else 1} files at a time.")
-        expected = [(str(f.get("name", ""))[:255] or "unnamed", int(f.get("size", -1))) for f in files]
-        if any(size < 0 for _, size in expected):
-            raise UploadRefused("The upload was not understood. Please choose the files again.")
-        total = sum(size for _, size in expected)
-        if total > self.max_bytes:
-            raise UploadRefused(f"That is {total / 2**20:.1f} MB; the limit is {self.max_bytes / 2**20:.0f} MB at a "
-                                "time. Send fewer files, or a zip in parts.")
         self.folder.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix="upload-", dir=self.folder))
-        self._expected, self._written = expected, [0] * len(expected)
-        for k in range(len(expected)):
-            (self._tmp / str(k)).touch()
 
-    def _chunk(self, index, offset, data) -> None:
-        if self._tmp is None:
-            raise UploadRefused("The upload was interrupted. Please choose the files again.")
-        if not isinstance(index, int) or not 0 <= index < len(self._expected) or offset != self._written[index]:
-            raise UploadRefused("Part of the upload went missing. Please choose the files again.")
-        data = memoryview(data).cast("B")
-        if self._written[index] + len(data) > self._expected[index][1] or len(data) > 2 * CHUNK:
-            raise UploadRefused("A file grew while it was being sent. Please choose the files again.")
-        with open(self._tmp / str(index), "ab") as f:
-            f.write(data)
-        self._written[index] += len(data)
-
-    def _end(self) -> None:
-        if self._tmp is None or any(w != size for w, (_, size) in zip(self._written, self._expected)):
-            raise UploadRefused("Part of the upload went missing. Please choose the files again.")
-        received = Received([(name, self._tmp / str(k)) for k, (name, _) in enumerate(self._expected)], self._tmp)
+    def _hand_over(self, files: list[tuple[str, Path]]) -> None:
+        received = Received(files, self._tmp)
         self._tmp = None  # on_done owns the files now
         self.on_done(received)
 
@@ -213,3 +187,50 @@ class Uploader(anywidget.AnyWidget):
     def close(self) -> None:
         self.discard()
         super().close()
+
+
+class Uploader(Receiver):
+    _esm = _ESM
+    accept = traitlets.Unicode("").tag(sync=True)
+    multiple = traitlets.Bool(True).tag(sync=True)
+    label = traitlets.Unicode("Choose files").tag(sync=True)
+    _steps = {**Receiver._steps, "begin": "_begin", "chunk": "_chunk", "end": "_end"}
+
+    def __init__(self, *args, **traits):
+        super().__init__(*args, **traits)
+        self._expected: list[tuple[str, int]] = []
+        self._written: list[int] = []
+
+    def _begin(self, content, _buffers) -> None:
+        files = content.get("files")
+        self._open()
+        if not isinstance(files, list) or not files or len(files) > MAX_FILES or (len(files) > 1 and not self.multiple):
+            raise UploadRefused(f"Send between 1 and {MAX_FILES if self.multiple else 1} files at a time.")
+        expected = [(str(f.get("name", ""))[:255] or "unnamed", int(f.get("size", -1))) for f in files]
+        if any(size < 0 for _, size in expected):
+            raise UploadRefused("The upload was not understood. Please choose the files again.")
+        total = sum(size for _, size in expected)
+        if total > self.max_bytes:
+            raise UploadRefused(f"That is {total / 2**20:.1f} MB; the limit is {self.max_bytes / 2**20:.0f} MB at a "
+                                "time. Send fewer files, or a zip in parts.")
+        self._expected, self._written = expected, [0] * len(expected)
+        for k in range(len(expected)):
+            (self._tmp / str(k)).touch()
+
+    def _chunk(self, content, buffers) -> None:
+        index, offset, data = content.get("index"), content.get("offset"), buffers[0] if buffers else b""
+        if self._tmp is None:
+            raise UploadRefused("The upload was interrupted. Please choose the files again.")
+        if not isinstance(index, int) or not 0 <= index < len(self._expected) or offset != self._written[index]:
+            raise UploadRefused("Part of the upload went missing. Please choose the files again.")
+        data = memoryview(data).cast("B")
+        if self._written[index] + len(data) > self._expected[index][1] or len(data) > 2 * CHUNK:
+            raise UploadRefused("A file grew while it was being sent. Please choose the files again.")
+        with open(self._tmp / str(index), "ab") as f:
+            f.write(data)
+        self._written[index] += len(data)
+
+    def _end(self, _content, _buffers) -> None:
+        if self._tmp is None or any(w != size for w, (_, size) in zip(self._written, self._expected)):
+            raise UploadRefused("Part of the upload went missing. Please choose the files again.")
+        self._hand_over([(name, self._tmp / str(k)) for k, (name, _) in enumerate(self._expected)])

@@ -80,11 +80,13 @@ def _wait_http(url: str, timeout: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(request):
+    """Chromium for a test module; a module's CHROMIUM_EXTRA_ARGS (e.g. the fake camera) are added."""
     from playwright.sync_api import sync_playwright
 
+    args = CHROMIUM_ARGS + list(getattr(request.module, "CHROMIUM_EXTRA_ARGS", []))
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=chromium_path(), args=args, headless=True)
         yield b
         b.close()
 

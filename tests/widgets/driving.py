@@ -7,19 +7,36 @@ from nocode_widgets.ui.common import IPYWIDGETS_8
 from nocode_widgets.ui.uploader import CHUNK, Uploader
 
 
+def talk(widget, content: dict, buffers=()) -> dict | None:
+    """A message from the widget's front end; returns the kernel's answer (our anywidgets answer each one)."""
+    answers = []
+    original, widget.send = widget.send, lambda msg, buffers=None: answers.append(msg)
+    try:
+        widget._handle_msg({"content": {"data": {"method": "custom", "content": content}},
+                            "buffers": [memoryview(b) for b in buffers]})
+    finally:
+        widget.send = original
+    return answers[-1] if answers else None
+
+
+def record(camera, pictures: list[bytes]) -> list[dict]:
+    """What the camera's front end sends for one hold of "Hold to record"; the kernel's answers."""
+    return [talk(camera, {"kind": "begin"}), *(talk(camera, {"kind": "frame"}, [p]) for p in pictures),
+            talk(camera, {"kind": "end"})]
+
+
 def upload(widget, files: dict) -> None:
     """What the browser sends when files are chosen: to our chunked Uploader, its begin / chunk / end
     messages (each answered before the next, as the page does; the panel's work starts at the end);
     to a FileUpload, its value."""
     if isinstance(widget, Uploader):
-        send = lambda content, buffers=(): widget._handle_msg(  # noqa: E731
-            {"content": {"data": {"method": "custom", "content": content}}, "buffers": list(buffers)})
+        send = lambda content, buffers=(): talk(widget, content, buffers)  # noqa: E731
         send({"kind": "begin", "files": [{"name": n, "size": len(b)} for n, b in files.items()]})
         if not widget.receiving:  # refused: the page stops and shows why
             return
         for index, data in enumerate(files.values()):
             for offset in range(0, len(data), CHUNK):
-                send({"kind": "chunk", "index": index, "offset": offset}, [memoryview(data[offset:offset + CHUNK])])
+                send({"kind": "chunk", "index": index, "offset": offset}, [data[offset:offset + CHUNK]])
         send({"kind": "end"})
         return
     if IPYWIDGETS_8:

@@ -8,9 +8,10 @@ import ipywidgets as w
 from nocode_widgets import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.training import jobs
+from nocode_widgets.training.runs import delete_run
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel, TestPanel, TrainPanel
 from tests.images import COLORS, class_files, make_zip, picture
-from tests.widgets.driving import find_all, sign_in, texts, upload  # noqa: F401 - other tests import them from here too
+from tests.widgets.driving import find_all, record, sign_in, talk, texts, upload  # noqa: F401 - other tests import them from here too
 from tests.training.helpers import colour_dataset
 
 QUICK = {"epochs": 3}
@@ -194,6 +195,43 @@ def test_test_panel_predicts_uploaded_pictures(ws, alice):
     assert "could not be tested" in cards[1]
     panel.refresh()  # a late refresh (a run finishing in another tab) keeps the answers on screen
     assert [texts(c) for c in panel.results.children] == cards
+
+
+def test_the_camera_records_pictures_into_the_chosen_class(ws, alice):
+    ds = colour_dataset(ws, alice, per_class=3)
+    panel = DatasetsPanel(ws, alice)
+    panel.class_picker.value = "green"
+    frames = [picture(COLORS["green"], size=(64, 48), seed=s) for s in range(5)]
+    answers = record(panel.camera, frames)
+    panel.work.wait()
+    assert [a["kind"] for a in answers] == ["ack"] * 7 and answers[-2]["count"] == 5
+    assert D.get_dataset(ws, alice, ds.id).counts["green"] == 8 and "5 pictures added" in panel.message.text
+    assert not any((ws.settings.data_dir / "tmp" / "uploads").iterdir())  # the frames' temp files are gone
+
+
+def test_the_camera_refuses_what_is_not_a_frame_and_keeps_nothing(ws, alice):
+    ds = colour_dataset(ws, alice, per_class=3)
+    panel = DatasetsPanel(ws, alice)
+    panel.camera.max_frames = 2
+    answers = record(panel.camera, [picture(seed=1), picture(seed=2), picture(seed=3)])  # one too many
+    assert answers[3]["kind"] == "error" and "as much as one recording" in answers[3]["text"]
+    assert talk(panel.camera, {"kind": "frame"}, [b"x" * (2 << 20)])["kind"] == "error"  # not a camera frame
+    assert talk(panel.camera, {"kind": "live"}, [picture()])["kind"] == "error"  # this one does not test live
+    panel.work.wait()
+    assert D.get_dataset(ws, alice, ds.id).image_count == 9
+    assert not any((ws.settings.data_dir / "tmp" / "uploads").iterdir())
+
+
+def test_the_live_camera_shows_the_models_answer_for_each_frame(ws, alice):
+    colour_dataset(ws, alice, per_class=14)
+    quick_train(TrainPanel(ws, alice, poll_interval=0.2))
+    panel = TestPanel(ws, alice)
+    answer = talk(panel.camera, {"kind": "live"}, [picture(COLORS["red"], size=(64, 48), seed=5)])
+    assert answer == {"kind": "ack"} and "It is <b>red</b>" in panel.live.value and "%" in panel.live.value
+    assert talk(panel.camera, {"kind": "begin"})["kind"] == "error"  # the Test panel's camera does not record
+    delete_run(ws, alice, panel.run.value)
+    answer = talk(panel.camera, {"kind": "live"}, [picture(COLORS["red"], seed=6)])
+    assert answer["kind"] == "error" and "run" in answer["text"].lower()
 
 
 # Security: widgets are not access control ------------------------------------------------------------------------
