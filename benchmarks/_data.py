@@ -39,3 +39,19 @@ def shapes_zip(per_class: int, size: int = 96, seed: int = 0) -> bytes:
             for i in range(per_class):
                 z.writestr(f"{kind}/{i}.jpg", shape_picture(kind, rng, size))
     return out.getvalue()
+
+
+def digits_zip(size: int = 32) -> bytes:
+    """scikit-learn's 1,797 scans of handwritten digits (8x8, 17 grey levels), shown at `size` px as PNGs in
+    class folders 0-9. Needs scikit-learn in the benchmark's environment (not a dependency of the app)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for i, (pixels, label) in enumerate(zip(digits.images, digits.target)):
+            grey = Image.fromarray((pixels * (255 / 16)).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+            picture = io.BytesIO()
+            grey.convert("RGB").save(picture, "PNG")
+            z.writestr(f"{label}/{i}.png", picture.getvalue())
+    return out.getvalue()

@@ -9,8 +9,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from ..errors import TrainingError
 from ..zoo import ARCHS, SMALL_CNN, get_arch
 
-MIN_STEPS_PER_EPOCH = 16  # a tiny dataset is passed over several times per epoch (see data.Batches)
-AUTO_PASSES = 30  # Auto's training budget: passes over the training pictures, early stopping permitting
+MIN_STEPS_PER_EPOCH = 8  # a tiny dataset is passed over several times per epoch (see data.Batches)
+# Auto's budget (fine-tuning and training from scratch): passes over the training pictures, at least
+# AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer steps, at most AUTO_MAX_PASSES; the learning rate reaches
+# zero at its end (benchmarks/bench_auto.py and BENCHMARKS.md "Auto" for the evidence).
+AUTO_MIN_PASSES, AUTO_MAX_PASSES, AUTO_MIN_STEPS = 10, 15, 60
 OPTIMIZERS = ("adamw", "sgd", "adamax")
 SCHEDULES = ("onecycle", "cosine", "exponential", "none")
 MODES = ("fine-tune", "fast")
@@ -66,6 +69,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool | None = None  # mixed precision: CUDA always; CPU bf16 where measured faster
     channels_last: bool | None = None
+    ema: bool | None = None  # evaluate and keep a moving average of the weights
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -116,15 +120,15 @@ def _cpu_choice(f: Facts) -> dict:
                     patience=8, augment="none", schedule="cosine")
     side = 64 if f.median_side >= 64 else max(32, f.median_side // 8 * 8)
     return dict(arch=SMALL_CNN, mode="fine-tune", image_size=side, epochs=30, batch_size=32, lr=3e-3,
-                patience=4, augment="light", schedule="onecycle")
+                patience=4, augment="none", schedule="cosine")  # a short budget learns faster unaugmented
 
 
 def _gpu_choice(f: Facts) -> dict:
     if f.pretrained.get("efficientnet_b0"):
         return dict(arch="efficientnet_b0", mode="fine-tune", image_size=224, epochs=20, batch_size=64, lr=1e-3,
-                    patience=5, augment="light", schedule="onecycle")
+                    patience=5, augment="light", schedule="cosine")
     return dict(arch="resnet18", mode="fine-tune", image_size=128, epochs=40, batch_size=64, lr=2e-3,
-                patience=8, augment="strong", schedule="onecycle")
+                patience=8, augment="strong", schedule="cosine")
 
 
 def auto_choices(f: Facts) -> dict:
@@ -133,8 +137,10 @@ def auto_choices(f: Facts) -> dict:
     train_images = max(1, int(f.images * 0.8))
     choice["batch_size"] = max(8, min(choice["batch_size"], train_images // 4 or 8))
     if choice["mode"] == "fine-tune":  # the epoch cap as a budget of passes over the training pictures
-        per_epoch = max(-(-train_images // choice["batch_size"]), MIN_STEPS_PER_EPOCH) * choice["batch_size"]
-        choice["epochs"] = max(10, min(40, round(AUTO_PASSES * train_images / per_epoch)))
+        steps_per_pass = -(-train_images // choice["batch_size"])
+        passes = min(AUTO_MAX_PASSES, max(AUTO_MIN_PASSES, -(-AUTO_MIN_STEPS // steps_per_pass)))
+        steps_per_epoch = max(steps_per_pass, MIN_STEPS_PER_EPOCH)
+        choice["epochs"] = max(3, -(-passes * steps_per_pass // steps_per_epoch))
     imbalanced = f.imbalance >= 3
     choice["sampler"] = "weighted" if imbalanced else "shuffle"
     choice["label_smoothing"] = 0.1 if imbalanced else 0.0
@@ -159,6 +165,8 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
     measured_on_cpu = facts.device == "cpu" and filled["arch"] == SMALL_CNN  # benchmarks/bench_training.py
     if config.channels_last is None:
         filled["channels_last"] = facts.device == "cuda" or measured_on_cpu
+    if config.ema is None:
+        filled["ema"] = filled["mode"] == "fine-tune"
     if config.amp is None:
         filled["amp"] = facts.device == "cuda" or (measured_on_cpu and facts.cpu_bf16)
     resolved = replace(config, **filled)

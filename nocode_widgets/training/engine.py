@@ -66,13 +66,27 @@ class Reporter:
         self._stop.set()
 
 
+class Laps:
+    """Seconds per phase of a run (`run.timings`): where a small run's time goes."""
+
+    def __init__(self, start: float):
+        self.last, self.seconds = start, {}
+
+    def __call__(self, phase: str) -> None:
+        now = time.time()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.last, 3)
+        self.last = now
+
+
 def cancel_requested(folder: Path) -> bool:
     return (folder / "cancel").exists()
 
 
-def execute_run(ws: Workspace, run_id: str) -> RunRecord:
+def execute_run(ws: Workspace, run_id: str, process_started: float | None = None) -> RunRecord:
     """Train the queued run in this process; always leaves it in a final state. A run that is no
-    longer queued (cancelled meanwhile) is left as it is."""
+    longer queued (cancelled meanwhile) is left as it is. `process_started`: when the worker process
+    began, to count its start and imports in the run's timings."""
+    laps = Laps(process_started or time.time())
     run = load_run(ws, run_id)
     if not transition(ws, run.id, ("queued",), status="running", started=time.time(), pid=os.getpid(),
                       host=os.uname().nodename):
@@ -80,8 +94,11 @@ def execute_run(ws: Workspace, run_id: str) -> RunRecord:
     folder = run_folder(ws, run)
     folder.mkdir(parents=True, exist_ok=True)
     reporter = Reporter(folder, still_exists=lambda: ws.store.get(Table.RUNS, run.id) is not None)
+    laps("process start, imports, slot")
+    if process_started and run.launched:
+        laps.seconds["launch"] = round(max(0.0, process_started - run.launched), 3)
     try:
-        _train(ws, run, folder, reporter)
+        _train(ws, run, folder, reporter, laps)
     except NocodeError as exc:
         _finish_failed(ws, run, reporter, str(exc))
     except Exception as exc:  # noqa: BLE001 - the run must end in a state, with the details logged
@@ -100,7 +117,7 @@ def _finish_failed(ws, run, reporter, message: str) -> None:
                seconds=time.time() - reporter.state["started"])
 
 
-def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> None:
+def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, laps: Laps) -> None:
     owner = User.from_doc(ws.store.get(Table.USERS, run.owner) or _gone())
     asked = TrainConfig.from_json(run.config)
     device = pick_device(asked.device)
@@ -116,10 +133,12 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
     hashes = [e.hash for e in entries]
     split = stable_split(ds_folder, hashes, labels.tolist(), ds.version, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     write_json_atomic(folder / "split.json", {k: [hashes[i] for i in v] for k, v in split.to_json().items()})
+    laps("dataset, Auto, split")
 
     reporter.update(force=True, phase="preparing pictures", done=0, total=len(entries))
     cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, ds_folder / "cache",
                         progress=lambda d, t: reporter.update(done=d, total=t))
+    laps("picture cache")
 
     model, notice = _model(cfg, len(classes), ws.settings.allow_weight_download)
     if notice:
@@ -127,6 +146,7 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
     mean, std = zoo.IMAGENET_MEAN, zoo.IMAGENET_STD
     feeder = ImageFeeder(cache, mean, std, device, cfg.augment, cfg.channels_last, cfg.seed)
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
+    laps("model")
 
     started = time.time()
 
@@ -145,6 +165,7 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
         result = _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter)
     else:
         result = fit(model, feeder, labels, split.train, split.val, cfg, device, callbacks)
+    laps("training")
 
     if reporter.gone:  # deleted while training: leave nothing behind
         remove_tree_and_empty_parents(folder, ws.settings.data_dir)
@@ -158,10 +179,15 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter) -> N
         return
     reporter.update(force=True, phase="evaluating")
     metrics = _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folder)
+    laps("evaluation")
     save_model(folder, model.cpu(), cfg.arch, classes, cfg.image_size, mean, std, run_id=run.id,
                dataset_id=ds.id, dataset_version=ds.version, best_epoch=result.best_epoch)
+    laps("saving")
     reporter.update(force=True, phase="exporting")
     export = export_and_check(model, folder, cfg.image_size, cache[torch.as_tensor(split.val)], mean, std)
+    laps("ONNX export and check")
+    finished = time.time()
+    summary.update(timings=laps.seconds, finished=finished, seconds=finished - reporter.state["started"])
     status = "cancelled" if result.stopped == "cancelled" else "done"
     reporter.update(force=True, phase=status)
     transition(ws, run.id, ("running",), status=status, metrics=metrics, export=export,  # not if marked interrupted

@@ -149,15 +149,45 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def make_schedule(opt, cfg: TrainConfig, steps_per_epoch: int):
-    """(scheduler, steps per epoch at which it advances: per batch, or 0 for per epoch)."""
+    """(scheduler, whether it advances per batch). "cosine": a short linear warm-up, then down to zero
+    exactly at the end of the budget (`cfg.epochs`), so the last epochs are the calm ones."""
     total = max(1, cfg.epochs * steps_per_epoch)
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25), True
     if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), True
+        warm = max(1, min(steps_per_epoch, total // 20))
+        shape = lambda step: (step + 1) / warm if step < warm else (  # noqa: E731
+            0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm)))))
+        return torch.optim.lr_scheduler.LambdaLR(opt, shape), True
     if cfg.schedule == "exponential":
         return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.gamma), False
     return None, False
+
+
+def settled(first_lr: float, last_lr: float, cfg: TrainConfig) -> bool:
+    """Early stopping may end a run only once the learning rate is coming down and below half its peak
+    (an epoch's first and last rates): before that, a flat epoch says little."""
+    return cfg.schedule in ("none", None) or (last_lr < first_lr and last_lr <= 0.5 * cfg.lr)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights and BatchNorm statistics, the model that is
+    evaluated and kept. Its horizon is about a tenth of the run's steps (shorter at the start, so the
+    first epochs are not held back by the random initial weights)."""
+
+    def __init__(self, model: nn.Module, total_steps: int):
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.decay, self.steps = 1 - 1 / max(10, total_steps / 10), 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.steps += 1
+        decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        mine = [t for t in (*self.model.parameters(), *self.model.buffers()) if t.is_floating_point()]
+        theirs = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+        torch._foreach_lerp_(mine, theirs, 1 - decay)
 
 
 @torch.no_grad()
@@ -188,6 +218,8 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
                       seed=cfg.seed, drop_last=len(train_idx) > cfg.batch_size, min_batches=MIN_STEPS_PER_EPOCH)
     opt = make_optimizer(model, cfg)
     sched, per_batch = make_schedule(opt, cfg, len(batches))
+    average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
+    judged = average.model if average else model  # what is measured and kept
     ctx, scaler = autocast_for(device, cfg.amp)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     y_dev = labels.to(device)
@@ -195,24 +227,25 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     try:
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
+            first_lr = opt.param_groups[0]["lr"]
             train_loss, train_correct, seen = _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch,
-                                                           ctx, scaler, cfg, gen, epoch, cb)
+                                                           ctx, scaler, cfg, gen, epoch, cb, average)
             if sched is not None and not per_batch:
                 sched.step()
-            probs = predict_probs(model, feed, val_idx, max(cfg.batch_size, 64), device, cfg.amp)
+            probs = predict_probs(judged, feed, val_idx, max(cfg.batch_size, 64), device, cfg.amp)
             y_val = labels[torch.as_tensor(val_idx, dtype=torch.long)].numpy()
             val_loss = float(eval_loss(torch.log(torch.as_tensor(probs).clamp_min(1e-12)), torch.as_tensor(y_val)))
             pred = probs.argmax(1)
+            lr = opt.param_groups[0]["lr"]
             stats = EpochStats(epoch, train_loss / seen, train_correct / seen, val_loss, float((pred == y_val).mean()),
-                               weighted_f1(y_val, pred, num_classes), opt.param_groups[0]["lr"],
-                               time.perf_counter() - start)
+                               weighted_f1(y_val, pred, num_classes), lr, time.perf_counter() - start)
             result.history.append(stats)
             improved = best_key is None or is_better((stats.val_f1, stats.val_loss), best_key)
             if improved:
                 best_key, result.best_epoch = (stats.val_f1, stats.val_loss), epoch
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(judged.state_dict())
             cb.on_epoch_end(stats, improved)
-            if epoch - result.best_epoch >= cfg.patience:
+            if epoch - result.best_epoch >= cfg.patience and settled(first_lr, lr, cfg):
                 result.stopped = "early-stopped"
                 break
     except Cancelled:
@@ -236,7 +269,8 @@ def is_better(now: tuple[float, float], best: tuple[float, float], min_loss_delt
     return f1 >= best_f1 - 1e-9 and loss < best_loss - max(min_loss_delta, 0.01 * best_loss)
 
 
-def _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch, ctx, scaler, cfg, gen, epoch, cb):
+def _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch, ctx, scaler, cfg, gen, epoch, cb,
+                 average=None):
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     n = len(batches)
@@ -265,6 +299,8 @@ def _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch, ct
             opt.step()
         if sched is not None and per_batch:
             sched.step()
+        if average is not None:
+            average.update(model)
         total_loss += float(loss.detach()) * len(y)
         correct += int((logits.detach().argmax(1) == y).sum())
         seen += len(y)

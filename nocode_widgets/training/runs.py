@@ -46,6 +46,7 @@ class RunRecord:
     host: str = ""
     launched: float | None = None  # when the scheduler started its worker (a waiting run has none)
     export: dict = field(default_factory=dict)  # model.onnx and its parity check (model_torch.export_and_check)
+    timings: dict = field(default_factory=dict)  # seconds per phase of the worker (engine.Laps)
 
     @property
     def is_active(self) -> bool:

@@ -9,16 +9,19 @@ the next run. SIGTERM asks for a cancel, like the Cancel button.
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import time
 
-from filelock import FileLock, Timeout
+PROCESS_STARTED = time.time()  # before the imports, which are part of a run's fixed cost
 
-from ..workspace import Workspace
-from .queue import capacity, gpu_count, schedule
-from .runs import load_run, run_folder, write_progress
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from filelock import FileLock, Timeout  # noqa: E402
+
+from ..workspace import Workspace  # noqa: E402
+from .queue import capacity, gpu_count, schedule  # noqa: E402
+from .runs import load_run, run_folder, write_progress  # noqa: E402
 
 POLL_S = 0.2
 
@@ -61,7 +64,7 @@ def main(run_id: str) -> int:
         try:
             from .engine import execute_run
 
-            execute_run(ws, run_id)
+            execute_run(ws, run_id, PROCESS_STARTED)
         finally:
             lock.release()
     schedule(ws)

@@ -1,6 +1,7 @@
 """Fixtures the training tests share."""
 
 import pytest
+import torch
 
 from tests.training.helpers import colour_dataset, train
 
@@ -15,3 +16,12 @@ def trained(tmp_path_factory):
     alice = auth.sign_up(ws, "alice", "password-alice")
     ds = colour_dataset(ws, alice, per_class=14)
     return ws, alice, ds, train(ws, alice, ds)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    """An empty torch cache of the test's own."""
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path / "hub"
+    torch.hub.set_dir(old)

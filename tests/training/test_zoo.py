@@ -46,15 +46,6 @@ def test_pretrained_loads_from_a_users_file(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), target.state_dict().values()))
 
 
-@pytest.fixture
-def hub(tmp_path):
-    """An empty torch cache of the test's own."""
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    yield tmp_path / "hub"
-    torch.hub.set_dir(old)
-
-
 def test_pretrained_loads_from_the_torch_cache(hub):
     path = zoo.cached_weights_path("shufflenet_v2_x1_0")
     assert path.is_relative_to(hub)
