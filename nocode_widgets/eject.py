@@ -108,13 +108,16 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
         new_code_cell(_source("training/data.py:Batches", "training/losses.py:FocalLoss", "training/losses.py:make_loss",
                               "training/losses.py:balanced_class_weights", "training/losses.py:cutmix",
                               "training/fit.py:make_optimizer", "training/fit.py:make_schedule",
+                              "training/fit.py:settled", "training/fit.py:WeightAverage",
                               "training/fit.py:seed_everything")),
         new_markdown_cell("## 7. Measuring: accuracy and weighted F1 on the validation pictures"),
         new_code_cell(_source("evaluate.py:confusion_matrix", "evaluate.py:f1_scores", "evaluate.py:weighted_f1",
                               "training/fit.py:is_better")),
         new_markdown_cell("## 8. Training with early stopping\nEach epoch: learn from the training batches, then "
-                          "measure on the validation pictures. The best epoch's weights are kept; training stops "
-                          "when `cfg.patience` epochs in a row did not improve."),
+                          "measure on the validation pictures. With `cfg.ema` the measured model is a moving average of "
+                          "the weights (calmer than the weights themselves). The best epoch's weights are kept; "
+                          "training stops when `cfg.patience` epochs in a row did not improve and the learning rate "
+                          "has come down."),
         new_code_cell(_TRAINING_LOOP),
         new_code_cell(f"APP_ACCURACY = {run.metrics.get('val_accuracy', 0)!r}\n"
                       "print(json.dumps({'notebook_val_accuracy': best_accuracy, 'app_val_accuracy': APP_ACCURACY, "
@@ -170,6 +173,8 @@ batches = Batches(train_idx, labels, cfg.batch_size, shuffle=True, weighted=cfg.
                   seed=cfg.seed, drop_last=len(train_idx) > cfg.batch_size, min_batches=MIN_STEPS_PER_EPOCH)
 opt = make_optimizer(model, cfg)
 sched, per_batch = make_schedule(opt, cfg, len(batches))
+average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
+judged = average.model if average else model  # the model that is measured and kept
 augment_generator = torch.Generator().manual_seed(cfg.seed + 1)
 cutmix_generator = torch.Generator().manual_seed(cfg.seed + 2)
 preset = PRESETS[cfg.augment]
@@ -183,6 +188,7 @@ def pictures(idx, train):
 best_key, best_epoch, best_accuracy, best_state = None, 0, 0.0, None
 y_val = labels[torch.as_tensor(val_idx)].numpy()
 for epoch in range(1, cfg.epochs + 1):
+    first_lr = opt.param_groups[0]["lr"]
     model.train()
     for idx in batches:
         x, y = pictures(idx, train=True), labels[idx]
@@ -197,11 +203,13 @@ for epoch in range(1, cfg.epochs + 1):
         opt.step()
         if sched is not None and per_batch:
             sched.step()
+        if average is not None:
+            average.update(model)
     if sched is not None and not per_batch:
         sched.step()
-    model.eval()
+    judged.eval()
     with torch.no_grad():
-        probs = torch.cat([torch.softmax(model(pictures(torch.as_tensor(val_idx[s:s + 64]), train=False)), 1)
+        probs = torch.cat([torch.softmax(judged(pictures(torch.as_tensor(val_idx[s:s + 64]), train=False)), 1)
                            for s in range(0, len(val_idx), 64)]).numpy()
     val_loss = float(F.nll_loss(torch.log(torch.as_tensor(probs).clamp_min(1e-12)), torch.as_tensor(y_val)))
     pred = probs.argmax(1)
@@ -209,9 +217,9 @@ for epoch in range(1, cfg.epochs + 1):
     improved = best_key is None or is_better((f1, val_loss), best_key)
     if improved:
         best_key, best_epoch, best_accuracy = (f1, val_loss), epoch, accuracy
-        best_state = copy.deepcopy(model.state_dict())
+        best_state = copy.deepcopy(judged.state_dict())
     print(f"epoch {epoch}: validation accuracy {accuracy:.1%}, weighted F1 {f1:.3f}" + ("  (best so far)" if improved else ""))
-    if epoch - best_epoch >= cfg.patience:
+    if epoch - best_epoch >= cfg.patience and settled(first_lr, opt.param_groups[0]["lr"], cfg):
         print("stopped early: no improvement for", cfg.patience, "epochs")
         break
 model.load_state_dict(best_state)
