@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -222,20 +223,44 @@ def _epoch_done(ws, run, folder, reporter, cfg, stats: EpochStats, improved: boo
     update_run(ws, run.id, epochs_run=stats.epoch, **best)  # metrics: those of the weights kept
 
 
-def _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter):
-    """Fast mode: the frozen backbone's features computed once per picture, then only the head trains."""
+def feature_settings(device: torch.device) -> dict:
+    """How fast mode computes features here: measured in benchmarks/bench_fast_mode.py (BENCHMARKS.md)."""
+    bf16 = device.type == "cpu" and cpu_has_fast_bf16()
+    return {"batch": 32, "channels_last": True, "bf16": bf16, "bf16_possible": bf16 or device.type == "cuda"}
+
+
+def extract_features(model, feeder, indices: list[int], device, batch: int, channels_last: bool, bf16: bool,
+                     progress=lambda done, total: None, should_stop=lambda: False):
+    """The frozen backbone's features for `indices` (rows of a [N, features] tensor; the others stay zero) and
+    where its head was, (parent, attribute, head): the head is taken off `model` (an nn.Identity in its place)."""
     parent, attr, head = zoo.head(model)
     setattr(parent, attr, nn.Identity())
-    every = split.train + split.val + split.test
-    feats = torch.zeros(len(labels), head.in_features)
     model.eval()
-    with torch.no_grad():
-        for start in range(0, len(every), 64):
-            idx = torch.as_tensor(every[start:start + 64])
-            feats[idx] = model(feeder(idx, train=False)).float().cpu()
-            reporter.update(done=min(start + 64, len(every)), total=len(every))
-            if callbacks.should_stop():
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    feats = torch.zeros(max(indices) + 1 if indices else 0, head.in_features)
+    with torch.no_grad(), ctx:
+        for start in range(0, len(indices), batch):
+            idx = torch.as_tensor(indices[start:start + batch])
+            x = feeder(idx, train=False)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            feats[idx] = model(x).float().cpu()
+            progress(min(start + batch, len(indices)), len(indices))
+            if should_stop():
                 break
+    return feats, (parent, attr, head)
+
+
+def _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter):
+    """Fast mode: the frozen backbone's features computed once per picture, then only the head trains."""
+    how = feature_settings(device)
+    every = split.train + split.val + split.test
+    feats, (parent, attr, head) = extract_features(model, feeder, every, device, how["batch"], how["channels_last"], how["bf16"],
+                                   progress=lambda d, t: reporter.update(done=d, total=t),
+                                   should_stop=callbacks.should_stop)
+    model.to(memory_format=torch.contiguous_format)
     new_head = nn.Linear(head.in_features, head.out_features).to(device)
     result = fit(new_head, TensorFeeder(feats, device), labels, split.train, split.val, cfg, device, callbacks)
     setattr(parent, attr, new_head)
