@@ -26,10 +26,18 @@ OPSET = 17
 PARITY_MAX_DIFF = 1e-4  # largest allowed |p_onnx - p_torch| on CPU
 
 
+def _version(package: str) -> str:
+    """A package's version without importing it (torchvision's import is a second of a small run)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ""
+
+
 def save_model(folder: Path, model: nn.Module, arch: str, classes: list[str], image_size: int, mean, std,
                **extra) -> None:
-    import torchvision
-
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tmp = folder / "weights.pt.tmp"
@@ -40,7 +48,7 @@ def save_model(folder: Path, model: nn.Module, arch: str, classes: list[str], im
         "mean": list(mean), "std": list(std), "preprocess": "shorter side to image_size (bilinear), centre crop",
         "onnx": {"file": "model.onnx", "input": "pixels", "output": "probabilities", "softmax": "inside",
                  "layout": "NCHW float32, normalized: (x / 255 - mean) / std"},
-        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__, "nocode_widgets": __version__},
+        "versions": {"torch": torch.__version__, "torchvision": _version("torchvision"), "nocode_widgets": __version__},
         "saved": time.time(), **extra})
 
 

@@ -97,7 +97,7 @@ def _train(args):
 
 def _follow_until_done(ws, user, run_id: str, quiet: bool) -> RunRecord:
     last = None
-    for p in jobs.follow(ws, user, run_id, interval=0.5):
+    for p in jobs.follow(ws, user, run_id, interval=0.2):  # a stat per look: cheap
         line = _progress_line(p)
         if not quiet and line != last:
             print(line, file=sys.stderr, flush=True)

@@ -25,7 +25,7 @@ from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig, resolve
 from .data import build_cache, stable_split
-from .facts import dataset_facts, torch_locate
+from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
 from .runs import RunRecord, append_history, load_run, run_folder, transition, update_run, write_progress
@@ -124,7 +124,7 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, laps
     device = pick_device(asked.device)
     set_cpu_threads()
     ds, ds_folder, entries, classes, facts = dataset_facts(ws, owner, run.dataset_id, device.type,
-                                                           cpu_has_fast_bf16(), asked, torch_locate)
+                                                           cpu_has_fast_bf16(), asked, worker_locate(ws))
     cfg, explanation = resolve(asked, facts)
     update_run(ws, run.id, resolved=cfg.to_json(), explanation=explanation, device=str(device),
                dataset_version=ds.version)

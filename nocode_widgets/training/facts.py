@@ -19,11 +19,7 @@ from ..workspace import Workspace
 from .config import Facts, TrainConfig
 
 AUTO_CANDIDATES = ("mobilenet_v3_large", "efficientnet_b0")
-_PROBE = ("import json, torch\n"
-          "from nocode_widgets.training.fit import cpu_has_fast_bf16, pick_device\n"
-          "from nocode_widgets.zoo import weights_locations\n"
-          "print(json.dumps({'auto': pick_device('auto').type, 'cuda': torch.cuda.is_available(), "
-          "'cpu_bf16': cpu_has_fast_bf16(), 'weights': weights_locations()}))")
+_PROBE = "import json\nfrom nocode_widgets.training.facts import probe\nprint(json.dumps(probe()))"
 Locate = Callable[[str], "tuple[str | None, str | None]"]
 
 
@@ -71,14 +67,41 @@ def probed_locate(ws: Workspace) -> Locate:
     return lambda arch: tuple(weights.get(arch, (None, None)))
 
 
+def probe() -> dict:
+    """The device record (run where torch may be imported: the probe's subprocess, or a worker)."""
+    import torch
+
+    from .fit import cpu_has_fast_bf16, pick_device
+
+    return {"auto": pick_device("auto").type, "cuda": torch.cuda.is_available(), "cpu_bf16": cpu_has_fast_bf16(),
+            "weights": zoo.weights_locations()}
+
+
+def worker_locate(ws: Workspace) -> Locate:
+    """For the worker: where the weights are, from the device record (asking torchvision means importing it,
+    about a second of a small run), which the worker writes itself when no page or command probed yet."""
+    if not _cached_device_facts(ws):
+        write_json_atomic(ws.settings.data_dir / "device.json", {**probe(), "key": _device_key()})
+    return probed_locate(ws)
+
+
+def _device_key() -> str:
+    return " ".join([os.uname().nodename, sys.executable, os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+                     os.environ.get("TORCH_HOME", ""), os.environ.get("XDG_CACHE_HOME", "")])
+
+
+def _cached_device_facts(ws: Workspace) -> dict | None:
+    cached = read_json(ws.settings.data_dir / "device.json") or {}
+    return cached if cached.get("key") == _device_key() else None
+
+
 def device_facts(ws: Workspace) -> dict:
     """{"auto": "cuda"|"mps"|"cpu", "cuda": bool, "cpu_bf16": bool} for this machine and Python, probed
     once (a subprocess imports torch, this process does not) and cached."""
     path = ws.settings.data_dir / "device.json"
-    key = " ".join([os.uname().nodename, sys.executable, os.environ.get("CUDA_VISIBLE_DEVICES", ""),
-                    os.environ.get("TORCH_HOME", ""), os.environ.get("XDG_CACHE_HOME", "")])
-    cached = read_json(path) or {}
-    if cached.get("key") == key:
+    key = _device_key()
+    cached = _cached_device_facts(ws)
+    if cached:
         return cached
     out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
