@@ -120,15 +120,15 @@ def _cpu_choice(f: Facts) -> dict:
                     patience=8, augment="none", schedule="cosine")
     side = 64 if f.median_side >= 64 else max(32, f.median_side // 8 * 8)
     return dict(arch=SMALL_CNN, mode="fine-tune", image_size=side, epochs=30, batch_size=32, lr=3e-3,
-                patience=4, augment="none", schedule="cosine")  # a short budget learns faster unaugmented
+                patience=4, augment="none", schedule="onecycle")  # a short budget learns faster unaugmented
 
 
 def _gpu_choice(f: Facts) -> dict:
     if f.pretrained.get("efficientnet_b0"):
         return dict(arch="efficientnet_b0", mode="fine-tune", image_size=224, epochs=20, batch_size=64, lr=1e-3,
-                    patience=5, augment="light", schedule="cosine")
+                    patience=5, augment="light", schedule="onecycle")
     return dict(arch="resnet18", mode="fine-tune", image_size=128, epochs=40, batch_size=64, lr=2e-3,
-                patience=8, augment="strong", schedule="cosine")
+                patience=8, augment="strong", schedule="onecycle")
 
 
 def auto_choices(f: Facts) -> dict:

@@ -33,6 +33,13 @@ def test_the_cosine_schedule_warms_up_then_reaches_zero_exactly_at_the_end_of_th
     assert rates[-1] < 1e-6 and rates[len(rates) // 2] > 0.004  # zero at the end, not before
 
 
+def test_one_cycle_also_ends_at_zero_within_the_budget_after_a_long_warm_up():
+    rates = lrs(TrainConfig(lr=0.01, epochs=10, schedule="onecycle"), steps_per_epoch=20)
+    peak = rates.index(max(rates))
+    assert 40 <= peak <= 60 and rates[0] < 0.001  # a quarter of the budget to warm up: what the shapes need
+    assert rates[-1] < 1e-5
+
+
 def test_auto_budgets_passes_from_the_data_not_a_fixed_epoch_count():
     for images in (60, 180, 1800, 20000):
         cfg, _ = resolve(TrainConfig(), Facts(images=images, **CPU))
@@ -40,7 +47,7 @@ def test_auto_budgets_passes_from_the_data_not_a_fixed_epoch_count():
         steps_per_pass = -(-train_images // cfg.batch_size)
         passes = cfg.epochs * max(steps_per_pass, MIN_STEPS_PER_EPOCH) / steps_per_pass
         assert AUTO_MIN_PASSES <= passes < AUTO_MAX_PASSES + max(1, MIN_STEPS_PER_EPOCH / steps_per_pass), images
-        assert cfg.schedule == "cosine" and cfg.ema and cfg.augment == "none"
+        assert cfg.schedule == "onecycle" and cfg.ema and cfg.augment == "none"
 
 
 def test_early_stopping_waits_until_the_rate_has_come_down():
@@ -89,7 +96,7 @@ def test_auto_fine_tunes_imagenet_weights_on_a_gpu():
     facts = Facts(images=400, device="cuda", classes=3, median_side=300, imbalance=1.0,
                   pretrained={"efficientnet_b0": True, "mobilenet_v3_large": True})
     cfg, text = resolve(TrainConfig(), facts)
-    assert (cfg.arch, cfg.mode, cfg.schedule, cfg.ema) == ("efficientnet_b0", "fine-tune", "cosine", True)
+    assert (cfg.arch, cfg.mode, cfg.schedule, cfg.ema) == ("efficientnet_b0", "fine-tune", "onecycle", True)
     assert "fine-tuning ImageNet weights" in text and "GPU" in text
     cfg, text = resolve(TrainConfig(), Facts(images=400, **{**CPU, "pretrained": {"mobilenet_v3_large": True}}))
     assert (cfg.arch, cfg.mode, cfg.ema) == ("mobilenet_v3_large", "fast", False)
