@@ -47,8 +47,9 @@ class Predictor:
         safe = normalize_image(raw, max(self.max_side, self.card["image_size"]), self.max_pixels)
         return to_uint8_array(load_rgb(safe.data), self.card["image_size"])
 
-    def predict(self, images: list[tuple[str, bytes]], batch_size: int = 32) -> list[Prediction | str]:
-        """For each (name, bytes): a Prediction, or a plain reason why the file could not be used."""
+    def predict(self, images: list[tuple[str, bytes]], batch_size: int = 32, tta: bool = False) -> list[Prediction | str]:
+        """For each (name, bytes): a Prediction, or a plain reason why the file could not be used. `tta`: the
+        mean of the probabilities for the picture and its mirror image (twice the work)."""
         results: list[Prediction | str] = [""] * len(images)
         arrays, where = [], []
         for i, (_, raw) in enumerate(images):
@@ -58,7 +59,10 @@ class Predictor:
             except ImageRejected as exc:
                 results[i] = str(exc)
         for start in range(0, len(arrays), batch_size):
-            probs = self.probabilities(np.stack(arrays[start:start + batch_size]))
+            batch = np.stack(arrays[start:start + batch_size])
+            probs = self.probabilities(batch)
+            if tta:
+                probs = (probs + self.probabilities(np.ascontiguousarray(batch[..., ::-1]))) / 2
             for j, p in enumerate(probs):
                 i = where[start + j]
                 results[i] = Prediction(images[i][0], self.classes[int(p.argmax())],

@@ -44,6 +44,8 @@ def register(sub) -> None:
     p.add_argument("--run", required=True, dest="run_id")
     p.add_argument("--engine", choices=["auto", "onnx", "torch"], default="auto",
                    help="auto: the exported ONNX model when it passed its parity check, else PyTorch")
+    p.add_argument("--tta", action="store_true",
+                   help="also look at each picture's mirror image and average (twice the work; off by default)")
     p.add_argument("images", nargs="+")
     p.set_defaults(run=_predict)
 
@@ -137,10 +139,10 @@ def _predict(args):
         except OSError as exc:
             raise NocodeError(f"Cannot read {path}: {exc.strerror}.") from None
     rows, lines = [], []
-    for (path, _), result in zip(images, predictor.predict(images)):
+    for (path, _), result in zip(images, predictor.predict(images, tta=args.tta)):
         if isinstance(result, Prediction):
             rows.append({"file": path, "label": result.label, "probabilities": result.probabilities,
-                         "engine": predictor.engine})
+                         "engine": predictor.engine, "tta": args.tta})
             lines.append(f"{path}: {result.label} ({result.probabilities[result.label]:.0%})")
         else:
             rows.append({"file": path, "error": result})

@@ -31,13 +31,16 @@ class TestPanel(SessionPanel):
                                self._can_start, lambda text: self.message.show(text, "warn"), accept="image/*",
                                multiple=True, label="Choose pictures to test")
         self.results = w.VBox()
+        self.mirror = w.Checkbox(value=False, indent=False,
+                                 description="Also look at each picture's mirror image (slower; can be surer)")
         self._run_id: str | None = None
+        self._tta = False
         self.camera = Camera(ws.settings.data_dir / "tmp" / "uploads", ws.settings.max_upload_bytes, Received.discard,
                              mode="live", rate=4.0, on_live=self._live)
         self.live = w.HTML(layout=w.Layout(min_width="320px"))
         self._live_model: tuple[str | None, object] = (None, None)
         self._live_frames = 0
-        super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run,
+        super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run, self.mirror,
                                     self.upload, self.results,
                                     w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, self.live]),
                                     self.message], "nocode-test")
@@ -58,11 +61,11 @@ class TestPanel(SessionPanel):
         """Refused before any byte travels: no model chosen, the session ended, or a test still running."""
         if not self.run.value:
             return "Choose a trained model first."
-        self._run_id = self.run.value  # bound when the upload starts
+        self._run_id, self._tta = self.run.value, self.mirror.value  # bound when the upload starts
         return self.refusal(self.work)
 
     def _predict(self, received) -> None:
-        run_id = self._run_id
+        run_id, tta = self._run_id, self._tta
 
         def work():
             try:
@@ -70,7 +73,7 @@ class TestPanel(SessionPanel):
             finally:
                 received.discard()
             predictor = predictor_for(self.ws, self.user, run_id)  # ownership re-checked there
-            results = predictor.predict(files)
+            results = predictor.predict(files, tta=tta)
             set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels)
                                         for (name, raw), r in zip(files, results)])
             self.message.clear()

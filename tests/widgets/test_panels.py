@@ -195,6 +195,10 @@ def test_test_panel_predicts_uploaded_pictures(ws, alice):
     assert "could not be tested" in cards[1]
     panel.refresh()  # a late refresh (a run finishing in another tab) keeps the answers on screen
     assert [texts(c) for c in panel.results.children] == cards
+    panel.mirror.value = True  # the picture and its mirror image, averaged
+    upload(panel.upload, {"new-red.jpg": picture(COLORS["red"], size=(40, 30), seed=777)})
+    panel.work.wait()
+    assert "it is" in texts(panel.results.children[0]) and panel._tta
 
 
 def test_the_camera_records_pictures_into_the_chosen_class(ws, alice):
