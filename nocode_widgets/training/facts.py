@@ -63,7 +63,17 @@ def torch_locate(arch: str):
 
 def probed_locate(ws: Workspace) -> Locate:
     """Where the weights are, from the device probe's record (no torch in this process)."""
-    weights = device_facts(ws).get("weights", {})
+    return _locate_in(device_facts(ws))
+
+
+def worker_locate(ws: Workspace) -> Locate:
+    """For the worker: where the weights are, from the device record (asking torchvision means importing it,
+    about a second of a small run), which the worker writes itself when no page or command probed yet."""
+    return _locate_in(_cached_device_facts(ws) or _remember(ws, probe()))
+
+
+def _locate_in(facts: dict) -> Locate:
+    weights = facts.get("weights", {})
     return lambda arch: tuple(weights.get(arch, (None, None)))
 
 
@@ -77,14 +87,6 @@ def probe() -> dict:
             "weights": zoo.weights_locations()}
 
 
-def worker_locate(ws: Workspace) -> Locate:
-    """For the worker: where the weights are, from the device record (asking torchvision means importing it,
-    about a second of a small run), which the worker writes itself when no page or command probed yet."""
-    if not _cached_device_facts(ws):
-        write_json_atomic(ws.settings.data_dir / "device.json", {**probe(), "key": _device_key()})
-    return probed_locate(ws)
-
-
 def _device_key() -> str:
     return " ".join([os.uname().nodename, sys.executable, os.environ.get("CUDA_VISIBLE_DEVICES", ""),
                      os.environ.get("TORCH_HOME", ""), os.environ.get("XDG_CACHE_HOME", "")])
@@ -95,20 +97,23 @@ def _cached_device_facts(ws: Workspace) -> dict | None:
     return cached if cached.get("key") == _device_key() else None
 
 
+def _remember(ws: Workspace, facts: dict) -> dict:
+    """Keep a probe's record for this machine and Python."""
+    facts = {**facts, "key": _device_key()}
+    write_json_atomic(ws.settings.data_dir / "device.json", facts)
+    return facts
+
+
 def device_facts(ws: Workspace) -> dict:
     """{"auto": "cuda"|"mps"|"cpu", "cuda": bool, "cpu_bf16": bool} for this machine and Python, probed
     once (a subprocess imports torch, this process does not) and cached."""
-    path = ws.settings.data_dir / "device.json"
-    key = _device_key()
     cached = _cached_device_facts(ws)
     if cached:
         return cached
     out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise TrainingError("This machine's training device could not be checked. Please try again.")
-    facts = {**json.loads(out.stdout.strip().splitlines()[-1]), "key": key}
-    write_json_atomic(path, facts)
-    return facts
+    return _remember(ws, json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def device_type(ws: Workspace, wanted: str = "auto") -> str:

@@ -6,6 +6,7 @@ and the websocket never carries more than a chunk. An anywidget: Voila, JupyterL
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Callable
 import anywidget
 import traitlets
 
+log = logging.getLogger(__name__)
 CHUNK = 512 * 1024  # under every front end's message limit (Colab's is about 1 MB)
 MAX_FILES = 5000
 
@@ -152,7 +154,8 @@ class Receiver(anywidget.AnyWidget):
         try:
             try:
                 reply = getattr(self, self._steps[kind])(content, buffers)
-            except (TypeError, ValueError, AttributeError):  # a crafted message
+            except (TypeError, ValueError, AttributeError):  # a crafted message (or a bug: logged)
+                log.warning("upload message %r not understood", kind, exc_info=True)
                 raise UploadRefused("The upload was not understood. Please try again.") from None
         except UploadRefused as exc:
             self.discard()
