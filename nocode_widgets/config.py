@@ -50,6 +50,12 @@ class Settings:
     heartbeat_timeout_s: float = 60.0  # a running run silent this long is `interrupted`
     max_concurrent_runs: int = 1  # per device
     max_queued_runs_per_user: int = 3  # queued + running
+    # Where runs train (docs/deploy.md): "local" (a worker process per run here) or "ray" (the worker here
+    # prepares and records; fitting runs on the Ray cluster). With Ray, max_concurrent_runs is the number of
+    # runs the whole cluster trains at once.
+    runner: str = "local"
+    ray_address: str = ""  # a cluster's address (host:port); empty: join the local Ray instance, or start one
+    ray_cpus_per_run: int = 0  # CPUs a run asks of a GPU-less cluster; 0: every CPU of its largest node
     # The store.
     store_lock_timeout_s: float = 20.0  # then "the server is busy", never a hang
     # Must match voila.json. Uploads travel in 512 KiB chunks, so no message comes near it.
@@ -114,6 +120,10 @@ def _parse(name: str, raw: str):
     if name == "import_roots":
         return tuple(Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p)
     default = getattr(Settings(), name)
+    if name == "runner" and raw.strip().lower() not in ("local", "ray"):
+        raise ValueError(f"NOCODE_RUNNER must be 'local' or 'ray', got {raw!r}")
+    if name == "runner":
+        return raw.strip().lower()
     if name == "signup" and raw.strip().lower() not in ("open", "closed"):
         raise ValueError(f"NOCODE_SIGNUP must be 'open' or 'closed', got {raw!r}")
     if name == "signup":

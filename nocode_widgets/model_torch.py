@@ -36,10 +36,11 @@ def _version(package: str) -> str:
         return ""
 
 
-def save_model(folder: Path, model: nn.Module, arch: str, classes: list[str], image_size: int, mean, std,
-               **extra) -> None:
+def save_weights(folder: Path, state: dict, arch: str, classes: list[str], image_size: int, mean, std,
+                 **extra) -> None:
+    """`weights.pt` (the state dict, on the CPU) and `model.json`, each replaced atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in state.items()}
     tmp = folder / "weights.pt.tmp"
     torch.save(state, tmp)
     tmp.replace(folder / "weights.pt")

@@ -1,6 +1,15 @@
-"""Execute one run from its record: load the dataset, let Auto fill the config, split, cache, build
-the model (pretrained when possible), fit, evaluate on validation (and test), save the artifacts and
-the summary. Progress goes to the run folder so any process can follow it."""
+"""Execute one run from its record, in three pieces (DESIGN.md, "One training path, two runners"):
+
+- *prepare* (app host): the dataset's facts, Auto, the split, the uint8 picture cache and the
+  pretrained weights found here, packed into a `FitJob` (tensors + the resolved config, no paths);
+- *fit and evaluate* (anywhere): `fit_and_evaluate(job, emit, should_stop)`, a pure function of the job
+  that reports through `emit(kind, payload)` and returns a `FitOutput` (the kept weights, history,
+  metrics, the evaluation report);
+- *record* (app host): `Recorder` turns the events into progress, history and checkpoints, and the
+  output into the run's files and its summary in the store.
+
+A `Fitter` says where the middle piece runs: `LocalFitter` in this process, `on_ray.RayFitter` on a
+Ray cluster. Both feed the same `Recorder`, so both paths run the same code."""
 
 from __future__ import annotations
 
@@ -10,7 +19,9 @@ import threading
 import time
 import traceback
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
 import torch
 from torch import nn
@@ -20,15 +31,16 @@ from ..auth import User
 from ..errors import NocodeError, TrainingError
 from ..evaluate import evaluate
 from ..files import remove_tree_and_empty_parents, write_json_atomic
-from ..model_torch import export_and_check, save_model
+from ..model_torch import export_and_check, save_weights
 from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig, resolve
-from .data import build_cache, stable_split
+from .data import Split, build_cache, stable_split
 from .facts import dataset_facts, worker_locate
-from .fit import (Callbacks, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
+from .fit import (Callbacks, Cancelled, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
-from .runs import RunRecord, append_history, load_run, run_folder, transition, update_run, write_progress
+from .runs import (INTERRUPTED, RunRecord, append_history, load_run, run_folder, transition, update_run,
+                   write_progress)
 
 log = logging.getLogger("nocode_widgets.training")
 
@@ -83,10 +95,65 @@ def cancel_requested(folder: Path) -> bool:
     return (folder / "cancel").exists()
 
 
-def execute_run(ws: Workspace, run_id: str, process_started: float | None = None) -> RunRecord:
-    """Train the queued run in this process; always leaves it in a final state. A run that is no
-    longer queued (cancelled meanwhile) is left as it is. `process_started`: when the worker process
-    began, to count its start and imports in the run's timings."""
+Emit = Callable[[str, dict], None]
+
+
+@dataclass
+class FitJob:
+    """Everything fit-and-evaluate needs, and nothing of the app host (no paths, no store): it travels."""
+
+    run_id: str
+    config: dict  # the resolved TrainConfig
+    classes: list[str]
+    labels: torch.Tensor  # int64 [N]
+    split: Split
+    cache: torch.Tensor  # uint8 [N, 3, S, S]
+    initial: dict | None = None  # the starting weights when pretrained ones were found on the app host
+    mean: tuple = zoo.IMAGENET_MEAN
+    std: tuple = zoo.IMAGENET_STD
+    threads: int | None = None  # CPU threads for the maths (None: every core this process may use)
+
+
+@dataclass
+class FitOutput:
+    state: dict | None  # the kept weights on the CPU (None when no epoch finished)
+    history: list[dict]
+    best_epoch: int
+    stopped: str  # finished | early-stopped | cancelled
+    metrics: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)  # evaluation.json; mistakes carry `picture`, their row in the job
+    timings: dict = field(default_factory=dict)
+    device: str = ""
+
+
+class WorkerLost(Exception):
+    """The process (or machine) fitting the run ended before it answered: the run is `interrupted`."""
+
+
+class Fitter(Protocol):
+    def device(self, asked: str) -> tuple[str, bool]:
+        """(device type, whether its CPU has fast bf16) a run asking for `asked` will train on, for Auto."""
+
+    def fit(self, job: FitJob, emit: Emit, should_stop: Callable[[], bool]) -> FitOutput:
+        """Run `fit_and_evaluate(job, ...)` where this fitter trains, relaying its events to `emit`."""
+
+
+class LocalFitter:
+    """Fit and evaluate in this process (the local worker)."""
+
+    def device(self, asked: str) -> tuple[str, bool]:
+        return pick_device(asked).type, cpu_has_fast_bf16()
+
+    def fit(self, job: FitJob, emit: Emit, should_stop: Callable[[], bool]) -> FitOutput:
+        return fit_and_evaluate(job, emit, should_stop)
+
+
+def execute_run(ws: Workspace, run_id: str, process_started: float | None = None,
+                fitter: Fitter | None = None) -> RunRecord:
+    """Train the queued run (fitting it with `fitter`, here by default); always leaves it in a final state.
+    A run that is no longer queued (cancelled meanwhile) is left as it is. `process_started`: when the
+    worker process began, to count its start and imports in the run's timings."""
+    fitter = fitter or LocalFitter()
     laps = Laps(process_started or time.time())
     run = load_run(ws, run_id)
     if not transition(ws, run.id, ("queued",), status="running", started=time.time(), pid=os.getpid(),
@@ -99,13 +166,24 @@ def execute_run(ws: Workspace, run_id: str, process_started: float | None = None
     if process_started and run.launched:
         laps.seconds["launch"] = round(max(0.0, process_started - run.launched), 3)
     try:
-        _train(ws, run, folder, reporter, laps)
+        recorder = prepare(ws, run, folder, reporter, laps, fitter)
+        output = fitter.fit(recorder.job, recorder.event, recorder.should_stop)
+        recorder.finish(output)
+    except Cancelled:  # before it trained (a cluster with no room for it yet)
+        reporter.update(force=True, phase="cancelled")
+        transition(ws, run.id, ("running",), status="cancelled", finished=time.time(),
+                   seconds=time.time() - reporter.state["started"])
+    except WorkerLost as exc:
+        reporter.update(force=True, phase="interrupted")
+        transition(ws, run.id, ("running",), status="interrupted", finished=time.time(),
+                   error=str(exc) or INTERRUPTED, seconds=time.time() - reporter.state["started"])
     except NocodeError as exc:
         _finish_failed(ws, run, reporter, str(exc))
     except Exception as exc:  # noqa: BLE001 - the run must end in a state, with the details logged
-        (folder / "error.log").write_text(traceback.format_exc())
+        (folder / "error.log").write_text(getattr(exc, "remote_traceback", "") or traceback.format_exc())
         log.exception("run %s failed", run.id)
-        _finish_failed(ws, run, reporter, f"Training stopped because of an unexpected problem ({type(exc).__name__}). "
+        kind = getattr(exc, "kind", type(exc).__name__)
+        _finish_failed(ws, run, reporter, f"Training stopped because of an unexpected problem ({kind}). "
                                           "The details are in the run's error log.")
     finally:
         reporter.stop()
@@ -118,17 +196,19 @@ def _finish_failed(ws, run, reporter, message: str) -> None:
                seconds=time.time() - reporter.state["started"])
 
 
-def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, laps: Laps) -> None:
+# Prepare (app host) ------------------------------------------------------------------------------------
+
+def prepare(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, laps: Laps,
+            fitter: Fitter) -> "Recorder":
+    """Facts, Auto, split, cache and starting weights, as a FitJob inside the Recorder that will record it."""
     owner = User.from_doc(ws.store.get(Table.USERS, run.owner) or _gone())
     asked = TrainConfig.from_json(run.config)
-    device = pick_device(asked.device)
-    set_cpu_threads()
-    ds, ds_folder, entries, classes, facts = dataset_facts(ws, owner, run.dataset_id, device.type,
-                                                           cpu_has_fast_bf16(), asked, worker_locate(ws))
+    device_type, cpu_bf16 = fitter.device(asked.device)
+    ds, ds_folder, entries, classes, facts = dataset_facts(ws, owner, run.dataset_id, device_type, cpu_bf16, asked,
+                                                           worker_locate(ws))
     cfg, explanation = resolve(asked, facts)
-    update_run(ws, run.id, resolved=cfg.to_json(), explanation=explanation, device=str(device),
+    update_run(ws, run.id, resolved=cfg.to_json(), explanation=explanation, device=device_type,
                dataset_version=ds.version)
-    seed_everything(cfg.seed)
     index = {c: i for i, c in enumerate(classes)}
     labels = torch.tensor([index[e.label] for e in entries], dtype=torch.long)
     hashes = [e.hash for e in entries]
@@ -140,87 +220,158 @@ def _train(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, laps
     cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, ds_folder / "cache",
                         progress=lambda d, t: reporter.update(done=d, total=t))
     laps("picture cache")
-
-    model, notice = _model(cfg, len(classes), ws.settings.allow_weight_download)
+    seed_everything(cfg.seed)
+    initial, notice = _pretrained(cfg, len(classes), ws.settings.allow_weight_download)
     if notice:
         update_run(ws, run.id, notice=notice)
-    mean, std = zoo.IMAGENET_MEAN, zoo.IMAGENET_STD
-    feeder = ImageFeeder(cache, mean, std, device, cfg.augment, cfg.channels_last, cfg.seed)
-    model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
-    laps("model")
-
-    started = time.time()
-
-    def checkpoint():  # the best weights so far, so an interrupted run stays usable
-        if cfg.mode != "fast":
-            save_model(folder, model, cfg.arch, classes, cfg.image_size, mean, std, run_id=run.id,
-                       dataset_id=ds.id, dataset_version=ds.version)
-
-    callbacks = Callbacks(
-        on_batch_end=lambda e, b, n: reporter.update(phase="training", epoch=e, epochs=cfg.epochs, batch=b, batches=n),
-        on_epoch_end=lambda stats, improved: _epoch_done(ws, run, folder, reporter, cfg, stats, improved, started,
-                                                         checkpoint),
-        should_stop=lambda: reporter.gone or cancel_requested(folder))
-    if cfg.mode == "fast":
-        reporter.update(force=True, phase="computing features", done=0, total=len(entries))
-        result = _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter)
-    else:
-        result = fit(model, feeder, labels, split.train, split.val, cfg, device, callbacks)
-    laps("training")
-
-    if reporter.gone:  # deleted while training: leave nothing behind
-        remove_tree_and_empty_parents(folder, ws.settings.data_dir)
-        return
-    finished = time.time()
-    summary = dict(epochs_run=len(result.history), best_epoch=result.best_epoch, finished=finished,
-                   seconds=finished - reporter.state["started"])
-    if result.best_epoch == 0:
-        reporter.update(force=True, phase="cancelled")
-        transition(ws, run.id, ("running",), status="cancelled", **summary)
-        return
-    reporter.update(force=True, phase="evaluating")
-    metrics = _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folder)
-    laps("evaluation")
-    save_model(folder, model.cpu(), cfg.arch, classes, cfg.image_size, mean, std, run_id=run.id,
-               dataset_id=ds.id, dataset_version=ds.version, best_epoch=result.best_epoch)
-    laps("saving")
-    reporter.update(force=True, phase="exporting")
-    export = export_and_check(model, folder, cfg.image_size, cache[torch.as_tensor(split.val)], mean, std)
-    laps("ONNX export and check")
-    finished = time.time()
-    summary.update(timings=laps.seconds, finished=finished, seconds=finished - reporter.state["started"])
-    status = "cancelled" if result.stopped == "cancelled" else "done"
-    reporter.update(force=True, phase=status)
-    transition(ws, run.id, ("running",), status=status, metrics=metrics, export=export,  # not if marked interrupted
-               **summary)
+    laps("pretrained weights")
+    job = FitJob(run.id, cfg.to_json(), classes, labels, split, cache, initial)
+    return Recorder(ws, run, folder, reporter, laps, job, ds, entries)
 
 
 def _gone():
     raise TrainingError("The owner of this run no longer exists.")
 
 
-def _model(cfg: TrainConfig, num_classes: int, allow_download: bool) -> tuple[nn.Module, str]:
+def _pretrained(cfg: TrainConfig, num_classes: int, allow_download: bool) -> tuple[dict | None, str]:
+    """The starting weights (ImageNet's, with a new head) when the arch has them and they are here."""
     arch = zoo.get_arch(cfg.arch)
     if not (arch.has_pretrained and cfg.pretrained):
-        return zoo.build_model(cfg.arch, num_classes), ""
+        return None, ""
     model = zoo.build_model(cfg.arch, num_classes, imagenet_head=True)
     loaded = zoo.load_pretrained(model, cfg.arch, cfg.weights_file, allow_download=allow_download)
-    return zoo.replace_head(model, num_classes), loaded.notice
+    if not loaded.loaded:
+        return None, loaded.notice
+    return zoo.replace_head(model, num_classes).state_dict(), loaded.notice
 
 
-def _epoch_done(ws, run, folder, reporter, cfg, stats: EpochStats, improved: bool, started: float,
-                checkpoint) -> None:
-    if reporter.gone:
-        return
-    if improved:
-        checkpoint()
-    append_history(folder, {**stats.to_json(), "improved": improved})
-    per_epoch = (time.time() - started) / stats.epoch
-    reporter.update(force=True, phase="training", epoch=stats.epoch, epochs=cfg.epochs, last=stats.to_json(),
-                    remaining_max=per_epoch * (cfg.epochs - stats.epoch))
-    best = {"best_epoch": stats.epoch, "metrics": {"val_accuracy": stats.val_acc, "val_weighted_f1": stats.val_f1,
-                                                   "split": "validation"}} if improved else {}
-    update_run(ws, run.id, epochs_run=stats.epoch, **best)  # metrics: those of the weights kept
+# Fit and evaluate (anywhere) ---------------------------------------------------------------------------
+
+def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = lambda: False) -> FitOutput:
+    """Train the job's model and evaluate the kept weights on validation (and test). Events:
+    ("phase", {phase, done?, total?}), ("batch", {epoch, epochs, batch, batches}),
+    ("epoch", {stats, improved, weights}) with the kept weights (a CPU copy) when the epoch improved
+    and the whole model trains (fast mode has nothing worth keeping before its head is put back)."""
+    laps = Laps(time.time())
+    cfg = TrainConfig.from_json(job.config)
+    device = pick_device(cfg.device)
+    set_cpu_threads(job.threads)
+    seed_everything(cfg.seed)
+    model = zoo.build_model(cfg.arch, len(job.classes))
+    if job.initial is not None:
+        model.load_state_dict(job.initial)
+    feeder = ImageFeeder(job.cache, job.mean, job.std, device, cfg.augment, cfg.channels_last, cfg.seed)
+    model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
+    laps("model")
+    best: dict = {}
+
+    def epoch_end(stats: EpochStats, improved: bool) -> None:
+        weights = cpu_copy(best.pop("state")) if improved and "state" in best else None
+        emit("epoch", {"stats": stats.to_json(), "improved": improved, "weights": weights})
+
+    callbacks = Callbacks(
+        on_batch_end=lambda e, b, n: emit("batch", {"epoch": e, "epochs": cfg.epochs, "batch": b, "batches": n}),
+        on_best=lambda state: best.update(state=state) if cfg.mode != "fast" else None,
+        on_epoch_end=epoch_end, should_stop=should_stop)
+    if cfg.mode == "fast":
+        emit("phase", {"phase": "computing features", "done": 0, "total": len(job.labels)})
+        result = _fit_head(model, feeder, job.labels, job.split, cfg, device, callbacks, emit)
+    else:
+        result = fit(model, feeder, job.labels, job.split.train, job.split.val, cfg, device, callbacks)
+    laps("training")
+    out = FitOutput(None, [s.to_json() for s in result.history], result.best_epoch, result.stopped,
+                    device=str(device))
+    if result.best_epoch:
+        emit("phase", {"phase": "evaluating"})
+        out.metrics, out.report = _evaluate(model, feeder, job.labels, job.split, cfg, device, job.classes)
+        out.state = cpu_copy(model.state_dict())
+        laps("evaluation")
+    out.timings = laps.seconds
+    return out
+
+
+def cpu_copy(state: dict) -> dict:
+    """The weights as CPU tensors of their own (training may go on changing the originals)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+# Record (app host) -------------------------------------------------------------------------------------
+
+class Recorder:
+    """The app side of a run: turns fit events into progress, history and checkpoints (the best weights so
+    far, so an interrupted run stays usable), and the output into the run's files and store summary."""
+
+    def __init__(self, ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, laps: Laps, job: FitJob,
+                 ds, entries):
+        self.ws, self.run, self.folder, self.reporter, self.laps = ws, run, folder, reporter, laps
+        self.job, self.ds, self.entries = job, ds, entries
+        self.cfg = TrainConfig.from_json(job.config)
+        self.started = time.time()
+
+    def should_stop(self) -> bool:
+        return self.reporter.gone or cancel_requested(self.folder)
+
+    def event(self, kind: str, payload: dict) -> None:
+        if self.reporter.gone:
+            return
+        if kind == "batch":
+            self.reporter.update(phase="training", **payload)
+        elif kind == "phase":
+            self.reporter.update(force=payload.get("done") in (None, 0), **payload)
+        elif kind == "epoch":
+            self._epoch(EpochStats(**payload["stats"]), payload["improved"], payload.get("weights"))
+
+    def _epoch(self, stats: EpochStats, improved: bool, weights: dict | None) -> None:
+        if weights is not None:
+            self._save(weights)
+        append_history(self.folder, {**stats.to_json(), "improved": improved})
+        per_epoch = (time.time() - self.started) / stats.epoch
+        self.reporter.update(force=True, phase="training", epoch=stats.epoch, epochs=self.cfg.epochs,
+                             last=stats.to_json(), remaining_max=per_epoch * (self.cfg.epochs - stats.epoch))
+        best = {"best_epoch": stats.epoch, "metrics": {"val_accuracy": stats.val_acc, "val_weighted_f1": stats.val_f1,
+                                                       "split": "validation"}} if improved else {}
+        update_run(self.ws, self.run.id, epochs_run=stats.epoch, **best)  # metrics: those of the weights kept
+
+    def _save(self, state: dict, **extra) -> None:
+        save_weights(self.folder, state, self.cfg.arch, self.job.classes, self.cfg.image_size, self.job.mean,
+                     self.job.std, run_id=self.run.id, dataset_id=self.ds.id, dataset_version=self.ds.version, **extra)
+
+    def finish(self, out: FitOutput) -> None:
+        ws, run, reporter, laps = self.ws, self.run, self.reporter, self.laps
+        gap = time.time() - laps.last - sum(out.timings.values())  # the fitter's start and the transfers
+        laps.seconds.update({k: round(laps.seconds.get(k, 0.0) + v, 3) for k, v in out.timings.items()})
+        if gap > 0.01:
+            laps.seconds["hand-over to the fitter"] = round(gap, 3)
+        laps.last = time.time()
+        if reporter.gone:  # deleted while training: leave nothing behind
+            remove_tree_and_empty_parents(self.folder, ws.settings.data_dir)
+            return
+        finished = time.time()
+        summary = dict(epochs_run=len(out.history), best_epoch=out.best_epoch, finished=finished,
+                       seconds=finished - reporter.state["started"], device=out.device or self.run.device)
+        if out.best_epoch == 0 or out.state is None:
+            reporter.update(force=True, phase="cancelled")
+            transition(ws, run.id, ("running",), status="cancelled", **summary)
+            return
+        for part in out.report.values():
+            for m in part["mistakes"]:
+                e = self.entries[m.pop("picture")]
+                m.update(file=e.file, original=e.original)
+        write_json_atomic(self.folder / "evaluation.json", out.report)
+        self._save(out.state, best_epoch=out.best_epoch)
+        laps("saving")
+        reporter.update(force=True, phase="exporting")
+        model = zoo.build_model(self.cfg.arch, len(self.job.classes))
+        model.load_state_dict(out.state)
+        export = export_and_check(model, self.folder, self.cfg.image_size,
+                                  self.job.cache[torch.as_tensor(self.job.split.val)], self.job.mean, self.job.std)
+        laps("ONNX export and check")
+        finished = time.time()
+        summary.update(timings=laps.seconds, finished=finished, seconds=finished - reporter.state["started"])
+        status = "cancelled" if out.stopped == "cancelled" else "done"
+        reporter.update(force=True, phase=status)
+        transition(ws, run.id, ("running",), status=status, metrics=out.metrics, export=export,  # not if interrupted
+                   **summary)
 
 
 def feature_settings(device: torch.device) -> dict:
@@ -253,13 +404,14 @@ def extract_features(model, feeder, indices: list[int], device, batch: int, chan
     return feats, (parent, attr, head)
 
 
-def _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter):
+def _fit_head(model, feeder, labels, split, cfg, device, callbacks, emit):
     """Fast mode: the frozen backbone's features computed once per picture, then only the head trains."""
     how = feature_settings(device)
     every = split.train + split.val + split.test
-    feats, (parent, attr, head) = extract_features(model, feeder, every, device, how["batch"], how["channels_last"], how["bf16"],
-                                   progress=lambda d, t: reporter.update(done=d, total=t),
-                                   should_stop=callbacks.should_stop)
+    feats, (parent, attr, head) = extract_features(
+        model, feeder, every, device, how["batch"], how["channels_last"], how["bf16"],
+        progress=lambda d, t: emit("phase", {"phase": "computing features", "done": d, "total": t}),
+        should_stop=callbacks.should_stop)
     model.to(memory_format=torch.contiguous_format)
     new_head = nn.Linear(head.in_features, head.out_features).to(device)
     result = fit(new_head, TensorFeeder(feats, device), labels, split.train, split.val, cfg, device, callbacks)
@@ -267,7 +419,9 @@ def _fit_head(model, feeder, labels, split, cfg, device, callbacks, reporter):
     return result
 
 
-def _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folder) -> dict:
+def _evaluate(model, feeder, labels, split, cfg, device, classes) -> tuple[dict, dict]:
+    """(metrics, report): the kept weights measured on validation and test; each mistake names its
+    `picture` (the row in the job) for the app side to add the file."""
     report, metrics = {}, {"split": "validation"}
     for part, idx in (("validation", split.val), ("test", split.test)):
         if not idx:
@@ -276,11 +430,9 @@ def _evaluate(model, feeder, labels, split, cfg, device, classes, entries, folde
         ev = evaluate(labels[torch.as_tensor(idx)].numpy(), probs, classes, split=part)
         data = ev.to_json()
         for m in data["mistakes"]:
-            e = entries[idx[m["index"]]]
-            m.update(file=e.file, original=e.original)
+            m["picture"] = idx[m["index"]]
         report[part] = data
         prefix = "val" if part == "validation" else "test"
         metrics.update({f"{prefix}_accuracy": ev.accuracy, f"{prefix}_weighted_f1": ev.weighted_f1,
                         f"{prefix}_macro_f1": ev.macro_f1})
-    write_json_atomic(folder / "evaluation.json", report)
-    return metrics
+    return metrics, report

@@ -45,6 +45,7 @@ class EpochStats:
 class Callbacks:
     on_batch_end: Callable[[int, int, int], None] = lambda epoch, batch, batches: None
     on_epoch_end: Callable[[EpochStats, bool], None] = lambda stats, improved: None
+    on_best: Callable[[dict], None] = lambda state: None  # the kept (judged) weights, when an epoch improved
     should_stop: Callable[[], bool] = lambda: False
 
 
@@ -71,10 +72,11 @@ def pick_device(wanted: str = "auto") -> torch.device:
     return torch.device(wanted)
 
 
-def set_cpu_threads() -> None:
-    """All cores for the maths (torch's default can be lower inside containers)."""
+def set_cpu_threads(threads: int | None = None) -> None:
+    """`threads`, or all cores this process may use, for the maths (torch's default can be lower inside
+    containers, and Ray sets one thread per CPU it granted)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, cores))
+    torch.set_num_threads(max(1, threads or cores))
 
 
 def seed_everything(seed: int) -> None:
@@ -244,6 +246,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
             if improved:
                 best_key, result.best_epoch = (stats.val_f1, stats.val_loss), epoch
                 best_state = copy.deepcopy(judged.state_dict())
+                cb.on_best(best_state)
             cb.on_epoch_end(stats, improved)
             if epoch - result.best_epoch >= cfg.patience and settled(first_lr, lr, cfg):
                 result.stopped = "early-stopped"

@@ -8,8 +8,10 @@ kills or culls a page's kernel) and its progress is visible from any process.
 - Any reader (`get`, `runs`, `follow`) marks a run whose worker vanished as `interrupted`: its
   process is gone, or it sent no heartbeat for `heartbeat_timeout_s` (then it is terminated, so it
   frees its slot). A run never stays `running` forever, and every status change is a compare-and-set.
-- `Runner` is the seam for another engine (Ray, a batch queue): it starts a worker for a run id,
-  says whether it is alive and stops it; the UI and the fit loop do not change.
+- `Runner` is the seam for another engine (a batch queue): it starts a worker for a run id, says
+  whether it is alive and stops it; the UI and the fit loop do not change. Ray did not need a Runner of
+  its own: its worker is the same local process, which fits on the cluster (`on_ray`, `NOCODE_RUNNER=ray`),
+  so the queue, the slots, cancel and the liveness checks stay one piece of code.
 """
 
 from __future__ import annotations
@@ -32,12 +34,8 @@ from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig
 from .queue import schedule
-from .runs import (ACTIVE, FINAL, RunRecord, create_run, get_run, list_runs, load_run, read_history,
+from .runs import (ACTIVE, FINAL, INTERRUPTED, RunRecord, create_run, get_run, list_runs, load_run, read_history,
                    read_progress, run_folder, transition, update_run)
-
-INTERRUPTED = ("The training process stopped unexpectedly (the server restarted or the process was ended). "
-               "The best epoch so far is kept when there was one.")
-
 
 class Runner(Protocol):
     def start(self, ws: Workspace, run: RunRecord) -> None:
@@ -104,6 +102,7 @@ def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = Non
     """Queue a training run on the user's dataset; it starts when the fair queue gives it a slot
     (at once when one is free). Returns at once."""
     user = current_user(ws, user)
+    check_runner(ws)
     config = {k: v for k, v in (config or {}).items() if v is not None}
     TrainConfig.from_json(config).check()
     ds = get_own_dataset(ws, user, dataset_id)
@@ -114,6 +113,18 @@ def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = Non
     run = create_run(ws, user, ds, config, limit=ws.settings.max_queued_runs_per_user)
     schedule(ws, runner)
     return load_run(ws, run.id)
+
+
+RAY_MISSING = ("Training is set to run on a Ray cluster (NOCODE_RUNNER=ray), but Ray is not installed here. "
+               "Install it with: pip install 'nocode_widgets[ray]' (or set NOCODE_RUNNER=local).")
+
+
+def check_runner(ws: Workspace) -> None:
+    """Refuse to queue a run the worker could not fit (Ray asked for and missing), in plain words."""
+    import importlib.util
+
+    if ws.settings.runner == "ray" and importlib.util.find_spec("ray") is None:
+        raise TrainingError(RAY_MISSING)
 
 
 def cancel(ws: Workspace, user: User, run_id: str) -> RunRecord:

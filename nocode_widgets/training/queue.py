@@ -37,7 +37,10 @@ def gpu_count() -> int:
 
 
 def capacity(ws: Workspace) -> int:
-    """Runs that may train at once: `max_concurrent_runs` per device (the CPU, or each GPU)."""
+    """Runs that may train at once: `max_concurrent_runs` per device here (the CPU, or each GPU); on a Ray
+    cluster, `max_concurrent_runs` in all (this machine's GPUs do not train)."""
+    if ws.settings.runner == "ray":
+        return ws.settings.max_concurrent_runs
     return ws.settings.max_concurrent_runs * max(1, gpu_count())
 
 

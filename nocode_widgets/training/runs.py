@@ -19,6 +19,8 @@ from ..workspace import Workspace
 
 ACTIVE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled", "interrupted")
+INTERRUPTED = ("The training process stopped unexpectedly (the server restarted or the process was ended). "
+               "The best epoch so far is kept when there was one.")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class RunRecord:
     launched: float | None = None  # when the scheduler started its worker (a waiting run has none)
     export: dict = field(default_factory=dict)  # model.onnx and its parity check (model_torch.export_and_check)
     timings: dict = field(default_factory=dict)  # seconds per phase of the worker (engine.Laps)
+    remote: dict = field(default_factory=dict)  # where a Ray run fits: node, pid, resources asked (on_ray)
 
     @property
     def is_active(self) -> bool:

@@ -4,7 +4,8 @@ with the workspace's settings in NOCODE_* variables.
 
 It takes a device slot (a file lock, released by the system when the process ends, however it
 ends; a worker that just finished may hold one for a moment), trains, then asks the queue to start
-the next run. SIGTERM asks for a cancel, like the Cancel button.
+the next run. SIGTERM asks for a cancel, like the Cancel button. With `NOCODE_RUNNER=ray` it prepares
+and records here and fits on the Ray cluster (`on_ray.RayFitter`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from filelock import FileLock, Timeout  # noqa: E402
 
 from ..workspace import Workspace  # noqa: E402
 from .queue import capacity, gpu_count, schedule  # noqa: E402
-from .runs import load_run, run_folder, write_progress  # noqa: E402
+from .runs import load_run, run_folder, update_run, write_progress  # noqa: E402
 
 POLL_S = 0.2
 
@@ -50,6 +51,20 @@ def take_slot(ws: Workspace, run_id: str) -> tuple[int, FileLock] | None:
     return None
 
 
+def fitter(ws: Workspace, run_id: str, slot: int):
+    """Where the run fits: here (on the slot's GPU when there are several), or on the Ray cluster."""
+    if ws.settings.runner == "ray":
+        from .on_ray import RayFitter
+
+        folder = run_folder(ws, load_run(ws, run_id))
+        return RayFitter(ws.settings, placed=lambda where: update_run(ws, run_id, remote=where),
+                         should_stop=lambda: (folder / "cancel").exists())
+    gpus = gpu_count()
+    if gpus and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+    return None
+
+
 def main(run_id: str) -> int:
     ws = Workspace.open()
     folder = run_folder(ws, load_run(ws, run_id))
@@ -58,13 +73,10 @@ def main(run_id: str) -> int:
     slot = take_slot(ws, run_id)
     if slot is not None:
         k, lock = slot
-        gpus = gpu_count()
-        if gpus and "CUDA_VISIBLE_DEVICES" not in os.environ:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(k % gpus)
         try:
             from .engine import execute_run
 
-            execute_run(ws, run_id, PROCESS_STARTED)
+            execute_run(ws, run_id, PROCESS_STARTED, fitter(ws, run_id, k))
         finally:
             lock.release()
     schedule(ws)

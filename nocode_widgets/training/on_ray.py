@@ -1,0 +1,211 @@
+"""Fit and evaluate on a Ray cluster (`NOCODE_RUNNER=ray`, `NOCODE_RAY_ADDRESS`; docs/deploy.md).
+
+A run's worker process on the app host stays what it is for local runs: the fair queue starts it, it
+takes the run's slot, *prepares* (facts, Auto, split, picture cache, pretrained weights found here) and
+*records* (files, store). Only the middle piece moves: one Ray actor per run, asking for one GPU when
+the cluster has GPUs and CPUs otherwise, runs `engine.fit_and_evaluate`. The job's tensors go out
+through Ray's object store; the events come back from a streaming generator (batch progress, each
+epoch with the kept weights when it improved, then the output), so no machine needs to see `data/`.
+
+Ray's facts this is built around:
+- An actor that is not detached dies with the process that created it. The creator is the run's
+  worker, which is detached from the page and the CLI: they may exit or restart while the run trains.
+  If the worker itself ends (the app host restarts), the actor ends too, nothing trains on unseen, and
+  the usual reconciliation marks the run `interrupted`.
+- Objects in the object store die with their owner: everything the app needs comes back in the
+  stream before the actor is released.
+- An actor or node that dies surfaces as a Ray error on the stream: the run ends `interrupted`, its
+  best epoch so far kept (those weights came back when the epoch improved).
+- Ray has no per-user isolation: who may train what, and how much, stays decided by our queue.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from typing import Callable
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home (these machines are offline)
+
+import ray  # noqa: E402
+from ray import exceptions as rx  # noqa: E402
+
+from ..config import Settings  # noqa: E402
+from ..errors import NocodeError, TrainingError  # noqa: E402
+from .engine import Emit, FitJob, FitOutput, WorkerLost, fit_and_evaluate  # noqa: E402
+from .fit import Cancelled  # noqa: E402
+
+EVENT_EVERY_S = 0.25  # progress events within an epoch are thinned to this; epochs and the output never are
+POLL_S = 0.2
+LOST = ("The Ray worker training this run stopped (its process or machine ended). "
+        "The best epoch so far is kept when there was one.")
+_DEAD = (rx.RayActorError, rx.WorkerCrashedError, rx.ObjectLostError, rx.NodeDiedError, rx.LocalRayletDiedError)
+
+
+def connect(address: str) -> None:
+    """Join the cluster at `address`; empty: the local Ray instance, or a new one in this process."""
+    if ray.is_initialized():
+        return
+    where = f"at {address}" if address else "on this machine"
+    if address and not _answers(address):
+        raise TrainingError(f"The Ray cluster {where} does not answer. Check NOCODE_RAY_ADDRESS and that the cluster "
+                            "is running (`nocode ray check`).")
+    try:
+        ray.init(address=address or None, logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise TrainingError(f"The Ray cluster {where} could not be reached ({str(exc).splitlines()[0][:160]}). "
+                            "Check NOCODE_RAY_ADDRESS and that the cluster is running (`nocode ray check`).") from None
+
+
+def _answers(address: str, timeout: float = 5.0) -> bool:
+    """Whether something listens at host:port (Ray itself would retry for a minute before giving up)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def cluster() -> dict:
+    """The live nodes with their CPUs and GPUs, and the totals."""
+    nodes = [{"node": n["NodeManagerAddress"], "cpus": int(n["Resources"].get("CPU", 0)),
+              "gpus": int(n["Resources"].get("GPU", 0))} for n in ray.nodes() if n.get("Alive")]
+    return {"nodes": nodes, "cpus": sum(n["cpus"] for n in nodes), "gpus": sum(n["gpus"] for n in nodes)}
+
+
+@ray.remote(max_concurrency=2)  # one thread streams the run, the other takes a cancel
+class FitActor:
+    def __init__(self):
+        self._stop = threading.Event()
+
+    def facts(self) -> dict:
+        from .fit import cpu_has_fast_bf16, pick_device
+
+        return {"device": pick_device("auto").type, "cpu_bf16": cpu_has_fast_bf16(),
+                "node": ray.util.get_node_ip_address(), "pid": os.getpid()}
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def run(self, job: FitJob):
+        """Fit in a thread; yield its events as (kind, payload), ending with ("output", FitOutput), or
+        ("failed", message) for a plain-language failure, or ("error", {kind, traceback})."""
+        import traceback
+
+        events: queue.Queue = queue.Queue()
+
+        def work():
+            try:
+                events.put(("output", fit_and_evaluate(job, lambda k, p: events.put((k, p)), self._stop.is_set)))
+            except NocodeError as exc:
+                events.put(("failed", str(exc)))
+            except BaseException as exc:  # noqa: BLE001 - reported to the app side with its traceback
+                events.put(("error", {"kind": type(exc).__name__, "traceback": traceback.format_exc()}))
+
+        threading.Thread(target=work, daemon=True).start()
+        last = 0.0
+        while True:
+            kind, payload = events.get()
+            if _in_between(kind, payload) and time.time() - last < EVENT_EVERY_S:
+                continue
+            last = time.time() if kind in ("batch", "phase") else last
+            yield kind, payload
+            if kind in ("output", "failed", "error"):
+                return
+
+
+def _in_between(kind: str, payload: dict) -> bool:
+    """A progress event that a later one makes stale (not the last batch of an epoch, not a phase start)."""
+    if kind == "batch":
+        return payload["batch"] != payload["batches"]
+    return kind == "phase" and payload.get("done") not in (None, 0, payload.get("total"))
+
+
+class RemoteError(Exception):
+    """An unexpected exception in the Ray actor, with the remote traceback for the run's error log."""
+
+    def __init__(self, kind: str, remote_traceback: str):
+        super().__init__(kind)
+        self.kind, self.remote_traceback = kind, remote_traceback
+
+
+class RayFitter:
+    """`engine.Fitter` on a Ray cluster. `placed(where)` is told the actor's node and pid once it runs;
+    `should_stop()` is asked while waiting for the cluster to place the actor (a cancel meanwhile)."""
+
+    def __init__(self, settings: Settings, placed: Callable[[dict], None] = lambda where: None,
+                 should_stop: Callable[[], bool] = lambda: False):
+        self.settings, self.placed, self.should_stop = settings, placed, should_stop
+        self.actor = None
+        self.threads: int | None = None
+
+    def device(self, asked: str) -> tuple[str, bool]:
+        connect(self.settings.ray_address)
+        found = cluster()
+        if asked == "cuda" and not found["gpus"]:
+            raise TrainingError("The Ray cluster has no GPU; choose the CPU.")
+        if found["gpus"] and asked != "cpu":
+            options = {"num_gpus": 1, "num_cpus": 1}
+        else:
+            self.threads = self.settings.ray_cpus_per_run or max([n["cpus"] for n in found["nodes"]] or [1])
+            options = {"num_cpus": self.threads}
+        self.actor = FitActor.options(**options).remote()
+        facts = self._get(self.actor.facts.remote())
+        self.placed({"node": facts["node"], "pid": facts["pid"], **options})
+        return ("cpu" if asked == "cpu" else facts["device"]), facts["cpu_bf16"]
+
+    def _get(self, ref):
+        """ray.get that gives up when the run is cancelled while the cluster has no room for it yet."""
+        try:
+            while not ray.wait([ref], timeout=POLL_S)[0]:
+                if self.should_stop():
+                    ray.kill(self.actor)
+                    raise Cancelled
+            return ray.get(ref)
+        except _DEAD:
+            raise WorkerLost(LOST) from None
+
+    def fit(self, job: FitJob, emit: Emit, should_stop: Callable[[], bool]) -> FitOutput:
+        job.threads = self.threads
+        finished = threading.Event()
+        threading.Thread(target=self._relay_cancel, args=(should_stop, finished), daemon=True).start()
+        try:
+            for ref in self.actor.run.options(num_returns="streaming").remote(job):
+                kind, payload = ray.get(ref)
+                if kind == "output":
+                    return payload
+                if kind == "failed":
+                    raise TrainingError(payload)
+                if kind == "error":
+                    raise RemoteError(payload["kind"], payload["traceback"])
+                emit(kind, payload)
+            raise WorkerLost(LOST)
+        except _DEAD:
+            raise WorkerLost(LOST) from None
+        finally:
+            finished.set()
+            ray.kill(self.actor)  # its GPU or CPUs go back to the cluster now
+
+    def _relay_cancel(self, should_stop: Callable[[], bool], finished: threading.Event) -> None:
+        while not finished.wait(POLL_S):
+            if should_stop():
+                self.actor.cancel.remote()
+                return
+
+
+def check(address: str) -> dict:
+    """For `nocode ray check`: the cluster's nodes, CPUs and GPUs, and whether a tiny task round-trips."""
+    started = time.time()
+    connect(address)
+    found = cluster()
+    try:
+        echoed = ray.get(ray.remote(num_cpus=0)(lambda x: x + 1).remote(41), timeout=60)
+    except (rx.GetTimeoutError, rx.RayError):
+        echoed = None
+    return {**found, "address": address or "local", "round_trip": echoed == 42,
+            "seconds": round(time.time() - started, 2)}
