@@ -39,7 +39,7 @@ from .data import Split, build_cache, stable_split
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, Cancelled, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
-from .runs import (INTERRUPTED, RunRecord, append_history, load_run, run_folder, transition, update_run,
+from .runs import (INTERRUPTED, RunRecord, WorkerLost, append_history, load_run, run_folder, transition, update_run,
                    write_progress)
 
 log = logging.getLogger("nocode_widgets.training")
@@ -124,10 +124,6 @@ class FitOutput:
     report: dict = field(default_factory=dict)  # evaluation.json; mistakes carry `picture`, their row in the job
     timings: dict = field(default_factory=dict)
     device: str = ""
-
-
-class WorkerLost(Exception):
-    """The process (or machine) fitting the run ended before it answered: the run is `interrupted`."""
 
 
 class Fitter(Protocol):

@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home (these machines are offline)
 
@@ -34,8 +34,10 @@ from ray import exceptions as rx  # noqa: E402
 
 from ..config import Settings  # noqa: E402
 from ..errors import NocodeError, TrainingError  # noqa: E402
-from .engine import Emit, FitJob, FitOutput, WorkerLost, fit_and_evaluate  # noqa: E402
-from .fit import Cancelled  # noqa: E402
+from .runs import WorkerLost  # noqa: E402
+
+if TYPE_CHECKING:  # torch is imported by the worker meanwhile: joining the cluster overlaps it
+    from .engine import Emit, FitJob, FitOutput
 
 EVENT_EVERY_S = 0.25  # progress events within an epoch are thinned to this; epochs and the output never are
 POLL_S = 0.2
@@ -97,6 +99,8 @@ class FitActor:
         ("failed", message) for a plain-language failure, or ("error", {kind, traceback})."""
         import traceback
 
+        from .engine import fit_and_evaluate
+
         events: queue.Queue = queue.Queue()
 
         def work():
@@ -136,15 +140,38 @@ class RemoteError(Exception):
 
 class RayFitter:
     """`engine.Fitter` on a Ray cluster. `placed(where)` is told the actor's node and pid once it runs;
-    `should_stop()` is asked while waiting for the cluster to place the actor (a cancel meanwhile)."""
+    `should_stop()` is asked while waiting for the cluster to place the actor (a cancel meanwhile).
+    `start(asked)` begins joining the cluster and placing the actor in a thread, so that this overlaps
+    the worker's own imports and preparation; `device` then waits for it."""
 
     def __init__(self, settings: Settings, placed: Callable[[dict], None] = lambda where: None,
                  should_stop: Callable[[], bool] = lambda: False):
         self.settings, self.placed, self.should_stop = settings, placed, should_stop
         self.actor = None
         self.threads: int | None = None
+        self._placing: threading.Thread | None = None
+        self._placed: dict = {}
+
+    def start(self, asked: str) -> "RayFitter":
+        self._placing = threading.Thread(target=self._place_catching, args=(asked,), daemon=True)
+        self._placing.start()
+        return self
 
     def device(self, asked: str) -> tuple[str, bool]:
+        if self._placing is None:
+            self.start(asked)
+        self._placing.join()
+        if "error" in self._placed:
+            raise self._placed["error"]
+        return self._placed["device"]
+
+    def _place_catching(self, asked: str) -> None:
+        try:
+            self._placed["device"] = self._place(asked)
+        except BaseException as exc:  # noqa: BLE001 - raised again in `device`, in the run's thread
+            self._placed["error"] = exc
+
+    def _place(self, asked: str) -> tuple[str, bool]:
         connect(self.settings.ray_address)
         found = cluster()
         if asked == "cuda" and not found["gpus"]:
@@ -164,6 +191,8 @@ class RayFitter:
         try:
             while not ray.wait([ref], timeout=POLL_S)[0]:
                 if self.should_stop():
+                    from .fit import Cancelled
+
                     ray.kill(self.actor)
                     raise Cancelled
             return ray.get(ref)

@@ -23,6 +23,10 @@ INTERRUPTED = ("The training process stopped unexpectedly (the server restarted 
                "The best epoch so far is kept when there was one.")
 
 
+class WorkerLost(Exception):
+    """The process (or machine) fitting a run ended before it answered: the run is `interrupted`."""
+
+
 @dataclass(frozen=True)
 class RunRecord:
     id: str

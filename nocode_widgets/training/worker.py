@@ -56,9 +56,10 @@ def fitter(ws: Workspace, run_id: str, slot: int):
     if ws.settings.runner == "ray":
         from .on_ray import RayFitter
 
-        folder = run_folder(ws, load_run(ws, run_id))
+        run = load_run(ws, run_id)
+        folder = run_folder(ws, run)
         return RayFitter(ws.settings, placed=lambda where: update_run(ws, run_id, remote=where),
-                         should_stop=lambda: (folder / "cancel").exists())
+                         should_stop=lambda: (folder / "cancel").exists()).start(run.config.get("device") or "auto")
     gpus = gpu_count()
     if gpus and "CUDA_VISIBLE_DEVICES" not in os.environ:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
@@ -74,9 +75,10 @@ def main(run_id: str) -> int:
     if slot is not None:
         k, lock = slot
         try:
+            where = fitter(ws, run_id, k)  # before torch's import, which joining a Ray cluster overlaps
             from .engine import execute_run
 
-            execute_run(ws, run_id, PROCESS_STARTED, fitter(ws, run_id, k))
+            execute_run(ws, run_id, PROCESS_STARTED, where)
         finally:
             lock.release()
     schedule(ws)
