@@ -39,7 +39,8 @@ def one_run(ws, user, ds_id) -> dict:
         time.sleep(0.05)
     assert r.status == "done", r.error
     return {"first_epoch_s": first or (r.finished - start), "total_s": time.time() - start,
-            "fit_s": r.timings.get("training", 0.0), "handover_s": r.timings.get("hand-over to the fitter", 0.0)}
+            "fit_s": r.timings.get("training", 0.0), "handover_s": r.timings.get("hand-over to the fitter", 0.0),
+            "timings": r.timings}
 
 
 def one_cancel(ws, user, ds_id) -> float:
@@ -79,12 +80,16 @@ def main() -> None:
                 figures[name].append({**one_run(ws, user, ds.dataset_id), "cancel_s": one_cancel(ws, user, ds.dataset_id)})
     rows = []
     for name, runs in figures.items():
-        rows.append({"runner": name, **{k: statistics.median(r[k] for r in runs) for k in runs[0]}})
+        rows.append({"runner": name, **{k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "timings"}})
     local, ray = rows
     rows.append({"runner": "Ray minus local", **{k: ray[k] - local[k] for k in local if k != "runner"}})
     print(f"Machine: {machine()}; medians of {args.repeats} runs each")
     print(table(rows, ["runner", "first_epoch_s", "total_s", "fit_s", "handover_s", "cancel_s"]))
     print(f"Ray adds {ray['total_s'] - local['total_s']:.1f} s to a run (target: at most 5 s).")
+    phases = sorted({k for runs in figures.values() for k in runs[-1]["timings"]})
+    print("\nWhere the seconds of the last run of each went (run.timings):")
+    print(table([{"phase": p, **{n: figures[n][-1]["timings"].get(p) for n in figures}} for p in phases],
+                ["phase", *figures]))
 
 
 if __name__ == "__main__":
