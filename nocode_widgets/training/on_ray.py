@@ -130,6 +130,19 @@ def _in_between(kind: str, payload: dict) -> bool:
     return kind == "phase" and payload.get("done") not in (None, 0, payload.get("total"))
 
 
+def resources(found: dict, asked: str, cpus_per_run: int = 0) -> dict:
+    """What a run asks Ray for: one GPU (and a CPU to feed it) when the cluster has GPUs and the run may
+    use one; else `cpus_per_run` CPUs, or every CPU of the largest node (a run gets a machine, as locally)."""
+    if asked == "cuda" and not found["gpus"]:
+        raise TrainingError("The Ray cluster has no GPU; choose the CPU.")
+    if asked == "mps":
+        raise TrainingError("Apple GPUs (mps) are not used on a Ray cluster; choose Auto or the CPU.")
+    if found["gpus"] and asked != "cpu":
+        return {"num_gpus": 1, "num_cpus": 1}
+    largest = max([n["cpus"] for n in found["nodes"]] or [1])
+    return {"num_cpus": min(cpus_per_run, largest) if cpus_per_run else largest}
+
+
 class RemoteError(Exception):
     """An unexpected exception in the Ray actor, with the remote traceback for the run's error log."""
 
@@ -173,14 +186,8 @@ class RayFitter:
 
     def _place(self, asked: str) -> tuple[str, bool]:
         connect(self.settings.ray_address)
-        found = cluster()
-        if asked == "cuda" and not found["gpus"]:
-            raise TrainingError("The Ray cluster has no GPU; choose the CPU.")
-        if found["gpus"] and asked != "cpu":
-            options = {"num_gpus": 1, "num_cpus": 1}
-        else:
-            self.threads = self.settings.ray_cpus_per_run or max([n["cpus"] for n in found["nodes"]] or [1])
-            options = {"num_cpus": self.threads}
+        options = resources(cluster(), asked, self.settings.ray_cpus_per_run)
+        self.threads = None if "num_gpus" in options else options["num_cpus"]
         self.actor = FitActor.options(**options).remote()
         facts = self._get(self.actor.facts.remote())
         self.placed({"node": facts["node"], "pid": facts["pid"], **options})

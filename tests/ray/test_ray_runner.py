@@ -136,3 +136,16 @@ def test_an_unreachable_cluster_fails_the_run_with_a_plain_message(tmp_path):
     started = time.time()
     done = final(ws, alice, jobs.submit(ws, alice, ds.id, SMALL).id, timeout=180)
     assert done.status == "failed" and "does not answer" in done.error, (done.error, time.time() - started)
+
+
+def test_a_run_asks_ray_for_one_gpu_when_the_cluster_has_gpus_and_cpus_otherwise():
+    from nocode_widgets.training.on_ray import resources
+
+    gpus = {"nodes": [{"cpus": 8, "gpus": 2}, {"cpus": 16, "gpus": 0}], "cpus": 24, "gpus": 2}
+    cpus = {"nodes": [{"cpus": 8, "gpus": 0}, {"cpus": 16, "gpus": 0}], "cpus": 24, "gpus": 0}
+    assert resources(gpus, "auto") == resources(gpus, "cuda") == {"num_gpus": 1, "num_cpus": 1}
+    assert resources(gpus, "cpu") == {"num_cpus": 16}  # asked for the CPU: a whole CPU machine
+    assert resources(cpus, "auto") == {"num_cpus": 16} and resources(cpus, "auto", cpus_per_run=4) == {"num_cpus": 4}
+    assert resources(cpus, "auto", cpus_per_run=64) == {"num_cpus": 16}  # never more than a node has
+    with pytest.raises(TrainingError, match="no GPU"):
+        resources(cpus, "cuda")
