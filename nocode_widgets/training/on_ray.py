@@ -17,6 +17,10 @@ Ray's facts this is built around:
 - An actor or node that dies surfaces as a Ray error on the stream: the run ends `interrupted`, its
   best epoch so far kept (those weights came back when the epoch improved).
 - Ray has no per-user isolation: who may train what, and how much, stays decided by our queue.
+- Not the Jobs API: it survives its submitter, but expects the code and the data on the cluster (we have
+  no shared filesystem) and would need its own channel back for progress and results. Not a detached
+  actor either: it would go on training after the app host restarted, with nobody to record it, and a
+  re-attach protocol to get it back. The run's worker is already the long-lived, detached owner we need.
 """
 
 from __future__ import annotations
