@@ -50,3 +50,26 @@ def confusion_figure(matrix: list[list[int]], classes: list[str], split: str = "
         for j, v in enumerate(row):
             ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black")
     return to_png(fig)
+
+
+def reliability_figure(calibration: dict) -> bytes:
+    """Confidence (x) against how often the answers were right (y), per bin, before and after temperature
+    scaling; the diagonal is perfect calibration and the "not sure" threshold is marked."""
+    fig = Figure(figsize=(4.2, 3.6))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    for key, label in (("reliability_before", "as trained"), ("reliability_after", "calibrated")):
+        bins = [b for b in calibration[key] if b["count"]]
+        ece = calibration["ece_before" if key.endswith("before") else "ece_after"]
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-",
+                label=f"{label} (ECE {ece:.3f})")
+    threshold = calibration.get("threshold", 0.0)
+    if 0 < threshold <= 1:
+        ax.axvline(threshold, color="tab:red", linestyle="--", linewidth=1, label="'not sure' below")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence it gave")
+    ax.set_ylabel("how often it was right")
+    ax.set_title("Can you trust its confidence?")
+    ax.legend(fontsize=7, loc="upper left")
+    return to_png(fig)

@@ -4,6 +4,9 @@ pictures, training caches, predictions) and it is copied as `predict.py` into ev
 a bundle prepares pictures exactly as the app does.
 
     python predict.py a.jpg b.png [--json]      # model.json and model.onnx beside this file
+
+Probabilities are calibrated with the run's temperature, and an answer below the run's "sure"
+threshold is printed as "not sure" (both in model.json).
 """
 
 from __future__ import annotations
@@ -85,6 +88,22 @@ def prepare(raw: bytes, card: dict) -> np.ndarray:
     return fit_array(image.convert("RGB"), card["image_size"])
 
 
+def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Calibrated probabilities: softmax(log p / T), row by row (T fitted on the run's validation pictures;
+    the same as softmax(logits / T), and it never changes which class wins)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if temperature == 1.0 or probs.size == 0:
+        return probs
+    z = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def is_sure(probs: np.ndarray, threshold: float) -> bool:
+    """Whether the top calibrated probability reaches the run's "sure" threshold (model.json)."""
+    return float(np.max(probs)) >= threshold
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Classify pictures with the exported model beside this file.")
     parser.add_argument("images", nargs="+")
@@ -103,9 +122,10 @@ def main(argv=None) -> int:
         except Exception as exc:  # noqa: BLE001 - one unreadable file does not stop the others
             rows.append({"file": path, "error": f"could not be read ({type(exc).__name__})"})
             continue
-        probs = session.run(None, {session.get_inputs()[0].name: normalize(pixels, card["mean"], card["std"])})[0][0]
+        probs = session.run(None, {session.get_inputs()[0].name: normalize(pixels, card["mean"], card["std"])})[0]
+        probs = with_temperature(probs, card.get("temperature", 1.0))[0]
         label = card["classes"][int(probs.argmax())]
-        rows.append({"file": path, "label": label,
+        rows.append({"file": path, "label": label, "sure": is_sure(probs, card.get("sure_threshold", 0.0)),
                      "probabilities": {c: float(p) for c, p in zip(card["classes"], probs)}})
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -114,7 +134,8 @@ def main(argv=None) -> int:
             print(f"{row['file']}: {row['error']}")
         else:
             top = sorted(row["probabilities"].items(), key=lambda kv: -kv[1])[:3]
-            print(f"{row['file']}: {row['label']} (" + ", ".join(f"{c} {p:.0%}" for c, p in top) + ")")
+            answer = row["label"] if row["sure"] else f"not sure (most like {row['label']})"
+            print(f"{row['file']}: {answer} (" + ", ".join(f"{c} {p:.0%}" for c, p in top) + ")")
     return 0 if all("label" in r for r in rows) else 1
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .datasets.images import ImageRejected, normalize_image
 from .errors import NocodeError
 from .files import read_json
+from .portable import is_sure, with_temperature
 from .preprocess import load_rgb, normalize_array, to_uint8_array
 
 ENGINES = ("auto", "onnx", "torch")
@@ -24,7 +25,13 @@ NO_MODEL = "This run has no trained model to test (it may have stopped before it
 class Prediction:
     name: str
     label: str
-    probabilities: dict  # class -> probability, in training order
+    probabilities: dict  # class -> calibrated probability, in training order
+    sure: bool = True  # the top probability reaches the "not sure" threshold
+
+    @property
+    def answer(self) -> str:
+        """What to tell a person: the label, or "not sure" with the closest class."""
+        return self.label if self.sure else f"not sure (most like {self.label})"
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
@@ -47,9 +54,21 @@ class Predictor:
         safe = normalize_image(raw, max(self.max_side, self.card["image_size"]), self.max_pixels)
         return to_uint8_array(load_rgb(safe.data), self.card["image_size"])
 
-    def predict(self, images: list[tuple[str, bytes]], batch_size: int = 32, tta: bool = False) -> list[Prediction | str]:
-        """For each (name, bytes): a Prediction, or a plain reason why the file could not be used. `tta`: the
-        mean of the probabilities for the picture and its mirror image (twice the work)."""
+    @property
+    def temperature(self) -> float:
+        return float(self.card.get("temperature", 1.0))
+
+    @property
+    def sure_threshold(self) -> float:
+        """The run's own (chosen on validation so "sure" answers were right 95% of the time); 0 for older runs."""
+        return float(self.card.get("sure_threshold", 0.0))
+
+    def predict(self, images: list[tuple[str, bytes]], batch_size: int = 32, tta: bool = False,
+                threshold: float | None = None) -> list[Prediction | str]:
+        """For each (name, bytes): a Prediction (calibrated probabilities; `sure` against `threshold`, by default
+        the run's), or a plain reason why the file could not be used. `tta`: the mean of the probabilities for
+        the picture and its mirror image (twice the work)."""
+        threshold = self.sure_threshold if threshold is None else threshold
         results: list[Prediction | str] = [""] * len(images)
         arrays, where = [], []
         for i, (_, raw) in enumerate(images):
@@ -63,10 +82,11 @@ class Predictor:
             probs = self.probabilities(batch)
             if tta:
                 probs = (probs + self.probabilities(np.ascontiguousarray(batch[..., ::-1]))) / 2
+            probs = with_temperature(probs, self.temperature)
             for j, p in enumerate(probs):
                 i = where[start + j]
                 results[i] = Prediction(images[i][0], self.classes[int(p.argmax())],
-                                        {c: float(v) for c, v in zip(self.classes, p)})
+                                        {c: float(v) for c, v in zip(self.classes, p)}, is_sure(p, threshold))
         return results
 
     def probabilities(self, batch_uint8: np.ndarray) -> np.ndarray:

@@ -46,6 +46,8 @@ def register(sub) -> None:
                    help="auto: the exported ONNX model when it passed its parity check, else PyTorch")
     p.add_argument("--tta", action="store_true",
                    help="also look at each picture's mirror image and average (twice the work; off by default)")
+    p.add_argument("--sure-above", type=float, metavar="P",
+                   help="say 'not sure' below this probability (0-1; default: the run's own, chosen on validation)")
     p.add_argument("images", nargs="+")
     p.set_defaults(run=_predict)
 
@@ -138,12 +140,14 @@ def _predict(args):
             images.append((path, Path(path).read_bytes()))
         except OSError as exc:
             raise NocodeError(f"Cannot read {path}: {exc.strerror}.") from None
+    if args.sure_above is not None and not 0 <= args.sure_above <= 1:
+        raise NocodeError("--sure-above is a probability between 0 and 1.")
     rows, lines = [], []
-    for (path, _), result in zip(images, predictor.predict(images, tta=args.tta)):
+    for (path, _), result in zip(images, predictor.predict(images, tta=args.tta, threshold=args.sure_above)):
         if isinstance(result, Prediction):
-            rows.append({"file": path, "label": result.label, "probabilities": result.probabilities,
+            rows.append({"file": path, "label": result.label, "sure": result.sure, "probabilities": result.probabilities,
                          "engine": predictor.engine, "tta": args.tta})
-            lines.append(f"{path}: {result.label} ({result.probabilities[result.label]:.0%})")
+            lines.append(f"{path}: {result.answer} ({result.probabilities[result.label]:.0%})")
         else:
             rows.append({"file": path, "error": result})
             lines.append(f"{path}: {result}")

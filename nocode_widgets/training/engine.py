@@ -29,6 +29,7 @@ from torch import nn
 from .. import zoo
 from ..auth import User
 from ..errors import NocodeError, TrainingError
+from ..calibrate import apply_temperature, calibrate
 from ..evaluate import evaluate
 from ..files import remove_tree_and_empty_parents, write_json_atomic
 from ..model_torch import export_and_check, save_weights
@@ -122,6 +123,7 @@ class FitOutput:
     stopped: str  # finished | early-stopped | cancelled
     metrics: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)  # evaluation.json; mistakes carry `picture`, their row in the job
+    predictions: dict = field(default_factory=dict)  # per split: pictures (rows), labels, calibrated probabilities
     timings: dict = field(default_factory=dict)
     device: str = ""
 
@@ -279,7 +281,8 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
                     device=str(device))
     if result.best_epoch:
         emit("phase", {"phase": "evaluating"})
-        out.metrics, out.report = _evaluate(model, feeder, job.labels, job.split, cfg, device, job.classes)
+        out.metrics, out.report, out.predictions = _evaluate(model, feeder, job.labels, job.split, cfg, device,
+                                                             job.classes)
         out.state = cpu_copy(model.state_dict())
         laps("evaluation")
     out.timings = laps.seconds
@@ -354,7 +357,12 @@ class Recorder:
                 e = self.entries[m.pop("picture")]
                 m.update(file=e.file, original=e.original)
         write_json_atomic(self.folder / "evaluation.json", out.report)
-        self._save(out.state, best_epoch=out.best_epoch)
+        write_json_atomic(self.folder / "predictions.json", {
+            part: {"files": [self.entries[i].file for i in p["pictures"]], **{k: v for k, v in p.items() if k != "pictures"}}
+            for part, p in out.predictions.items()})
+        calibration = out.report.get("validation", {}).get("calibration", {})
+        self._save(out.state, best_epoch=out.best_epoch, temperature=calibration.get("temperature", 1.0),
+                   sure_threshold=calibration.get("threshold", 0.0))
         laps("saving")
         reporter.update(force=True, phase="exporting")
         model = zoo.build_model(self.cfg.arch, len(self.job.classes))
@@ -415,20 +423,27 @@ def _fit_head(model, feeder, labels, split, cfg, device, callbacks, emit):
     return result
 
 
-def _evaluate(model, feeder, labels, split, cfg, device, classes) -> tuple[dict, dict]:
-    """(metrics, report): the kept weights measured on validation and test; each mistake names its
-    `picture` (the row in the job) for the app side to add the file."""
-    report, metrics = {}, {"split": "validation"}
+def _evaluate(model, feeder, labels, split, cfg, device, classes) -> tuple[dict, dict, dict]:
+    """(metrics, report, predictions): the kept weights measured on validation and test. Temperature scaling
+    is fitted on validation (`calibrate`) and every probability reported after it is the calibrated one.
+    Each mistake and prediction names its `picture` (the row in the job) for the app side to add the file."""
+    report, metrics, predictions, temperature = {}, {"split": "validation"}, {}, 1.0
     for part, idx in (("validation", split.val), ("test", split.test)):
         if not idx:
             continue
-        probs = predict_probs(model, feeder, idx, 64, device, cfg.amp)
-        ev = evaluate(labels[torch.as_tensor(idx)].numpy(), probs, classes, split=part)
-        data = ev.to_json()
+        y = labels[torch.as_tensor(idx)].numpy()
+        raw = predict_probs(model, feeder, idx, 64, device, cfg.amp)
+        calibration = calibrate(raw, y) if part == "validation" else None
+        temperature = calibration["temperature"] if calibration else temperature
+        probs = apply_temperature(raw, temperature)
+        data = evaluate(y, probs, classes, split=part).to_json()
         for m in data["mistakes"]:
             m["picture"] = idx[m["index"]]
+        if calibration:
+            data["calibration"] = calibration
         report[part] = data
+        predictions[part] = {"pictures": list(idx), "labels": y.tolist(), "probabilities": probs.round(5).tolist()}
         prefix = "val" if part == "validation" else "test"
-        metrics.update({f"{prefix}_accuracy": ev.accuracy, f"{prefix}_weighted_f1": ev.weighted_f1,
-                        f"{prefix}_macro_f1": ev.macro_f1})
-    return metrics, report
+        metrics.update({f"{prefix}_accuracy": data["accuracy"], f"{prefix}_weighted_f1": data["weighted_f1"],
+                        f"{prefix}_macro_f1": data["macro_f1"]})
+    return metrics, report, predictions

@@ -1,6 +1,7 @@
 """Runs, the unit the UI shows: a small summary record in the store (owner, dataset and version,
 config, device, status, headline metrics, timings) and a folder with the bulk: `history.jsonl`
-(one line per epoch), `progress.json` (live progress + heartbeat), `evaluation.json`,
+(one line per epoch), `progress.json` (live progress + heartbeat), `evaluation.json` (with the calibration),
+`predictions.json` (every validation/test picture's calibrated probabilities),
 `weights.pt` + `model.json` (no pickles), `split.json`, `worker.log`."""
 
 from __future__ import annotations

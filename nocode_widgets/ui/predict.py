@@ -13,7 +13,8 @@ from ..datasets import thumbnail_of_upload
 from ..predict import Prediction, predictor_for
 from ..training import jobs
 from ..workspace import Workspace
-from .common import GENERIC_ERROR, Background, Message, SessionPanel, esc, options_of, report_errors, serialized, set_children
+from .common import (GENERIC_ERROR, Background, Message, SessionPanel, esc, options_of, percent, report_errors,
+                     serialized, set_children)
 from .camera import Camera
 from .uploader import Received, UploadRefused, Uploader
 from .results import run_label
@@ -33,6 +34,11 @@ class TestPanel(SessionPanel):
         self.results = w.VBox()
         self.mirror = w.Checkbox(value=False, indent=False,
                                  description="Also look at each picture's mirror image (slower; can be surer)")
+        self.sure = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, readout_format=".0%",
+                                  description="Say 'not sure' below", style={"description_width": "initial"},
+                                  layout=w.Layout(width="420px"))
+        self.sure_note = w.HTML()
+        self.run.observe(lambda _: self._default_threshold(), names="value")
         self._run_id: str | None = None
         self._tta = False
         self.camera = Camera(ws.settings.data_dir / "tmp" / "uploads", ws.settings.max_upload_bytes, Received.discard,
@@ -41,6 +47,7 @@ class TestPanel(SessionPanel):
         self._live_model: tuple[str | None, object] = (None, None)
         self._live_frames = 0
         super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run, self.mirror,
+                                    w.HBox([self.sure, self.sure_note]),
                                     self.upload, self.results,
                                     w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, self.live]),
                                     self.message], "nocode-test")
@@ -57,15 +64,33 @@ class TestPanel(SessionPanel):
                 set_children(self.results, [])  # a refresh keeps the predictions on screen
         report_errors(self.message, work)
 
+    def _default_threshold(self) -> None:
+        """The chosen run's own threshold (picked on its validation pictures), which the slider then adjusts."""
+        def work():
+            threshold, note = 0.0, ""
+            if self.run.value:
+                from ..training.runs import read_evaluation, run_folder
+
+                run = jobs.get(self.ws, self.user, self.run.value)  # ownership checked there
+                cal = ((read_evaluation(run_folder(self.ws, run)) or {}).get("validation") or {}).get("calibration")
+                if cal:
+                    threshold = cal["threshold"]
+                    note = (f"<small>This model's own: on its validation pictures, answers at or above it were right "
+                            f"{percent(cal['sure_accuracy'])} of the time.</small>" if cal.get("sure_accuracy") else
+                            "<small>On its validation pictures no level was right 95% of the time: every answer is "
+                            "'not sure'.</small>")
+            self.sure.value, self.sure_note.value = threshold, note
+        report_errors(self.message, work)
+
     def _can_start(self) -> str | None:
         """Refused before any byte travels: no model chosen, the session ended, or a test still running."""
         if not self.run.value:
             return "Choose a trained model first."
-        self._run_id, self._tta = self.run.value, self.mirror.value  # bound when the upload starts
+        self._run_id, self._tta, self._threshold = self.run.value, self.mirror.value, self.sure.value  # bound now
         return self.refusal(self.work)
 
     def _predict(self, received) -> None:
-        run_id, tta = self._run_id, self._tta
+        run_id, tta, threshold = self._run_id, self._tta, self._threshold
 
         def work():
             try:
@@ -73,7 +98,7 @@ class TestPanel(SessionPanel):
             finally:
                 received.discard()
             predictor = predictor_for(self.ws, self.user, run_id)  # ownership re-checked there
-            results = predictor.predict(files, tta=tta)
+            results = predictor.predict(files, tta=tta, threshold=threshold)
             set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels)
                                         for (name, raw), r in zip(files, results)])
             self.message.clear()
@@ -91,7 +116,7 @@ class TestPanel(SessionPanel):
                 self._live_model = (run_id, predictor_for(self.ws, self.user, run_id))  # ownership checked there
             else:
                 jobs.get(self.ws, self.user, run_id)  # and again for every frame
-            result = self._live_model[1].predict([("camera.jpg", picture)])[0]
+            result = self._live_model[1].predict([("camera.jpg", picture)], threshold=self.sure.value)[0]
         except NocodeError as exc:  # the run was deleted, the page signed out...: said beside the camera
             self._live_model = (None, None)
             raise UploadRefused(str(exc)) from None
@@ -100,8 +125,15 @@ class TestPanel(SessionPanel):
             self._live_model = (None, None)
             raise UploadRefused(GENERIC_ERROR) from None
         self._live_frames += 1
-        self.live.value = (f"<div class='nocode-live' data-frames='{self._live_frames}'><p>It is <b>{esc(result.label)}</b></p>{bars(result)}</div>"
+        self.live.value = (f"<div class='nocode-live' data-frames='{self._live_frames}'><p>{said(result).capitalize() if result.sure else said(result)}</p>{bars(result)}</div>"
                            if isinstance(result, Prediction) else f"<p>Could not test that picture: {esc(result)}</p>")
+
+
+def said(result: Prediction) -> str:
+    """"it is <b>cat</b>", or "not sure: it looks most like <b>cat</b>" below the threshold."""
+    if result.sure:
+        return f"it is <b>{esc(result.label)}</b>"
+    return f"<span class='nocode-not-sure'>not sure</span>: it looks most like <b>{esc(result.label)}</b>"
 
 
 def bars(result: Prediction) -> str:
@@ -118,6 +150,6 @@ def result_card(name: str, raw: bytes, result, max_pixels: int) -> w.Widget:
     if not isinstance(result, Prediction):
         return w.HBox([*image, w.HTML(f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>")])
     top_p = result.probabilities[result.label]
-    text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: it is <b>{esc(result.label)}</b> "
-            f"with {top_p:.0%} probability</p>{bars(result)}")
+    text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: {said(result)} with {top_p:.0%} probability</p>"
+            f"{bars(result)}")
     return w.HBox([*image, w.HTML(text)], layout=w.Layout(margin="6px 0"))

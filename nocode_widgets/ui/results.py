@@ -94,6 +94,8 @@ class ResultsPanel(SessionPanel):
                        "did not learn from</h4>" + per_class_table(ev), layout=w.Layout(margin="0 24px 0 0")),
                 w.Image(value=plots.confusion_figure(ev["confusion"], classes, split), format="png",
                         layout=w.Layout(max_width="380px"))], layout=w.Layout(align_items="flex-start")))
+            if ev.get("calibration"):
+                parts.append(calibration_view(ev["calibration"]))
             parts.append(self._mistakes(run, ev))
         parts.append(w.HTML("<details><summary>Settings used</summary><pre>"
                             f"{esc(json.dumps(run.resolved or run.config, indent=1))}</pre></details>"))
@@ -169,6 +171,26 @@ def _notebook_file(ws, user, run_id):
 
     name, data = notebook_file(ws, user, run_id)
     return name, data, "Open it in Jupyter or Colab: it trains this model again in plain PyTorch."
+
+
+def calibration_view(cal: dict) -> w.Widget:
+    """The reliability diagram and, in words, how far to trust the probabilities and the "not sure" line."""
+    if cal.get("sure_accuracy") is not None:
+        sure = (f"Answers at or above <b>{cal['threshold']:.0%}</b> confidence were right "
+                f"<b>{cal['sure_accuracy']:.0%}</b> of the time ({cal['coverage']:.0%} of these pictures); below "
+                "that, Test and <code>nocode predict</code> say <i>not sure</i> (you can move the line in Test).")
+    else:
+        sure = ("No confidence level was right 95% of the time on these pictures, so every answer is "
+                "<i>not sure</i> until the model improves (you can move the line in Test).")
+    scaled = ("The probabilities were already honest; they are shown as trained."
+              if cal["temperature"] == 1.0 else
+              f"Probabilities shown everywhere are calibrated (temperature {cal['temperature']:.2f}): the gap between "
+              f"the confidence it gives and how often it is right (ECE) goes from {cal['ece_before']:.3f} to "
+              f"{cal['ece_after']:.3f}, measured on halves it was not fitted on.")
+    return w.HBox([w.HTML(f"<h4>Can you trust its confidence?</h4><p>{scaled}</p><p>{sure}</p>",
+                          layout=w.Layout(margin="0 24px 0 0", max_width="460px")),
+                   w.Image(value=plots.reliability_figure(cal), format="png", layout=w.Layout(max_width="340px"))],
+                  layout=w.Layout(align_items="flex-start"))
 
 
 def _f1(run) -> str:

@@ -4,11 +4,12 @@ FileUpload.set_state in the shape ipywidgets 8 sends (7.x is covered by the ipyw
 import re
 
 import ipywidgets as w
+import pytest
 
 from nocode_widgets import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.training import jobs
-from nocode_widgets.training.runs import delete_run
+from nocode_widgets.training.runs import delete_run, read_evaluation, run_folder
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel, TestPanel, TrainPanel
 from tests.images import COLORS, class_files, make_zip, picture
 from tests.widgets.driving import find_all, record, sign_in, talk, texts, upload  # noqa: F401 - other tests import them from here too
@@ -174,8 +175,9 @@ def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice)
     assert panel.table.value.count("<tr>") == 3  # header + 2 runs
     text = texts(panel.detail)
     assert "Measured on the validation pictures" in text and "weighted F1" in text
+    assert "Can you trust its confidence?" in text and ("not sure" in text)
     images = find_all(panel.detail, w.Image)
-    assert len(images) == 2  # learning curves + confusion matrix
+    assert len(images) == 3  # learning curves + confusion matrix + reliability diagram
     panel.compare.value = panel.compare.options[2][1]
     assert "this run" in panel.side_by_side.value and "validation accuracy" in panel.side_by_side.value
     panel.sort.value = "accuracy"
@@ -191,8 +193,20 @@ def test_test_panel_predicts_uploaded_pictures(ws, alice):
     upload(panel.upload, {"new-red.jpg": picture(COLORS["red"], size=(40, 30), seed=777), "junk.jpg": b"x"})
     panel.work.wait()
     cards = [texts(c) for c in panel.results.children]
-    assert "it is" in cards[0] and "probability" in cards[0] and "new-red.jpg" in cards[0]
+    assert ("it is" in cards[0] or "not sure" in cards[0]) and "probability" in cards[0] and "new-red.jpg" in cards[0]
     assert "could not be tested" in cards[1]
+    threshold = read_evaluation(run_folder(ws, jobs.get(ws, alice, panel.run.value)))["validation"]["calibration"]["threshold"]
+    assert panel.sure.value == pytest.approx(threshold, abs=0.01) and "right" in panel.sure_note.value
+    panel.sure.value = 1.0  # the person moves the line: only a certain answer is "sure" now
+    upload(panel.upload, {"new-red.jpg": picture(COLORS["red"], size=(40, 30), seed=777)})
+    panel.work.wait()
+    strict = texts(panel.results.children[0])
+    assert "not sure" in strict or "100%" in strict
+    panel.sure.value = 0.0
+    upload(panel.upload, {"new-red.jpg": picture(COLORS["red"], size=(40, 30), seed=777), "junk.jpg": b"x"})
+    panel.work.wait()
+    cards = [texts(c) for c in panel.results.children]
+    assert "it is" in cards[0] and "not sure" not in cards[0]
     panel.refresh()  # a late refresh (a run finishing in another tab) keeps the answers on screen
     assert [texts(c) for c in panel.results.children] == cards
     panel.mirror.value = True  # the picture and its mirror image, averaged
@@ -231,7 +245,8 @@ def test_the_live_camera_shows_the_models_answer_for_each_frame(ws, alice):
     quick_train(TrainPanel(ws, alice, poll_interval=0.2))
     panel = TestPanel(ws, alice)
     answer = talk(panel.camera, {"kind": "live"}, [picture(COLORS["red"], size=(64, 48), seed=5)])
-    assert answer == {"kind": "ack"} and "It is <b>red</b>" in panel.live.value and "%" in panel.live.value
+    said = panel.live.value
+    assert answer == {"kind": "ack"} and ("It is <b>red</b>" in said or "looks most like <b>red</b>" in said) and "%" in said
     assert talk(panel.camera, {"kind": "begin"})["kind"] == "error"  # the Test panel's camera does not record
     delete_run(ws, alice, panel.run.value)
     answer = talk(panel.camera, {"kind": "live"}, [picture(COLORS["red"], seed=6)])

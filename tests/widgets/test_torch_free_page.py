@@ -55,6 +55,6 @@ def test_the_page_kernel_runs_the_whole_flow_without_importing_torch(tmp_path):
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert "Auto:" in seen["explained"] and "Finished" in seen["status"]
     assert "Exported model (ONNX) agrees on" in seen["results"]
-    assert "it is" in seen["test"] and "probability" in seen["test"]
+    assert ("it is" in seen["test"] or "not sure" in seen["test"]) and "probability" in seen["test"]
     assert [m.split(" (")[0].split(".")[-1] for m in seen["saving"]] == ["zip", "ipynb"]
     assert seen["torch"] == []
