@@ -1,0 +1,47 @@
+"""`nocode explain`: where a run's model looked, as heat-map overlays written to a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import NocodeError
+from .common import add_common, emit, find_user_or_fail, open_workspace
+
+
+def register(sub) -> None:
+    p = sub.add_parser("explain", help="heat maps of where a run's model looked in pictures (Grad-CAM), as PNGs")
+    add_common(p)
+    p.add_argument("--user", required=True)
+    p.add_argument("--run", required=True, dest="run_id")
+    p.add_argument("--out", required=True, help="folder for the overlays (created if needed)")
+    p.add_argument("--class", dest="target", help="show the evidence for this class (default: the predicted one)")
+    p.add_argument("images", nargs="+")
+    p.set_defaults(run=_explain)
+
+
+def _explain(args):
+    from ..explain import explain
+    from ..files import write_atomic
+
+    ws = open_workspace(args)
+    pictures = []
+    for path in args.images:
+        try:
+            pictures.append((path, Path(path).read_bytes()))
+        except OSError as exc:
+            raise NocodeError(f"Cannot read {path}: {exc.strerror}.") from None
+    out = Path(args.out)
+    rows, lines = [], []
+    for (path, _), e in zip(pictures, explain(ws, find_user_or_fail(ws, args.user), args.run_id, pictures,
+                                              [args.target] * len(pictures))):
+        if e.error:
+            rows.append(e.to_json())
+            lines.append(f"{path}: {e.error}")
+            continue
+        file = out / f"{Path(path).stem}-where-it-looked.png"
+        write_atomic(file, e.png)
+        rows.append(e.to_json(str(file.resolve())))
+        focus = "" if e.target == e.label else f"; map for {e.target} ({e.target_probability:.0%})"
+        lines.append(f"{path}: {e.label} ({e.probability:.0%}{focus}) -> {file}")
+    emit(args, rows, "\n".join(lines))
+    return 0 if all("error" not in r for r in rows) else 1
