@@ -38,6 +38,8 @@ class TestPanel(SessionPanel):
                                   description="Say 'not sure' below", style={"description_width": "initial"},
                                   layout=w.Layout(width="420px"))
         self.sure_note = w.HTML()
+        self.looked = w.Checkbox(value=False, indent=False,
+                                 description="Show where it looked (a heat map per picture; a few seconds more)")
         self.run.observe(lambda _: self._default_threshold(), names="value")
         self._run_id: str | None = None
         self._tta = False
@@ -47,7 +49,7 @@ class TestPanel(SessionPanel):
         self._live_model: tuple[str | None, object] = (None, None)
         self._live_frames = 0
         super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run, self.mirror,
-                                    w.HBox([self.sure, self.sure_note]),
+                                    w.HBox([self.sure, self.sure_note]), self.looked,
                                     self.upload, self.results,
                                     w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, self.live]),
                                     self.message], "nocode-test")
@@ -87,10 +89,11 @@ class TestPanel(SessionPanel):
         if not self.run.value:
             return "Choose a trained model first."
         self._run_id, self._tta, self._threshold = self.run.value, self.mirror.value, self.sure.value  # bound now
+        self._maps = self.looked.value
         return self.refusal(self.work)
 
     def _predict(self, received) -> None:
-        run_id, tta, threshold = self._run_id, self._tta, self._threshold
+        run_id, tta, threshold, with_maps = self._run_id, self._tta, self._threshold, self._maps
 
         def work():
             try:
@@ -102,9 +105,26 @@ class TestPanel(SessionPanel):
             set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels)
                                         for (name, raw), r in zip(files, results)])
             self.message.clear()
+            if with_maps:
+                self._add_maps(run_id, files, results)
         if not self.work.run([], self.message, work):
             received.discard()
 
+
+    def _add_maps(self, run_id: str, files: list[tuple[str, bytes]], results: list) -> None:
+        """Put where the model looked beside each answered picture (computed in a worker process)."""
+        from ..explain import MAX_PICTURES, explain
+
+        answered = [k for k, r in enumerate(results) if isinstance(r, Prediction)][:MAX_PICTURES]
+        self.message.show("Drawing where it looked...", "info")
+        maps = explain(self.ws, self.user, run_id, [files[k] for k in answered], [results[k].label for k in answered])
+        cards = list(self.results.children)
+        for k, e in zip(answered, maps):
+            extra = (w.Image(value=e.png, format="png", layout=w.Layout(width="112px", margin="0 8px"))
+                     if not e.error else w.HTML(f"<small>{esc(e.error)}</small>"))
+            cards[k] = w.HBox([*cards[k].children[:-1], extra, cards[k].children[-1]], layout=cards[k].layout)
+        set_children(self.results, cards)
+        self.message.show("Red: the parts that made it say so; blue: what it ignored.", "info")
 
     def _live(self, picture: bytes) -> None:
         """One camera frame: the chosen model's answer beside the preview (the browser waits for it)."""

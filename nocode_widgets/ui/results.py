@@ -20,6 +20,10 @@ from .common import (FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, 
                      report_errors, serialized, set_children)
 from .download import Download
 
+MAPPED = 12  # mistakes shown with heat maps (two maps each)
+CELL_PICTURES = 24  # pictures shown for one cell of the confusion matrix
+GRID_CLASSES = 12  # up to this many classes the matrix is a grid of buttons; beyond, a list of its cells
+
 SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("val_accuracy") or -1),
          "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
 
@@ -94,6 +98,7 @@ class ResultsPanel(SessionPanel):
                        "did not learn from</h4>" + per_class_table(ev), layout=w.Layout(margin="0 24px 0 0")),
                 w.Image(value=plots.confusion_figure(ev["confusion"], classes, split), format="png",
                         layout=w.Layout(max_width="380px"))], layout=w.Layout(align_items="flex-start")))
+            parts.append(self._cells(run.id, split, ev, classes))
             if ev.get("calibration"):
                 parts.append(calibration_view(ev["calibration"]))
             parts.append(self._mistakes(run, ev))
@@ -101,15 +106,21 @@ class ResultsPanel(SessionPanel):
                             f"{esc(json.dumps(run.resolved or run.config, indent=1))}</pre></details>"))
         return parts
 
+    def _pictures_folder(self, run):
+        """The run's dataset folder, or None when the dataset was deleted."""
+        from ..datasets import dataset_folder, get_dataset
+
+        try:
+            return dataset_folder(self.ws, get_dataset(self.ws, self.user, run.dataset_id))
+        except NotFound:
+            return None
+
     def _mistakes(self, run, ev: dict) -> w.Widget:
         mistakes = ev.get("mistakes", [])
         if not mistakes:
             return w.HTML("<p>No mistakes on these pictures.</p>")
-        from ..datasets import dataset_folder, get_dataset
-
-        try:
-            folder = dataset_folder(self.ws, get_dataset(self.ws, self.user, run.dataset_id))
-        except NotFound:
+        folder = self._pictures_folder(run)
+        if folder is None:
             return w.HTML(f"<p>{len(mistakes)} pictures were misclassified (the dataset was deleted).</p>")
         cards = []
         for m in mistakes[:24]:
@@ -118,8 +129,90 @@ class ResultsPanel(SessionPanel):
             cards.append(w.VBox([*image, w.HTML(f"<small>true: <b>{esc(m['true'])}</b><br>predicted: "
                                                 f"{esc(m['predicted'])} ({m['confidence']:.0%})</small>")]))
         more = f" (showing 24 of {len(mistakes)})" if len(mistakes) > 24 else ""
-        return w.VBox([w.HTML(f"<b>Pictures it got wrong{more}</b>"),
-                       w.GridBox(cards, layout=w.Layout(grid_template_columns="repeat(6, 120px)"))])
+        gallery = w.GridBox(cards, layout=w.Layout(grid_template_columns="repeat(6, 120px)"))
+        looked = w.Button(description="Show where it looked", icon="eye",
+                          tooltip="heat maps of the evidence for what it said and for the true class")
+        looked.on_click(lambda _: self._mistake_maps(run.id, mistakes[:MAPPED], gallery, looked))
+        return w.VBox([w.HTML(f"<b>Pictures it got wrong{more}</b>"), gallery, looked])
+
+    def _mistake_maps(self, run_id: str, mistakes: list[dict], gallery: w.GridBox, button: w.Button) -> None:
+        """Each mistake twice: where it looked for the class it said, and for the true class."""
+        def work():
+            from ..explain import explain
+
+            run = jobs.get(self.ws, self.user, run_id)  # still theirs
+            folder = self._pictures_folder(run)
+            shown = [m for m in mistakes if folder is not None and (folder / m["file"]).exists()]
+            pictures = [(m["file"], (folder / m["file"]).read_bytes()) for m in shown for _ in (0, 1)]
+            maps = explain(self.ws, self.user, run_id, pictures, [c for m in shown for c in (m["predicted"], m["true"])])
+            cards = []
+            for k, m in enumerate(shown):
+                said, true = maps[2 * k], maps[2 * k + 1]
+                cards.append(w.VBox([w.HBox([map_image(said), map_image(true)]), w.HTML(
+                    f"<small>left: evidence for <b>{esc(m['predicted'])}</b> (said, {said.target_probability:.0%}); "
+                    f"right: for <b>{esc(m['true'])}</b> (true, {true.target_probability:.0%})</small>")]))
+            gallery.layout.grid_template_columns = "repeat(3, 260px)"
+            set_children(gallery, cards)
+            self.message.show("Red: what pushed it towards that class; blue: what it ignored.", "info")
+        self.work.run([button], self.message, work)
+
+    def _cells(self, run_id: str, split: str, ev: dict, classes: list[str]) -> w.Widget:
+        """The confusion matrix as buttons: a cell shows its pictures, with their probabilities (and maps)."""
+        shown, looked = w.VBox(), w.Checkbox(value=False, indent=False, description="with where it looked")
+        pick = lambda t, p: self._show_cell(run_id, split, classes, t, p, shown, looked.value)  # noqa: E731
+        cells = [(t, p) for t in range(len(classes)) for p in range(len(classes))]
+        if len(classes) <= GRID_CLASSES:
+            grid = [w.HTML("<small>true \\ said</small>"), *(w.HTML(f"<small>{esc(c)}</small>") for c in classes)]
+            for t, p in cells:
+                if p == 0:
+                    grid.append(w.HTML(f"<small>{esc(classes[t])}</small>"))
+                count = ev["confusion"][t][p]
+                button = w.Button(description=str(count), disabled=not count, layout=w.Layout(width="auto"),
+                                  button_style=("success" if t == p else "warning") if count else "",
+                                  tooltip=f"true {classes[t]}, said {classes[p]}")
+                button.on_click(lambda _, t=t, p=p: pick(t, p))
+                grid.append(button)
+            chooser = w.GridBox(grid, layout=w.Layout(grid_template_columns=f"auto repeat({len(classes)}, minmax(48px, auto))"))
+        else:
+            chooser = w.Dropdown(options=[(f"true {classes[t]}, said {classes[p]} ({ev['confusion'][t][p]})", (t, p))
+                                          for t, p in cells if ev["confusion"][t][p]], value=None, description="Cell")
+            chooser.observe(lambda change: change["new"] and pick(*change["new"]), names="value")
+        return w.VBox([w.HTML(f"<b>Look inside the matrix</b> <small>(choose a cell to see its {split} pictures)</small>"),
+                       chooser, looked, shown])
+
+    def _show_cell(self, run_id: str, split: str, classes: list[str], t: int, p: int, box: w.VBox,
+                   with_maps: bool) -> None:
+        def work():
+            from ..files import read_json
+
+            run = jobs.get(self.ws, self.user, run_id)  # still theirs
+            part = (read_json(run_folder(self.ws, run) / "predictions.json") or {}).get(split)
+            folder = self._pictures_folder(run)
+            if not part or folder is None:
+                set_children(box, [w.HTML("<p>This run's pictures cannot be shown (it was trained before this view "
+                                          "existed, or its dataset was deleted).</p>")])
+                return
+            rows = [i for i, (y, probs) in enumerate(zip(part["labels"], part["probabilities"]))
+                    if y == t and max(range(len(probs)), key=probs.__getitem__) == p]
+            rows = [i for i in rows if (folder / part["files"][i]).exists()][:CELL_PICTURES]
+            maps = []
+            if with_maps and rows:
+                from ..explain import explain
+
+                maps = explain(self.ws, self.user, run_id, [(part["files"][i], (folder / part["files"][i]).read_bytes())
+                                                            for i in rows], [classes[p]] * len(rows))
+            cards = []
+            for k, i in enumerate(rows):
+                probs = part["probabilities"][i]
+                image = map_image(maps[k]) if maps else w.Image(value=thumbnail_bytes(folder / part["files"][i], 96),
+                                                                format="jpeg")
+                cards.append(w.VBox([image, w.HTML(f"<small>{esc(classes[p])}: {probs[p]:.0%}"
+                                                   + (f"<br>{esc(classes[t])}: {probs[t]:.0%}" if t != p else "")
+                                                   + "</small>")]))
+            title = f"<b>True {esc(classes[t])}, said {esc(classes[p])}</b>: {len(rows)} picture(s)"
+            set_children(box, [w.HTML(title), w.GridBox(cards, layout=w.Layout(
+                grid_template_columns=f"repeat({3 if maps else 6}, {240 if maps else 120}px)"))])
+        self.work.run([], self.message, work)
 
     @serialized
     def show_comparison(self) -> None:
@@ -171,6 +264,13 @@ def _notebook_file(ws, user, run_id):
 
     name, data = notebook_file(ws, user, run_id)
     return name, data, "Open it in Jupyter or Colab: it trains this model again in plain PyTorch."
+
+
+def map_image(e) -> w.Widget:
+    """A heat-map overlay (explain.Explanation), or why there is none."""
+    if e.error:
+        return w.HTML(f"<small>{esc(e.error)}</small>")
+    return w.Image(value=e.png, format="png", layout=w.Layout(width="120px"))
 
 
 def calibration_view(cal: dict) -> w.Widget:

@@ -186,6 +186,25 @@ def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice)
     assert len(jobs.runs(ws, alice)) == 1 and "Run deleted" in panel.message.text
 
 
+def test_a_confusion_cell_shows_its_pictures_and_mistakes_show_where_it_looked(ws, alice):
+    colour_dataset(ws, alice, classes=("plain", "dull"), per_class=10)  # both grey: mistakes for sure
+    quick_train(TrainPanel(ws, alice, poll_interval=0.2))
+    panel = ResultsPanel(ws, alice)
+    cells = [b for b in find_all(panel.detail, w.Button) if b.description.isdigit()]
+    assert len(cells) == 4 and sum(int(b.description) for b in cells) == 4  # 2 validation pictures per class
+    wrong = next(b for b in cells if not b.disabled and b.button_style == "warning")
+    wrong.click()
+    panel.work.wait()
+    shown = texts(panel.detail)
+    assert f"said {wrong.tooltip.split('said ')[1]}" in shown and f"{wrong.description} picture(s)" in shown
+    before = len(find_all(panel.detail, w.Image))
+    next(b for b in find_all(panel.detail, w.Button) if b.description == "Show where it looked").click()
+    panel.work.wait()
+    maps = [i for i in find_all(panel.detail, w.Image) if i.format == "png"]
+    assert len(maps) >= 2 and "evidence for" in texts(panel.detail), panel.message.text  # said and true, per mistake
+    assert len(find_all(panel.detail, w.Image)) >= before
+
+
 def test_test_panel_predicts_uploaded_pictures(ws, alice):
     colour_dataset(ws, alice, per_class=14)
     quick_train(TrainPanel(ws, alice, poll_interval=0.2))
@@ -202,11 +221,13 @@ def test_test_panel_predicts_uploaded_pictures(ws, alice):
     panel.work.wait()
     strict = texts(panel.results.children[0])
     assert "not sure" in strict or "100%" in strict
-    panel.sure.value = 0.0
+    panel.sure.value, panel.looked.value = 0.0, True
     upload(panel.upload, {"new-red.jpg": picture(COLORS["red"], size=(40, 30), seed=777), "junk.jpg": b"x"})
     panel.work.wait()
     cards = [texts(c) for c in panel.results.children]
     assert "it is" in cards[0] and "not sure" not in cards[0]
+    assert [i.format for i in find_all(panel.results.children[0], w.Image)] == ["jpeg", "png"]  # picture, its map
+    panel.looked.value = False
     panel.refresh()  # a late refresh (a run finishing in another tab) keeps the answers on screen
     assert [texts(c) for c in panel.results.children] == cards
     panel.mirror.value = True  # the picture and its mirror image, averaged

@@ -1,6 +1,7 @@
 """Page kernels never import torch (issue: export / torch-free kernels): the whole flow — sign-in, a
 dataset, Auto's plan, a run, Results, Test — driven headlessly in a fresh Python process, which then
-reports the modules it loaded. Training itself runs in its worker process, as in the app."""
+reports the modules it loaded. Training itself runs in its worker process, as in the app, and so do the
+heat maps of where a model looked (a confusion-matrix cell with its maps, the Test panel's map)."""
 
 import json
 import subprocess
@@ -38,11 +39,20 @@ for button in (results.download_button, results.notebook_button):  # the bundle,
     button.click()
     results.work.wait()
     saving.append(results.message.text)
+from tests.widgets.driving import find_all
+import ipywidgets as w
+cell = [b for b in find_all(results.detail, w.Button) if b.description.isdigit() and not b.disabled][0]
+[c for c in find_all(results.detail, w.Checkbox) if c.description == "with where it looked"][0].value = True
+cell.click()
+results.work.wait()
+drilled = sum(isinstance(i, w.Image) and i.format == "png" for i in find_all(results.detail, w.Image))
 test = app.panels["Test"]
 test.refresh()
+test.looked.value = True
 upload(test.upload, {"new.jpg": picture((220, 30, 30), size=(40, 30), seed=5)})
 test.work.wait()
-print(json.dumps({"explained": explained, "status": texts(train), "results": texts(results),
+print(json.dumps({"explained": explained, "drilled": drilled,
+                  "maps": sum(isinstance(i, w.Image) and i.format == "png" for i in find_all(test.results, w.Image)), "status": texts(train), "results": texts(results),
                   "test": texts(test.results), "saving": saving, "torch": sorted(m for m in ("torch", "torchvision") if m in sys.modules)}))
 '''
 
@@ -57,4 +67,5 @@ def test_the_page_kernel_runs_the_whole_flow_without_importing_torch(tmp_path):
     assert "Exported model (ONNX) agrees on" in seen["results"]
     assert ("it is" in seen["test"] or "not sure" in seen["test"]) and "probability" in seen["test"]
     assert [m.split(" (")[0].split(".")[-1] for m in seen["saving"]] == ["zip", "ipynb"]
+    assert seen["drilled"] >= 1 and seen["maps"] == 1  # heat maps came from a worker process
     assert seen["torch"] == []
