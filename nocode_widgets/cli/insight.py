@@ -1,4 +1,5 @@
-"""`nocode explain`: where a run's model looked, as heat-map overlays written to a folder."""
+"""`nocode explain`: where a run's model looked, as heat-map overlays written to a folder.
+`nocode review`: which pictures of a dataset are probably in the wrong class."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ def register(sub) -> None:
     p.add_argument("--class", dest="target", help="show the evidence for this class (default: the predicted one)")
     p.add_argument("images", nargs="+")
     p.set_defaults(run=_explain)
+
+    r = sub.add_parser("review", help="rank a dataset's pictures by how unlikely their class is (check my labels)")
+    add_common(r)
+    r.add_argument("--user", required=True)
+    r.add_argument("--dataset", required=True, help="name or id")
+    r.add_argument("--folds", type=int, default=4, choices=[3, 4, 5],
+                   help="each picture is judged by a model trained on the other folds (default 4)")
+    r.add_argument("--all", action="store_true", help="list every picture, not only the flagged ones (text output)")
+    r.set_defaults(run=_review)
 
 
 def _explain(args):
@@ -45,3 +55,19 @@ def _explain(args):
         lines.append(f"{path}: {e.label} ({e.probability:.0%}{focus}) -> {file}")
     emit(args, rows, "\n".join(lines))
     return 0 if all("error" not in r for r in rows) else 1
+
+
+def _review(args):
+    from ..datasets import find_dataset
+    from ..review import check_labels
+
+    ws = open_workspace(args)
+    user = find_user_or_fail(ws, args.user)
+    ds = find_dataset(ws, user, args.dataset)
+    review = check_labels(ws, user, ds.id, args.folds)
+    shown = review.ranked if args.all else review.flagged
+    lines = [f"{len(review.flagged)} of {len(review.ranked)} pictures are probably mislabelled "
+             f"({review.folds}-fold check, {review.seconds:.0f} s; {review.how})"]
+    lines += [f"{f.score:.3f}  {f.file}  {f.given} -> {f.suggested} ({f.suggested_probability:.0%})"
+              + ("" if f.flagged else "  (not flagged)") for f in shown]
+    emit(args, [f.to_json() for f in review.ranked], "\n".join(lines))

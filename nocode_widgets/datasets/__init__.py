@@ -6,7 +6,8 @@ turns uploads, zips and folders into validated images + a manifest; `stats` desc
 from .ingest import IngestReport, Skipped, add_uploads, import_archive, import_folder
 from .manifest import ImageEntry, read_manifest
 from .records import (Dataset, add_class, create_dataset, dataset_folder, delete_class, delete_dataset,
-                      delete_images, find_dataset, get_dataset, get_own_dataset, list_datasets, rename_class, rename_dataset)
+                      delete_images, find_dataset, get_dataset, get_own_dataset, list_datasets, relabel_images, rename_class,
+                      rename_dataset)
 from .stats import DatasetStats, dataset_stats
 from .thumbnails import thumbnail_bytes, thumbnail_of_upload
 
@@ -14,5 +15,5 @@ __all__ = [
     "Dataset", "DatasetStats", "ImageEntry", "IngestReport", "Skipped", "add_class", "add_uploads",
     "create_dataset", "dataset_folder", "dataset_stats", "delete_class", "delete_dataset", "delete_images",
     "find_dataset", "get_dataset", "get_own_dataset", "import_archive", "import_folder", "list_datasets", "read_manifest",
-    "rename_class", "rename_dataset", "thumbnail_bytes", "thumbnail_of_upload",
+    "relabel_images", "rename_class", "rename_dataset", "thumbnail_bytes", "thumbnail_of_upload",
 ]

@@ -201,6 +201,16 @@ def delete_images(ws: Workspace, user: User, dataset_id: str, hashes) -> Dataset
     return _rewrite_images(ws, user, ds, lambda e: None if e.hash in gone else e, lambda classes: classes)
 
 
+def relabel_images(ws: Workspace, user: User, dataset_id: str, moves: dict) -> Dataset:
+    """Move pictures (by hash) to other classes of the dataset: a new version; nothing is deleted."""
+    ds = get_own_dataset(ws, user, dataset_id)
+    unknown = sorted({label for label in moves.values() if label not in ds.classes})
+    if unknown:
+        raise DatasetError(f"There is no class called {unknown[0]!r}.")
+    return _rewrite_images(ws, user, ds, lambda e: replace(e, label=moves[e.hash]) if e.hash in moves else e,
+                           lambda classes: classes)
+
+
 def _rewrite_images(ws, user, ds: Dataset, map_entry, map_classes) -> Dataset:
     """Change the manifest entry by entry (None drops one) and the class list, then the summary.
     `ds` comes from get_own_dataset; update_summary checks ownership again inside its transaction."""
