@@ -13,6 +13,7 @@ from ..quota import my_usage
 from .common import (BUSY, Background, Message, SessionPanel, ask, esc, html_table, mib, on_enter, options_of,
                      report_errors, serialized, set_children)
 from .camera import Camera
+from .review import LabelCheck
 from .uploader import Uploader
 
 
@@ -63,6 +64,7 @@ class DatasetsPanel(SessionPanel):
         self.rename_button = w.Button(description="Rename dataset")
         self.delete_button = w.Button(description="Delete dataset", button_style="danger", icon="trash")
         self.confirm = w.HBox()
+        self.labels = LabelCheck(self)
         self._wire()
         super().__init__(ws, user, [
             w.HTML("<h3>Your datasets</h3>"), self.space,
@@ -73,6 +75,7 @@ class DatasetsPanel(SessionPanel):
             self.report,
             w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
                                                self.delete_class_button]),
+            self.labels,
             w.HTML("<b>Dataset</b>"), w.HBox([self.rename_text, self.rename_button, self.delete_button]),
             self.confirm, self.message], "nocode-datasets")
         self.refresh()
@@ -117,6 +120,8 @@ class DatasetsPanel(SessionPanel):
 
     def _show(self) -> None:
         ds = D.get_dataset(self.ws, self.user, self.dataset_id)
+        if self.labels.dataset_id not in (None, ds.id):  # another dataset: its label check no longer applies
+            self.labels.clear()
         stats = D.dataset_stats(self.ws, self.user, ds.id, per_class=6)
         self.class_picker.options, self.class_picker.value = options_of([(c, c) for c in ds.classes],
                                                                          self.class_picker.value)

@@ -396,3 +396,27 @@ def test_auto_choices_fill_the_disabled_fields_and_unticking_starts_from_them(ws
     assert f"up to {panel.epochs.value} epochs" in panel.explanation.value
     panel.auto.value = False
     assert panel.config()["arch"] == "small_cnn" and panel.config()["epochs"] == panel.epochs.value
+
+
+def test_check_my_labels_in_the_datasets_panel_moves_keeps_and_deletes_with_a_confirmation(ws, alice):
+    from tests.training.test_review import flipped_dataset
+
+    ds, flipped = flipped_dataset(ws, alice, per_class=9, flip_every=9)  # one flipped picture per colour
+    panel = DatasetsPanel(ws, alice)
+    panel.picker.value = ds.id
+    panel.labels.folds.value = 3
+    panel.labels.button.click()
+    panel.work.wait(300)
+    assert "probably in the wrong class" in panel.labels.summary.value, panel.message.text
+    cards = list(panel.labels.cards.children)
+    assert len(cards) >= 3
+    buttons = lambda card: {b.description.split(" ")[0]: b for b in find_all(card, w.Button)}  # noqa: E731
+    buttons(cards[0])["Move"].click()
+    assert D.get_dataset(ws, alice, ds.id).version == ds.version + 1 and "Moved to" in panel.message.text
+    assert len(panel.labels.cards.children) == len(cards) - 1
+    buttons(cards[1])["Keep"].click()
+    assert "will not be flagged again" in panel.message.text
+    buttons(cards[2])["Delete"].click()  # asks first: nothing is gone yet
+    assert D.get_dataset(ws, alice, ds.id).image_count == ds.image_count and panel.confirm.children
+    next(b for b in find_all(panel.confirm, w.Button) if b.description.lower().startswith("yes")).click()
+    assert D.get_dataset(ws, alice, ds.id).image_count == ds.image_count - 1
