@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .portable import with_temperature
+from .portable import picture_stats, with_temperature
 
 BINS = 10
 TARGET = 0.95
@@ -106,3 +106,22 @@ def calibrate(probs: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
             "nll_after": nll(crossed, labels) if len(labels) else None,
             "reliability_before": reliability(probs, labels), "reliability_after": reliability(crossed, labels),
             **sure_threshold(calibrated, labels)}
+
+
+def typical_pictures(train_uint8, held_uint8, batch: int = 256, quantile: float = 0.995, margin: float = 1.25) -> dict:
+    """What `portable.unusual` compares a picture with: the training pictures' mean and (ridged) inverse
+    covariance of `picture_stats`, and a distance limit: `margin` x the `quantile` of the held-back
+    pictures' distances (they were not used for the mean), so nearly every real picture passes."""
+    def stats(pictures):
+        return np.concatenate([picture_stats(np.asarray(pictures[k:k + batch])) for k in range(0, len(pictures), batch)])
+
+    train = stats(train_uint8)
+    mean = train.mean(0)
+    cov = np.cov(train, rowvar=False) if len(train) > 1 else np.eye(train.shape[1])
+    cov = cov + np.eye(len(cov)) * max(1e-6, 1e-3 * float(np.trace(cov)) / len(cov))
+    inverse = np.linalg.inv(cov)
+    held = stats(held_uint8) if len(held_uint8) else train
+    d = held - mean
+    distances = np.sqrt(np.einsum("ni,ij,nj->n", d, inverse, d))
+    return {"mean": mean.tolist(), "inverse_cov": inverse.tolist(),
+            "limit": float(margin * np.quantile(distances, quantile))}

@@ -6,7 +6,7 @@ a bundle prepares pictures exactly as the app does.
     python predict.py a.jpg b.png [--json]      # model.json and model.onnx beside this file
 
 Probabilities are calibrated with the run's temperature, and an answer below the run's "sure"
-threshold is printed as "not sure" (both in model.json).
+threshold, or for a picture unlike the training pictures, is printed as "not sure" (model.json).
 """
 
 from __future__ import annotations
@@ -104,6 +104,26 @@ def is_sure(probs: np.ndarray, threshold: float) -> bool:
     return float(np.max(probs)) >= threshold
 
 
+def picture_stats(batch_uint8: np.ndarray) -> np.ndarray:
+    """[N, 9]: per colour channel the mean, the spread and the mean step to the next pixel (texture) of the
+    model's input pictures: cheap numbers in which plain noise and blank pages stand far from photos."""
+    x = batch_uint8.astype(np.float32) / 255.0
+    steps = (np.abs(np.diff(x, axis=2)).mean(axis=(2, 3)) + np.abs(np.diff(x, axis=3)).mean(axis=(2, 3))) / 2
+    return np.concatenate([x.mean(axis=(2, 3)), x.std(axis=(2, 3)), steps], axis=1)
+
+
+def unusual(batch_uint8: np.ndarray, card: dict) -> np.ndarray:
+    """[N] bool: the picture is unlike the training pictures (model.json's `typical`: the training pictures'
+    mean and inverse covariance of `picture_stats`, and the distance beyond which held-back pictures
+    almost never lie). False for every picture when the model has no such record."""
+    typical = card.get("typical")
+    if not typical:
+        return np.zeros(len(batch_uint8), dtype=bool)
+    d = picture_stats(batch_uint8) - np.asarray(typical["mean"])
+    distance = np.sqrt(np.einsum("ni,ij,nj->n", d, np.asarray(typical["inverse_cov"]), d))
+    return distance > typical["limit"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Classify pictures with the exported model beside this file.")
     parser.add_argument("images", nargs="+")
@@ -125,8 +145,9 @@ def main(argv=None) -> int:
         probs = session.run(None, {session.get_inputs()[0].name: normalize(pixels, card["mean"], card["std"])})[0]
         probs = with_temperature(probs, card.get("temperature", 1.0))[0]
         label = card["classes"][int(probs.argmax())]
-        rows.append({"file": path, "label": label, "sure": is_sure(probs, card.get("sure_threshold", 0.0)),
-                     "probabilities": {c: float(p) for c, p in zip(card["classes"], probs)}})
+        odd = bool(unusual(pixels, card)[0])
+        rows.append({"file": path, "label": label, "sure": is_sure(probs, card.get("sure_threshold", 0.0)) and not odd,
+                     "unusual": odd, "probabilities": {c: float(p) for c, p in zip(card["classes"], probs)}})
     if args.json:
         print(json.dumps(rows, indent=2))
     for row in rows if not args.json else ():

@@ -14,7 +14,7 @@ import numpy as np
 from .datasets.images import ImageRejected, normalize_image
 from .errors import NocodeError
 from .files import read_json
-from .portable import is_sure, with_temperature
+from .portable import is_sure, unusual, with_temperature
 from .preprocess import load_rgb, normalize_array, to_uint8_array
 
 ENGINES = ("auto", "onnx", "torch")
@@ -26,12 +26,15 @@ class Prediction:
     name: str
     label: str
     probabilities: dict  # class -> calibrated probability, in training order
-    sure: bool = True  # the top probability reaches the "not sure" threshold
+    sure: bool = True  # the top probability reaches the "not sure" threshold, and the picture is not unusual
+    unusual: bool = False  # unlike the training pictures (noise, a blank page...)
 
     @property
     def answer(self) -> str:
-        """What to tell a person: the label, or "not sure" with the closest class."""
-        return self.label if self.sure else f"not sure (most like {self.label})"
+        """What to tell a person: the label, or "not sure" with the closest class (and why, when unusual)."""
+        if self.sure:
+            return self.label
+        return f"not sure ({'unlike the training pictures; ' if self.unusual else ''}most like {self.label})"
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
@@ -83,10 +86,12 @@ class Predictor:
             if tta:
                 probs = (probs + self.probabilities(np.ascontiguousarray(batch[..., ::-1]))) / 2
             probs = with_temperature(probs, self.temperature)
+            odd = unusual(batch, self.card)
             for j, p in enumerate(probs):
                 i = where[start + j]
                 results[i] = Prediction(images[i][0], self.classes[int(p.argmax())],
-                                        {c: float(v) for c, v in zip(self.classes, p)}, is_sure(p, threshold))
+                                        {c: float(v) for c, v in zip(self.classes, p)},
+                                        is_sure(p, threshold) and not odd[j], bool(odd[j]))
         return results
 
     def probabilities(self, batch_uint8: np.ndarray) -> np.ndarray:

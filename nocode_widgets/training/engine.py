@@ -29,7 +29,7 @@ from torch import nn
 from .. import zoo
 from ..auth import User
 from ..errors import NocodeError, TrainingError
-from ..calibrate import apply_temperature, calibrate
+from ..calibrate import apply_temperature, calibrate, typical_pictures
 from ..evaluate import evaluate
 from ..files import remove_tree_and_empty_parents, write_json_atomic
 from ..model_torch import export_and_check, save_weights
@@ -283,6 +283,9 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
         emit("phase", {"phase": "evaluating"})
         out.metrics, out.report, out.predictions = _evaluate(model, feeder, job.labels, job.split, cfg, device,
                                                              job.classes)
+        if "validation" in out.report:  # what an ordinary picture looks like, to say "not sure" about others
+            out.report["validation"]["calibration"]["typical"] = typical_pictures(
+                job.cache[torch.as_tensor(job.split.train)].numpy(), job.cache[torch.as_tensor(job.split.val)].numpy())
         out.state = cpu_copy(model.state_dict())
         laps("evaluation")
     out.timings = laps.seconds
@@ -362,7 +365,7 @@ class Recorder:
             for part, p in out.predictions.items()})
         calibration = out.report.get("validation", {}).get("calibration", {})
         self._save(out.state, best_epoch=out.best_epoch, temperature=calibration.get("temperature", 1.0),
-                   sure_threshold=calibration.get("threshold", 0.0))
+                   sure_threshold=calibration.get("threshold", 0.0), typical=calibration.get("typical"))
         laps("saving")
         reporter.update(force=True, phase="exporting")
         model = zoo.build_model(self.cfg.arch, len(self.job.classes))

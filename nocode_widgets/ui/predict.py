@@ -153,7 +153,8 @@ def said(result: Prediction) -> str:
     """"it is <b>cat</b>", or "not sure: it looks most like <b>cat</b>" below the threshold."""
     if result.sure:
         return f"it is <b>{esc(result.label)}</b>"
-    return f"<span class='nocode-not-sure'>not sure</span>: it looks most like <b>{esc(result.label)}</b>"
+    why = "it looks unlike the pictures it learned from; " if result.unusual else ""
+    return f"<span class='nocode-not-sure'>not sure</span>: {why}it looks most like <b>{esc(result.label)}</b>"
 
 
 def bars(result: Prediction) -> str:

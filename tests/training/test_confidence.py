@@ -64,11 +64,18 @@ def test_the_predictor_says_not_sure_below_the_threshold(trained):
 
 def test_pictures_unlike_anything_in_training_mostly_come_back_not_sure(trained, capsys):
     ws, alice, ds, run = trained
-    results = predictor_for(ws, alice, run.id).predict(out_of_distribution())
+    predictor = predictor_for(ws, alice, run.id)
+    results = predictor.predict(out_of_distribution(), threshold=0.0)  # whatever the confidence line says
     rate = sum(not r.sure for r in results) / len(results)
+    ordinary = predictor.predict([(f"{c}-{k}.jpg", picture(COLORS[c], size=(40, 30), seed=500 + k))
+                                  for c in ("red", "green", "blue") for k in range(10)], threshold=0.0)
+    false_alarms = sum(r.unusual for r in ordinary) / len(ordinary)
     with capsys.disabled():
-        print(f"\nnot sure on {len(results)} out-of-distribution pictures: {rate:.0%}")
-    assert rate >= 0.5
+        print(f"\nnot sure on {len(results)} out-of-distribution pictures: {rate:.0%}; "
+              f"new pictures like the training ones called unusual: {false_alarms:.0%}")
+    assert rate >= 0.8 and all(r.unusual == (not r.sure) for r in results)
+    assert false_alarms <= 0.1
+    assert "unlike the training pictures" in results[0].answer
 
 
 def test_nocode_predict_and_the_bundles_predict_py_say_not_sure_the_same_way(trained, tmp_path):
