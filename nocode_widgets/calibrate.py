@@ -77,12 +77,12 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) -> float:
 
 def sure_threshold(probs: np.ndarray, labels: np.ndarray, target: float = TARGET) -> dict:
     """The lowest confidence t such that the answers at or above t were right at least `target` of the
-    time (at least MIN_SURE of them); with none, t = 1.0 (never sure)."""
+    time (at least MIN_SURE of them, or all of a smaller set); with none, t = 1.0 (never sure)."""
     conf, right = np.max(probs, axis=1), (np.argmax(probs, axis=1) == labels)
     order = np.argsort(-conf, kind="stable")
     hits = np.cumsum(right[order])
     counts = np.arange(1, len(order) + 1)
-    ok = (hits / counts >= target) & (counts >= MIN_SURE)
+    ok = (hits / counts >= target) & (counts >= min(MIN_SURE, len(order)))  # a tiny set: all of it
     if not ok.any():
         return {"threshold": 1.0, "coverage": 0.0, "sure_accuracy": None, "target": target}
     k = int(np.nonzero(ok)[0].max())  # the most answers kept while still right often enough

@@ -89,6 +89,9 @@ def report_errors(message: Message, work: Callable[[], None]) -> None:
         message.show(GENERIC_ERROR, "error")
 
 
+BACKGROUND = "nocode-background"  # the name of the threads Background starts
+
+
 class Background:
     """Long work runs in a thread, so the page never freezes; its buttons are disabled meanwhile. One
     piece of work at a time per panel: a click that arrives meanwhile (a disabled button can still be
@@ -122,7 +125,7 @@ class Background:
         if not threaded:
             target()
         else:
-            self.thread = start_thread(target)
+            self.thread = start_thread(target, name=BACKGROUND)
         return True
 
     def wait(self, timeout: float = 120) -> None:

@@ -34,10 +34,10 @@ def active(session: Session):
         _ACTIVE.reset(token)
 
 
-def start_thread(target, *args) -> threading.Thread:
+def start_thread(target, *args, name: str = "nocode") -> threading.Thread:
     """A daemon thread that keeps the caller's active session (widgets it makes are adopted too)."""
     context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(target, *args), daemon=True)
+    thread = threading.Thread(target=context.run, args=(target, *args), daemon=True, name=name)
     thread.start()
     return thread
 

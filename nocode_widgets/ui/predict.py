@@ -117,13 +117,10 @@ class TestPanel(SessionPanel):
 
         answered = [k for k, r in enumerate(results) if isinstance(r, Prediction)][:MAX_PICTURES]
         self.message.show("Drawing where it looked...", "info")
-        maps = explain(self.ws, self.user, run_id, [files[k] for k in answered], [results[k].label for k in answered])
-        cards = list(self.results.children)
-        for k, e in zip(answered, maps):
-            extra = (w.Image(value=e.png, format="png", layout=w.Layout(width="112px", margin="0 8px"))
-                     if not e.error else w.HTML(f"<small>{esc(e.error)}</small>"))
-            cards[k] = w.HBox([*cards[k].children[:-1], extra, cards[k].children[-1]], layout=cards[k].layout)
-        set_children(self.results, cards)
+        maps = dict(zip(answered, explain(self.ws, self.user, run_id, [files[k] for k in answered],
+                                          [results[k].label for k in answered])))
+        set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels, maps.get(k))
+                                    for k, ((name, raw), r) in enumerate(zip(files, results))])
         self.message.show("Red: the parts that made it say so; blue: what it ignored.", "info")
 
     def _live(self, picture: bytes) -> None:
@@ -165,9 +162,13 @@ def bars(result: Prediction) -> str:
         f"<div>{p:.0%}</div></div>" for label, p in result.top(3))
 
 
-def result_card(name: str, raw: bytes, result, max_pixels: int) -> w.Widget:
+def result_card(name: str, raw: bytes, result, max_pixels: int, looked=None) -> w.Widget:
+    """The picture, what the model said with the top probabilities, and where it looked (an explain.Explanation)."""
     thumb = thumbnail_of_upload(raw, 112, max_pixels)
     image = [w.Image(value=thumb, format="jpeg")] if thumb else []
+    if looked is not None:
+        image.append(w.Image(value=looked.png, format="png", layout=w.Layout(width="112px", margin="0 8px"))
+                     if not looked.error else w.HTML(f"<small>{esc(looked.error)}</small>"))
     if not isinstance(result, Prediction):
         return w.HBox([*image, w.HTML(f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>")])
     top_p = result.probabilities[result.label]

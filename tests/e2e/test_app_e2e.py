@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from nocode_widgets import auth
 from nocode_widgets.bundle import make_bundle
@@ -89,7 +90,16 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     assert "weighted F1" in results.inner_text() and "precision" in results.inner_text()
     assert results.locator("img").count() >= 2  # learning curves and confusion matrix
     assert "Exported model (ONNX) agrees on" in results.inner_text()
+    assert "Can you trust its confidence?" in results.inner_text()  # the reliability diagram and the line
     shot(page, "06-results")
+    for attempt in range(3):  # a cell of the confusion matrix: its pictures (again if the tab re-rendered meanwhile)
+        results.get_by_title("true red, said red").click()
+        try:
+            results.get_by_text("True red, said red").wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            assert attempt < 2, results.inner_text()[-2000:]
+    shot(page, "06b-confusion-cell")
 
     # Download the model: the browser saves the bundle, byte for byte what the app made
     with page.expect_download(timeout=60_000) as download:
@@ -101,15 +111,18 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     run_id = jobs.runs(ws, user)[0].id
     assert saved.read_bytes() == make_bundle(ws, user, run_id).zip_bytes()
 
-    # Test a new picture
+    # Test a new picture, with where it looked
     page.get_by_role("tab", name="Test").click()
     test_panel = page.locator(".nocode-test")
+    test_panel.get_by_text("Show where it looked").click()
     new = tmp_path / "new.jpg"
     new.write_bytes(picture(COLORS["red"], size=(40, 30), seed=999))
     upload_files(page, ".nocode-test", "Choose pictures to test", [str(new)])
     test_panel.locator(".nocode-prediction").wait_for()
     prediction = test_panel.locator(".nocode-prediction").inner_text()
     assert ("it is" in prediction or "not sure" in prediction) and "probability" in prediction
+    test_panel.get_by_text("Red: the parts that made it say so").wait_for(timeout=120_000)
+    assert test_panel.locator("img").count() >= 2, test_panel.inner_text()  # the picture and its heat map
     shot(page, "07-prediction")
 
     # Never a traceback anywhere

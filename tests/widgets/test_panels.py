@@ -11,6 +11,7 @@ from nocode_widgets import datasets as D
 from nocode_widgets.training import jobs
 from nocode_widgets.training.runs import delete_run, read_evaluation, run_folder
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel, TestPanel, TrainPanel
+from nocode_widgets.ui.common import close_tree
 from tests.images import COLORS, class_files, make_zip, picture
 from tests.widgets.driving import find_all, record, sign_in, talk, texts, upload  # noqa: F401 - other tests import them from here too
 from tests.training.helpers import colour_dataset
@@ -420,3 +421,4 @@ def test_check_my_labels_in_the_datasets_panel_moves_keeps_and_deletes_with_a_co
     assert D.get_dataset(ws, alice, ds.id).image_count == ds.image_count and panel.confirm.children
     next(b for b in find_all(panel.confirm, w.Button) if b.description.lower().startswith("yes")).click()
     assert D.get_dataset(ws, alice, ds.id).image_count == ds.image_count - 1
+    close_tree(panel)  # later tests click every live widget: this page is closed, as a reload would

@@ -2,6 +2,7 @@
 browser's side is played with crafted comm messages, as any page can send them to any live widget,
 shown, hidden or disabled."""
 
+import threading
 import time
 
 import ipywidgets as w
@@ -9,7 +10,7 @@ import ipywidgets as w
 from nocode_widgets import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel
-from nocode_widgets.ui.common import BUSY, IPYWIDGETS_8
+from nocode_widgets.ui.common import BACKGROUND, BUSY, IPYWIDGETS_8
 from tests.conftest import make_workspace
 from tests.images import class_files, make_zip
 from tests.training.helpers import colour_dataset, train
@@ -96,6 +97,9 @@ def test_crafted_messages_to_an_ended_sessions_widgets_are_dropped(ws, alice):
 
 
 def test_live_widgets_stay_flat_under_refreshes(ws, alice):
+    for thread in threading.enumerate():  # earlier tests' pages (clicked by the test above) finish their work
+        if thread.name == BACKGROUND:
+            thread.join(timeout=300)
     ds = colour_dataset(ws, alice)
     run = train(ws, alice, ds)
     datasets, results = DatasetsPanel(ws, alice), ResultsPanel(ws, alice)
