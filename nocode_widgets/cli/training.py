@@ -56,6 +56,14 @@ def register(sub) -> None:
     r.add_argument("--user", help="whose runs (default: all, as the operator)")
     r.set_defaults(run=_list)
     actions = r.add_subparsers(dest="runs_command")
+    cell = actions.add_parser("cell", help="the pictures of one cell of a run's confusion matrix, with probabilities")
+    add_common(cell)
+    cell.add_argument("--user", help="check the run belongs to this user")
+    cell.add_argument("--true", required=True, dest="true_class", help="the pictures' class")
+    cell.add_argument("--said", required=True, help="the class the model said")
+    cell.add_argument("--split", choices=["validation", "test"], default="validation")
+    cell.add_argument("run_id")
+    cell.set_defaults(run=_cell)
     for name, fn, help_text in (("show", _show, "status, progress and metrics of a run"),
                                 ("cancel", _cancel, "stop a run at its next batch"),
                                 ("follow", _follow, "print live progress until the run ends")):
@@ -151,6 +159,20 @@ def _predict(args):
         else:
             rows.append({"file": path, "error": result})
             lines.append(f"{path}: {result}")
+    emit(args, rows, "\n".join(lines))
+
+
+def _cell(args):
+    from ..training.runs import cell_pictures
+
+    ws, _, run = _operator_view(args)
+    rows = cell_pictures(ws, run, args.split, args.true_class, args.said)
+    if rows is None:
+        raise NocodeError("This run has no per-picture predictions (it was trained before they were kept).")
+    lines = [f"{len(rows)} {args.split} picture(s) of {args.true_class} that it said were {args.said}:"]
+    lines += [f"{r['file']}  {args.said} {r['probabilities'][args.said]:.0%}"
+              + (f", {args.true_class} {r['probabilities'].get(args.true_class, 0):.0%}" if args.true_class != args.said else "")
+              for r in rows]
     emit(args, rows, "\n".join(lines))
 
 

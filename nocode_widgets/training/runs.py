@@ -186,3 +186,18 @@ def write_progress(folder: Path, progress: dict) -> None:
 
 def read_evaluation(folder: Path) -> dict | None:
     return read_json(folder / "evaluation.json")
+
+
+def cell_pictures(ws: Workspace, run: RunRecord, split: str, true: str, said: str) -> list[dict] | None:
+    """The pictures of one confusion-matrix cell (true class, class it said) with their calibrated
+    probabilities, from the run's predictions.json: [{"file", "probabilities": {class: p}}], most confident
+    first; None when the run has no such record (trained before it existed)."""
+    part = (read_json(run_folder(ws, run) / "predictions.json") or {}).get(split)
+    classes = list((read_json(run_folder(ws, run) / "model.json") or {}).get("classes", []))
+    if not part or true not in classes or said not in classes:
+        return None if not part else []
+    t, p = classes.index(true), classes.index(said)
+    rows = [{"file": f, "probabilities": dict(zip(classes, probs))}
+            for f, y, probs in zip(part["files"], part["labels"], part["probabilities"])
+            if y == t and max(range(len(probs)), key=probs.__getitem__) == p]
+    return sorted(rows, key=lambda r: -r["probabilities"][said])

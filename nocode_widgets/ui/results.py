@@ -14,7 +14,7 @@ from ..auth import User
 from ..datasets import thumbnail_bytes
 from ..errors import NotFound
 from ..training import jobs
-from ..training.runs import delete_run, read_evaluation, read_history, run_folder
+from ..training.runs import cell_pictures, delete_run, read_evaluation, read_history, run_folder
 from ..workspace import Workspace
 from .common import (FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent,
                      report_errors, serialized, set_children)
@@ -183,31 +183,27 @@ class ResultsPanel(SessionPanel):
     def _show_cell(self, run_id: str, split: str, classes: list[str], t: int, p: int, box: w.VBox,
                    with_maps: bool) -> None:
         def work():
-            from ..files import read_json
-
             run = jobs.get(self.ws, self.user, run_id)  # still theirs
-            part = (read_json(run_folder(self.ws, run) / "predictions.json") or {}).get(split)
+            rows = cell_pictures(self.ws, run, split, classes[t], classes[p])
             folder = self._pictures_folder(run)
-            if not part or folder is None:
+            if rows is None or folder is None:
                 set_children(box, [w.HTML("<p>This run's pictures cannot be shown (it was trained before this view "
                                           "existed, or its dataset was deleted).</p>")])
                 return
-            rows = [i for i, (y, probs) in enumerate(zip(part["labels"], part["probabilities"]))
-                    if y == t and max(range(len(probs)), key=probs.__getitem__) == p]
-            rows = [i for i in rows if (folder / part["files"][i]).exists()][:CELL_PICTURES]
+            rows = [r for r in rows if (folder / r["file"]).exists()][:CELL_PICTURES]
             maps = []
             if with_maps and rows:
                 from ..explain import explain
 
-                maps = explain(self.ws, self.user, run_id, [(part["files"][i], (folder / part["files"][i]).read_bytes())
-                                                            for i in rows], [classes[p]] * len(rows))
+                maps = explain(self.ws, self.user, run_id, [(r["file"], (folder / r["file"]).read_bytes()) for r in rows],
+                               [classes[p]] * len(rows))
             cards = []
-            for k, i in enumerate(rows):
-                probs = part["probabilities"][i]
-                image = map_image(maps[k]) if maps else w.Image(value=thumbnail_bytes(folder / part["files"][i], 96),
+            for k, r in enumerate(rows):
+                probs = r["probabilities"]
+                image = map_image(maps[k]) if maps else w.Image(value=thumbnail_bytes(folder / r["file"], 96),
                                                                 format="jpeg")
-                cards.append(w.VBox([image, w.HTML(f"<small>{esc(classes[p])}: {probs[p]:.0%}"
-                                                   + (f"<br>{esc(classes[t])}: {probs[t]:.0%}" if t != p else "")
+                cards.append(w.VBox([image, w.HTML(f"<small>{esc(classes[p])}: {probs[classes[p]]:.0%}"
+                                                   + (f"<br>{esc(classes[t])}: {probs[classes[t]]:.0%}" if t != p else "")
                                                    + "</small>")]))
             title = f"<b>True {esc(classes[t])}, said {esc(classes[p])}</b>: {len(rows)} picture(s)"
             set_children(box, [w.HTML(title), w.GridBox(cards, layout=w.Layout(

@@ -59,7 +59,7 @@ def test_record_pictures_into_a_class_then_test_live(server, page):
     camera.get_by_role("button", name="Start live test").click()
     live = page.locator(".nocode-test .nocode-live")
     live.wait_for(timeout=30_000)
-    assert "It is" in live.inner_text() and "%" in live.inner_text()
+    assert ("It is" in live.inner_text() or "not sure" in live.inner_text()) and "%" in live.inner_text()  # a test pattern is unlike the training pictures
     first = int(live.get_attribute("data-frames"))
     page.wait_for_timeout(3000)
     later = int(live.get_attribute("data-frames"))

@@ -96,9 +96,10 @@ def test_two_users_on_one_ray_slot_keep_the_fair_order(on_ray):
     ws, alice, ds = on_ray
     bob = auth.sign_up(ws, "bob", "password-bob")
     theirs = colour_dataset(ws, bob, per_class=8)
-    a1 = jobs.submit(ws, alice, ds.id, SMALL)
-    a2 = jobs.submit(ws, alice, ds.id, SMALL)
-    b1 = jobs.submit(ws, bob, theirs.id, SMALL)
+    quick = {**SMALL, "epochs": 1, "patience": 1}
+    a1 = jobs.submit(ws, alice, ds.id, quick)
+    a2 = jobs.submit(ws, alice, ds.id, quick)
+    b1 = jobs.submit(ws, bob, theirs.id, quick)
     runs = {name: final(ws, alice if name[0] == "a" else bob, r.id, timeout=240)
             for name, r in (("a1", a1), ("a2", a2), ("b1", b1))}
     assert all(r.status == "done" and r.remote for r in runs.values()), {k: r.error for k, r in runs.items()}

@@ -99,3 +99,24 @@ def test_nocode_predict_and_the_bundles_predict_py_say_not_sure_the_same_way(tra
     theirs = run_predict_py(out, [red])[0][0]
     assert theirs["sure"] == mine.sure and theirs["label"] == mine.label
     assert theirs["probabilities"] == pytest.approx(mine.probabilities, abs=1e-5)
+
+
+def test_nocode_runs_cell_lists_a_confusion_cells_pictures_with_their_probabilities(trained):
+    ws, alice, ds, run = trained
+    env = cli_env(ws.settings.data_dir)
+    cell = lambda *a: subprocess.run([*NOCODE, "runs", "cell", run.id, *a], env=env, capture_output=True,  # noqa: E731
+                                     text=True, timeout=120)
+    out = cell("--user", "alice", "--true", "red", "--said", "red", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    evaluation = json.loads((run_folder(ws, run) / "evaluation.json").read_text())["validation"]
+    classes = [c["label"] for c in evaluation["per_class"]]
+    assert len(rows) == evaluation["confusion"][classes.index("red")][classes.index("red")]
+    assert all(r["file"].startswith("images/") and max(r["probabilities"], key=r["probabilities"].get) == "red"
+               for r in rows)
+    text = cell("--true", "red", "--said", "blue")
+    assert text.returncode == 0 and "picture(s) of red that it said were blue" in text.stdout
+    from nocode_widgets import auth
+
+    auth.sign_up(ws, "mallory", "password-mallory")
+    assert cell("--user", "mallory", "--true", "red", "--said", "red").returncode == 1  # not theirs
