@@ -42,6 +42,19 @@ def find_user_or_fail(ws: Workspace, username: str) -> auth.User:
     return user
 
 
+def read_files(paths) -> list[tuple[str, bytes]]:
+    """(path, bytes) for each picture named on the command line; a file that cannot be read stops with why."""
+    from pathlib import Path
+
+    out = []
+    for path in paths:
+        try:
+            out.append((path, Path(path).read_bytes()))
+        except OSError as exc:
+            raise NocodeError(f"Cannot read {path}: {exc.strerror}.") from None
+    return out
+
+
 def read_password(prompt: str = "Password: ") -> str:
     """From NOCODE_PASSWORD when set (scripts, CI), else asked for without echo."""
     env = os.environ.get("NOCODE_PASSWORD")

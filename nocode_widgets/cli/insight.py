@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import NocodeError
-from .common import add_common, emit, find_user_or_fail, open_workspace
+from .common import add_common, emit, find_user_or_fail, open_workspace, read_files
 
 
 def register(sub) -> None:
@@ -34,12 +33,7 @@ def _explain(args):
     from ..files import write_atomic
 
     ws = open_workspace(args)
-    pictures = []
-    for path in args.images:
-        try:
-            pictures.append((path, Path(path).read_bytes()))
-        except OSError as exc:
-            raise NocodeError(f"Cannot read {path}: {exc.strerror}.") from None
+    pictures = read_files(args.images)
     out = Path(args.out)
     rows, lines = [], []
     for (path, _), e in zip(pictures, explain(ws, find_user_or_fail(ws, args.user), args.run_id, pictures,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from .. import datasets as D
 from ..errors import NocodeError
@@ -11,7 +10,7 @@ from ..training import jobs
 from ..training.config import AUGMENTS, IMBALANCE_TOOLS, MODES, OPTIMIZERS, SCHEDULES, imbalance_fields
 from ..training.runs import RunRecord, load_run
 from ..zoo import ARCHS
-from .common import add_common, emit, find_user_or_fail, open_workspace
+from .common import add_common, emit, find_user_or_fail, open_workspace, read_files
 
 def register(sub) -> None:
     t = sub.add_parser("train", help="train a model on a dataset")
@@ -142,12 +141,7 @@ def _predict(args):
 
     ws = open_workspace(args)
     predictor = predictor_for(ws, find_user_or_fail(ws, args.user), args.run_id, args.engine)
-    images = []
-    for path in args.images:
-        try:
-            images.append((path, Path(path).read_bytes()))
-        except OSError as exc:
-            raise NocodeError(f"Cannot read {path}: {exc.strerror}.") from None
+    images = read_files(args.images)
     if args.sure_above is not None and not 0 <= args.sure_above <= 1:
         raise NocodeError("--sure-above is a probability between 0 and 1.")
     rows, lines = [], []
