@@ -49,8 +49,10 @@ def target_layer(model: nn.Module, image_size: int) -> nn.Module:
     return finished[-1]
 
 
-def heatmaps(model: nn.Module, layer: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(maps [N, H, W] in 0..1 at the input's size, probabilities [N, C]) for class `targets[i]` of picture i."""
+def heatmaps(model: nn.Module, layer: nn.Module, x: torch.Tensor,
+             targets: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(maps [N, H, W] in 0..1 at the input's size, probabilities [N, C]) for class `targets[i]` of picture i
+    (None: the class the model predicts), from one forward and one backward pass."""
     seen: dict = {}
 
     def keep(module, inputs, output):
@@ -62,6 +64,7 @@ def heatmaps(model: nn.Module, layer: nn.Module, x: torch.Tensor, targets: torch
         model.eval()
         with torch.enable_grad():
             logits = model(x)
+            targets = logits.argmax(1) if targets is None else targets
             score = logits.gather(1, targets.view(-1, 1)).sum()
             grads = torch.autograd.grad(score, seen["map"])[0]
     finally:
@@ -109,15 +112,15 @@ def run(job: dict) -> list[dict]:
         except (ImageRejected, OSError) as exc:
             results.append({"error": str(exc) or "the picture could not be read"})
             continue
-        x = normalize_batch(torch.from_numpy(pixels[None]), predictor.card["mean"], predictor.card["std"])
-        with torch.no_grad():
-            probs = with_temperature(torch.softmax(model(x).float(), 1).numpy(), predictor.temperature)[0]
-        label = classes[int(probs.argmax())]
-        target = item.get("target") or label
-        if target not in classes:
-            results.append({"error": f"{target!r} is not one of this model's classes"})
+        wanted = item.get("target")
+        if wanted is not None and wanted not in classes:
+            results.append({"error": f"{wanted!r} is not one of this model's classes"})
             continue
-        maps, _ = heatmaps(model, layer, x, torch.tensor([classes.index(target)]))
+        x = normalize_batch(torch.from_numpy(pixels[None]), predictor.card["mean"], predictor.card["std"])
+        maps, raw = heatmaps(model, layer, x, None if wanted is None else torch.tensor([classes.index(wanted)]))
+        probs = with_temperature(raw, predictor.temperature)[0]
+        label = classes[int(probs.argmax())]
+        target = wanted or label
         with open(item["out"], "wb") as f:
             f.write(overlay(pixels, maps[0]))
         results.append({"label": label, "probability": float(probs.max()), "target": target,

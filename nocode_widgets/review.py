@@ -17,6 +17,7 @@ nothing is deleted), Delete (the page asks first). Runs keep the version they tr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -144,8 +145,6 @@ def _free_slot(locks: list[FileLock]) -> FileLock | None:
 
 
 def _run_worker(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dict:
-    import os
-
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         progress_file = Path(tmp) / "progress.json"

@@ -219,7 +219,7 @@ def prepare(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, lap
                         progress=lambda d, t: reporter.update(done=d, total=t))
     laps("picture cache")
     seed_everything(cfg.seed)
-    initial, notice = _pretrained(cfg, len(classes), ws.settings.allow_weight_download)
+    initial, notice = starting_weights(cfg, len(classes), ws.settings.allow_weight_download)
     if notice:
         update_run(ws, run.id, notice=notice)
     laps("pretrained weights")
@@ -231,7 +231,7 @@ def _gone():
     raise TrainingError("The owner of this run no longer exists.")
 
 
-def _pretrained(cfg: TrainConfig, num_classes: int, allow_download: bool) -> tuple[dict | None, str]:
+def starting_weights(cfg: TrainConfig, num_classes: int, allow_download: bool) -> tuple[dict | None, str]:
     """The starting weights (ImageNet's, with a new head) when the arch has them and they are here."""
     arch = zoo.get_arch(cfg.arch)
     if not (arch.has_pretrained and cfg.pretrained):

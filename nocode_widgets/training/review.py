@@ -26,7 +26,7 @@ from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig, resolve
 from .data import build_cache, split_indices
-from .engine import _pretrained, extract_features, feature_settings
+from .engine import extract_features, feature_settings, starting_weights
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device, predict_probs,
                   seed_everything, set_cpu_threads)
@@ -60,7 +60,7 @@ def out_of_sample(ws: Workspace, owner: User, dataset_id: str, folds: int,
     progress(0, folds, "preparing pictures")
     cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, ds_folder / "cache")
     seed_everything(cfg.seed)
-    initial, _ = _pretrained(cfg, len(classes), ws.settings.allow_weight_download)
+    initial, _ = starting_weights(cfg, len(classes), ws.settings.allow_weight_download)
     feeder = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, device, cfg.augment, cfg.channels_last, cfg.seed)
     everything = list(range(len(entries)))
     features = None
