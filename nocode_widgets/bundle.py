@@ -19,7 +19,7 @@ from .predict import export_ok
 from .training.runs import RunRecord, get_run, read_evaluation, run_folder
 from .workspace import Workspace
 
-FILES = ("model.onnx", "model.json", "model_card.md", "predict.py", "README.md")
+FILES = ("model.onnx", "model.json", "model_card.md", "predict.py", "README.md")  # an ensemble: members/<n>/ too
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,30 @@ class Bundle:
 
 
 def make_bundle(ws: Workspace, user, run_id: str) -> Bundle:
-    """The bundle of one of the user's runs (any run for an admin)."""
+    """The bundle of one of the user's runs (any run for an admin); an ensemble's holds its members'
+    models under members/<n>/ and its predict.py runs them all."""
     run = get_run(ws, user, run_id)
     folder = run_folder(ws, run)
     if not run.usable:
         raise NocodeError("This run has no trained model to download yet.")
-    if not export_ok(folder):
-        why = (run.export or {}).get("error") or "it was trained before models were exported"
-        raise NocodeError(f"This run's model has no checked export ({why.rstrip('.')}), so it cannot be downloaded. "
-                          "Train it again to get one.")
     card = {**read_json(folder / "model.json"), "max_side": ws.settings.image_max_side}
-    files = {"model.onnx": (folder / "model.onnx").read_bytes(),
-             "model.json": json.dumps(card, indent=2, ensure_ascii=False).encode(),
-             "model_card.md": model_card(run, card, read_evaluation(folder) or {}, read_json(folder / "split.json") or {}).encode(),
-             "predict.py": Path(portable.__file__).read_bytes(),
-             "README.md": readme(card).encode()}
+    members = [(f"{m['folder']}/", folder / m["folder"]) for m in card.get("members", [])] or [("", folder)]
+    for _, source in members:
+        if not export_ok(source):
+            why = (read_json(source / "export.json") or run.export or {}).get("error") or \
+                "it was trained before models were exported"
+            raise NocodeError(f"This model has no checked export ({why.rstrip('.')}), so it cannot be downloaded. "
+                              "Train it again to get one.")
+    files = {}
+    for prefix, source in members:
+        files[prefix + "model.onnx"] = (source / "model.onnx").read_bytes()
+        if prefix:
+            member_card = {**read_json(source / "model.json"), "max_side": ws.settings.image_max_side}
+            files[prefix + "model.json"] = json.dumps(member_card, indent=2, ensure_ascii=False).encode()
+    files.update({"model.json": json.dumps(card, indent=2, ensure_ascii=False).encode(),
+                  "model_card.md": model_card(run, card, read_evaluation(folder) or {}, read_json(folder / "split.json") or {}).encode(),
+                  "predict.py": Path(portable.__file__).read_bytes(),
+                  "README.md": readme(card).encode()})
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{run.dataset_name}-{card['arch']}").strip("-").lower() or "model"
     return Bundle(f"{slug}-{run.id[-6:]}.zip", files)
 
@@ -69,7 +78,7 @@ def write_bundle(ws: Workspace, user, run_id: str, out: Path) -> tuple[Bundle, P
 
 def model_card(run: RunRecord, card: dict, evaluation: dict, split: dict) -> str:
     cfg = run.resolved or run.config
-    val = evaluation.get("validation", {})
+    val = next(iter(evaluation.values()), {})
     parts = [f"# Model card: {run.dataset_name} ({card['arch']})", "",
              "## What it does",
              f"Sorts a picture into one of {len(card['classes'])} classes: {', '.join(card['classes'])}. "
@@ -80,7 +89,7 @@ def model_card(run: RunRecord, card: dict, evaluation: dict, split: dict) -> str
              + ", ".join(f"{len(v)} pictures for {k if k != 'val' else 'validation'}" for k, v in split.items() if v)
              + ". The validation pictures were never learned from and never augmented.", ""]
     if val:
-        parts += ["## How well it does (measured on the validation pictures)",
+        parts += [f"## How well it does (measured on the {val['split']} pictures)",
                   f"Accuracy {val['accuracy']:.1%}, weighted F1 {val['weighted_f1']:.3f}, macro F1 {val['macro_f1']:.3f} "
                   f"on {val['count']} pictures.", "",
                   "| class | precision | recall | F1 | pictures |", "|---|---|---|---|---|"]
@@ -91,11 +100,16 @@ def model_card(run: RunRecord, card: dict, evaluation: dict, split: dict) -> str
         parts += [f"| {card['classes'][i]} | " + " | ".join(str(n) for n in row) + " |" for i, row in enumerate(val["confusion"])]
         parts.append("")
     export = run.export
-    parts += ["## The exported model",
-              f"`model.onnx` (opset {export['opset']}, softmax inside) agrees with the trained model on "
-              f"{export['agree']}/{export['total']} validation pictures; the largest difference in a probability is "
-              f"{export['max_diff']:.6f}.", "",
-              "## Limits",
+    if run.kind == "ensemble":
+        parts += ["## The exported models", f"{run.explanation} Each member is in `members/<n>/` (its `model.onnx` "
+                  "passed its own parity check against the trained model); `predict.py` runs them all and averages "
+                  "their calibrated probabilities with the weights in `model.json`.", ""]
+    else:
+        parts += ["## The exported model",
+                  f"`model.onnx` (opset {export['opset']}, softmax inside) agrees with the trained model on "
+                  f"{export['agree']}/{export['total']} validation pictures; the largest difference in a probability "
+                  f"is {export['max_diff']:.6f}.", ""]
+    parts += ["## Limits",
               "- Small datasets give optimistic or noisy figures; test it on new pictures of your own before relying on it.",
               "- Pictures unlike the training ones (other cameras, lighting, backgrounds) can be misjudged with high confidence.",
               "- Do not use it for decisions about people, health or safety.", "",

@@ -49,6 +49,8 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
     cfg = run.resolved
     if not cfg or not run.usable:
         raise NocodeError("This run has not trained yet, so there is nothing to turn into code.")
+    if run.kind == "ensemble":
+        raise NocodeError("An ensemble is several trained models; download the notebook of each of its runs.")
     folder = run_folder(ws, run)
     card, split = read_json(folder / "model.json") or {}, read_json(folder / "split.json") or {}
     ds = get_dataset(ws, user, run.dataset_id)

@@ -48,6 +48,9 @@ def explain(ws: Workspace, user, run_id: str, pictures: list[tuple[str, bytes]],
     run = get_run(ws, user, run_id)  # ownership checked here
     if not run.usable:
         raise NocodeError(NO_MODEL)
+    if run.kind == "ensemble":
+        raise NocodeError("Heat maps are drawn for one model at a time; this ensemble combines several. "
+                          "Open one of its runs to see where it looked.")
     if len(pictures) > MAX_PICTURES:
         raise NocodeError(f"Heat maps are made for at most {MAX_PICTURES} pictures at a time.")
     targets = list(targets or [None] * len(pictures))

@@ -4,6 +4,7 @@ pictures, training caches, predictions) and it is copied as `predict.py` into ev
 a bundle prepares pictures exactly as the app does.
 
     python predict.py a.jpg b.png [--json]      # model.json and model.onnx beside this file
+                                                # (an ensemble: model.json and members/<n>/ beside it)
 
 Probabilities are calibrated with the run's temperature, and an answer below the run's "sure"
 threshold, or for a picture unlike the training pictures, is printed as "not sure" (model.json).
@@ -124,28 +125,45 @@ def unusual(batch_uint8: np.ndarray, card: dict) -> np.ndarray:
     return distance > typical["limit"]
 
 
+def open_model(folder: Path):
+    """(model.json, answer) for a model folder: `answer(file bytes) -> (calibrated probabilities [C], unusual)`.
+    An ensemble's folder (model.json kind "ensemble") holds its members in sub-folders: their calibrated
+    probabilities are averaged with the members' weights, then calibrated with the ensemble's temperature."""
+    import onnxruntime as ort
+
+    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    if card.get("kind") == "ensemble":
+        members = [(open_model(folder / m["folder"])[1], float(m["weight"])) for m in card["members"]]
+
+        def vote(raw: bytes):
+            answers = [(answer(raw), weight) for answer, weight in members]
+            probs = sum(weight * probs for (probs, _), weight in answers)
+            return with_temperature(probs[None], card.get("temperature", 1.0))[0], answers[0][0][1]
+        return card, vote
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+
+    def answer(raw: bytes):
+        pixels = prepare(raw, card)[None]
+        probs = session.run(None, {session.get_inputs()[0].name: normalize(pixels, card["mean"], card["std"])})[0]
+        return with_temperature(probs, card.get("temperature", 1.0))[0], bool(unusual(pixels, card)[0])
+    return card, answer
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Classify pictures with the exported model beside this file.")
     parser.add_argument("images", nargs="+")
     parser.add_argument("--model", default=str(Path(__file__).resolve().parent), help="folder with model.onnx and model.json")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    import onnxruntime as ort
-
-    folder = Path(args.model)
-    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    card, answer = open_model(Path(args.model))
     rows = []
     for path in args.images:
         try:
-            pixels = prepare(Path(path).read_bytes(), card)[None]
+            probs, odd = answer(Path(path).read_bytes())
         except Exception as exc:  # noqa: BLE001 - one unreadable file does not stop the others
             rows.append({"file": path, "error": f"could not be read ({type(exc).__name__})"})
             continue
-        probs = session.run(None, {session.get_inputs()[0].name: normalize(pixels, card["mean"], card["std"])})[0]
-        probs = with_temperature(probs, card.get("temperature", 1.0))[0]
         label = card["classes"][int(probs.argmax())]
-        odd = bool(unusual(pixels, card)[0])
         rows.append({"file": path, "label": label, "sure": is_sure(probs, card.get("sure_threshold", 0.0)) and not odd,
                      "unusual": odd, "probabilities": {c: float(p) for c, p in zip(card["classes"], probs)}})
     if args.json:
@@ -155,8 +173,8 @@ def main(argv=None) -> int:
             print(f"{row['file']}: {row['error']}")
         else:
             top = sorted(row["probabilities"].items(), key=lambda kv: -kv[1])[:3]
-            answer = row["label"] if row["sure"] else f"not sure (most like {row['label']})"
-            print(f"{row['file']}: {answer} (" + ", ".join(f"{c} {p:.0%}" for c, p in top) + ")")
+            answer_ = row["label"] if row["sure"] else f"not sure (most like {row['label']})"
+            print(f"{row['file']}: {answer_} (" + ", ".join(f"{c} {p:.0%}" for c, p in top) + ")")
     return 0 if all("label" in r for r in rows) else 1
 
 

@@ -119,6 +119,39 @@ class OnnxPredictor(Predictor):
         return self.session.run(None, {self.input: x})[0]
 
 
+class EnsemblePredictor(Predictor):
+    """A soft vote: the weighted mean of the members' calibrated probabilities (each member prepares the
+    picture its own way), then the ensemble's own temperature and "sure" threshold (ensemble.py). A picture is
+    unusual when the first member finds it so."""
+
+    engine = "ensemble"
+
+    def __init__(self, folder: Path, engine: str = "auto", **limits):
+        super().__init__(folder, **limits)
+        self.members = [(open_predictor(self.folder / m["folder"], engine, **limits), float(m["weight"]))
+                        for m in self.card["members"]]
+
+    def predict(self, images, batch_size: int = 32, tta: bool = False, threshold: float | None = None):
+        threshold = self.sure_threshold if threshold is None else threshold
+        answers = [member.predict(images, batch_size, tta, threshold=0.0) for member, _ in self.members]
+        results: list[Prediction | str] = []
+        for i, (name, _) in enumerate(images):
+            first = answers[0][i]
+            if isinstance(first, str):
+                results.append(first)
+                continue
+            probs = sum(weight * np.asarray([a[i].probabilities[c] for c in self.classes])
+                        for a, (_, weight) in zip(answers, self.members))
+            probs = with_temperature(probs[None], self.temperature)[0]
+            results.append(Prediction(name, self.classes[int(probs.argmax())], dict(zip(self.classes, map(float, probs))),
+                                      is_sure(probs, threshold) and not first.unusual, first.unusual))
+        return results
+
+
+def is_ensemble(folder: Path) -> bool:
+    return (read_json(Path(folder) / "model.json") or {}).get("kind") == "ensemble"
+
+
 def export_ok(folder: Path) -> bool:
     """The run's ONNX export exists and passed its parity check."""
     report = read_json(Path(folder) / "export.json") or {}
@@ -131,6 +164,8 @@ def open_predictor(folder: Path, engine: str = "auto", **limits) -> Predictor:
         raise NocodeError(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.")
     if not (Path(folder) / "model.json").exists():
         raise NocodeError(NO_MODEL)
+    if is_ensemble(folder):
+        return EnsemblePredictor(folder, engine, **limits)
     if engine == "onnx" or (engine == "auto" and export_ok(folder)):
         return OnnxPredictor(folder, **limits)
     from .model_torch import TorchPredictor

@@ -20,6 +20,7 @@ MODES = ("fine-tune", "fast")
 AUGMENTS = ("none", "light", "strong")
 SAMPLERS = ("shuffle", "weighted")
 LOSSES = ("ce", "focal")
+MIN_FOLDS, MAX_FOLDS = 2, 10  # bagging
 
 
 # The imbalance tools a user can pick (CLI --imbalance, the Train panel's checkboxes): key -> (label, fields).
@@ -60,6 +61,8 @@ class TrainConfig:
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     seed: int = 0
+    folds: int | None = None  # bagging: K stratified folds; this run holds out fold `fold` as its test pictures
+    fold: int = 0
     sampler: str | None = None
     loss: str = "ce"
     focal_gamma: float = 2.0
@@ -92,6 +95,8 @@ class TrainConfig:
         if self.arch and self.image_size and self.image_size < get_arch(self.arch).min_size:
             raise TrainingError(f"{get_arch(self.arch).title} needs pictures of at least "
                                 f"{get_arch(self.arch).min_size} px.")
+        if self.folds is not None and not (MIN_FOLDS <= self.folds <= MAX_FOLDS and 0 <= self.fold < self.folds):
+            raise TrainingError(f"Bagging needs {MIN_FOLDS} to {MAX_FOLDS} folds, and a fold number below them.")
         if not 0.05 <= self.val_fraction <= 0.5:
             raise TrainingError("The validation share must be between 5% and 50%.")
         for value, what in ((self.epochs, "epochs"), (self.batch_size, "batch size"), (self.image_size, "image size")):

@@ -51,6 +51,28 @@ def split_indices(labels: list[int], val_fraction: float = 0.2, test_fraction: f
     return Split(sorted(train), sorted(val), sorted(test))
 
 
+def folds_of(labels: list[int], k: int, seed: int = 0) -> list[int]:
+    """A fold number per picture, stratified: each class is shuffled and dealt round the folds."""
+    rng = np.random.default_rng(seed)
+    fold = [0] * len(labels)
+    for y in sorted(set(labels)):
+        idx = [i for i, label in enumerate(labels) if label == y]
+        rng.shuffle(idx)
+        for position, i in enumerate(idx):
+            fold[i] = position % k
+    return fold
+
+
+def fold_split(labels: list[int], k: int, fold: int, val_fraction: float, seed: int) -> Split:
+    """Bagging's split for member `fold` of `k`: that fold is its test part (never trained on, never used to
+    stop); a stratified `val_fraction` of the other folds decides early stopping; the rest trains."""
+    folds = folds_of(labels, k, seed)
+    rest = [i for i, f in enumerate(folds) if f != fold]
+    inner = split_indices([labels[i] for i in rest], val_fraction, 0.0, seed + fold)
+    return Split(sorted(rest[j] for j in inner.train), sorted(rest[j] for j in inner.val),
+                 [i for i, f in enumerate(folds) if f == fold])
+
+
 def stable_split(folder: Path, hashes: list[str], labels: list[int], version: int, val_fraction: float,
                  test_fraction: float, seed: int) -> Split:
     """The split for this dataset version, made once and kept in `folder/splits/` by picture hash, so

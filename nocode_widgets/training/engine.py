@@ -35,8 +35,8 @@ from ..files import remove_tree_and_empty_parents, write_json_atomic
 from ..model_torch import export_and_check, save_weights
 from ..store import Table
 from ..workspace import Workspace
-from .config import TrainConfig, resolve
-from .data import Split, build_cache, stable_split
+from .config import MIN_STEPS_PER_EPOCH, TrainConfig, resolve
+from .data import Split, build_cache, fold_split, stable_split
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, Cancelled, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
@@ -126,6 +126,7 @@ class FitOutput:
     predictions: dict = field(default_factory=dict)  # per split: pictures (rows), labels, calibrated probabilities
     timings: dict = field(default_factory=dict)
     device: str = ""
+    usage: dict = field(default_factory=dict)  # parameters, pictures per second, peak memory (a study's table)
 
 
 class Fitter(Protocol):
@@ -210,7 +211,11 @@ def prepare(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, lap
     index = {c: i for i, c in enumerate(classes)}
     labels = torch.tensor([index[e.label] for e in entries], dtype=torch.long)
     hashes = [e.hash for e in entries]
-    split = stable_split(ds_folder, hashes, labels.tolist(), ds.version, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    if cfg.folds:  # a bagging member: its fold is its test part
+        split = fold_split(labels.tolist(), cfg.folds, cfg.fold, cfg.val_fraction, cfg.seed)
+    else:
+        split = stable_split(ds_folder, hashes, labels.tolist(), ds.version, cfg.val_fraction, cfg.test_fraction,
+                             cfg.seed)
     write_json_atomic(folder / "split.json", {k: [hashes[i] for i in v] for k, v in split.to_json().items()})
     laps("dataset, Auto, split")
 
@@ -278,7 +283,8 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
         result = fit(model, feeder, job.labels, job.split.train, job.split.val, cfg, device, callbacks)
     laps("training")
     out = FitOutput(None, [s.to_json() for s in result.history], result.best_epoch, result.stopped,
-                    device=str(device))
+                    device=str(device), usage=usage(model, device, cfg, len(job.split.train), len(result.history),
+                                                    laps.seconds["training"]))
     if result.best_epoch:
         emit("phase", {"phase": "evaluating"})
         out.metrics, out.report, out.predictions = _evaluate(model, feeder, job.labels, job.split, cfg, device,
@@ -290,6 +296,22 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
         laps("evaluation")
     out.timings = laps.seconds
     return out
+
+
+def usage(model: nn.Module, device: torch.device, cfg: TrainConfig, train_pictures: int, epochs: int,
+          seconds: float) -> dict:
+    """What a run cost, for a study's table: the model's parameters, training pictures processed per second
+    (a tiny set is passed over several times per epoch, as the fit loop does) and the peak memory: the GPU's
+    when it trained on one, else the whole training process's."""
+    import resource
+
+    steps = max(train_pictures // cfg.batch_size if train_pictures > cfg.batch_size else 1, MIN_STEPS_PER_EPOCH)
+    if device.type == "cuda":
+        peak, of = torch.cuda.max_memory_allocated(device) / 2**20, "GPU"
+    else:
+        peak, of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process"
+    return {"parameters": zoo.param_count(model), "pictures_per_s": round(epochs * steps * cfg.batch_size / max(seconds, 1e-6), 1),
+            "peak_memory_mb": round(peak, 1), "memory_of": of}
 
 
 def cpu_copy(state: dict) -> dict:
@@ -378,7 +400,7 @@ class Recorder:
         status = "cancelled" if out.stopped == "cancelled" else "done"
         reporter.update(force=True, phase=status)
         transition(ws, run.id, ("running",), status=status, metrics=out.metrics, export=export,  # not if interrupted
-                   **summary)
+                   usage=out.usage, **summary)
 
 
 def feature_settings(device: torch.device) -> dict:

@@ -25,25 +25,13 @@ from ..files import write_json_atomic
 from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig, resolve
-from .data import build_cache, split_indices
+from .data import build_cache, folds_of, split_indices
 from .engine import extract_features, feature_settings, starting_weights
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device, predict_probs,
                   seed_everything, set_cpu_threads)
 
 INNER_VAL = 0.15  # of the training folds, for early stopping
-
-
-def folds_of(labels: list[int], k: int, seed: int = 0) -> list[int]:
-    """A fold number per picture, stratified: each class is shuffled and dealt round the folds."""
-    rng = np.random.default_rng(seed)
-    fold = [0] * len(labels)
-    for y in sorted(set(labels)):
-        idx = [i for i, label in enumerate(labels) if label == y]
-        rng.shuffle(idx)
-        for position, i in enumerate(idx):
-            fold[i] = position % k
-    return fold
 
 
 def out_of_sample(ws: Workspace, owner: User, dataset_id: str, folds: int,

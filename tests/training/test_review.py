@@ -13,7 +13,8 @@ from nocode_widgets import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.errors import NocodeError, NotFound
 from nocode_widgets.review import check_labels, keep, move, rank
-from nocode_widgets.training.review import folds_of, out_of_sample
+from nocode_widgets.training.data import folds_of
+from nocode_widgets.training.review import out_of_sample
 from tests.conftest import NOCODE, cli_env
 from tests.images import COLORS, make_zip, picture
 
