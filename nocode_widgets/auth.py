@@ -288,7 +288,7 @@ def delete_account(ws: Workspace, actor: User, user_id: str | None = None) -> No
     with ws.store.transaction() as tx:
         if tx.get(Table.USERS, target) is None:
             raise AuthError("There is no such user.")
-        for table in (Table.RUNS, Table.DATASETS):
+        for table in (Table.RUNS, Table.STUDIES, Table.DATASETS):
             tx.remove_where(table, owner=target)
         tx.remove_where(Table.DEVICES, user=target)
         tx.remove(Table.USERS, target)

@@ -34,6 +34,8 @@ def register(sub) -> None:
     t.add_argument("--weights-file", help="local ImageNet weights for --arch")
     t.add_argument("--no-pretrained", action="store_true", help="train from scratch")
     t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--bag", type=int, metavar="K", help="bagging: train K models on different folds (each on K-1 "
+                   "of them) and combine them into one ensemble measured out of fold")
     t.add_argument("--wait", action="store_true", help="follow the run until it ends")
     t.set_defaults(run=_train)
 
@@ -97,6 +99,8 @@ def _train(args):
     ws = open_workspace(args)
     user = find_user_or_fail(ws, args.user)
     ds = D.find_dataset(ws, user, args.dataset)
+    if args.bag:
+        return _bag(ws, user, ds, args)
     run = jobs.submit(ws, user, ds.id, train_config(args))
     if not args.wait:
         emit(args, {"run_id": run.id, "status": run.status}, f"Started {run.id} (status: {run.status}).")
@@ -104,6 +108,22 @@ def _train(args):
     final = _follow_until_done(ws, user, run.id, quiet=args.json)
     emit(args, run_summary(final), _summary_text(final))
     return 0 if final.status == "done" else 1
+
+
+def _bag(ws, user, ds, args) -> int:
+    from ..studies import start_bagging
+    from .studies import table_text, wait_for_study
+
+    study = start_bagging(ws, user, ds.id, train_config(args), args.bag)
+    if not args.wait:
+        emit(args, {"study_id": study.id, "runs": study.runs, "waiting": len(study.pending)},
+             f"Started bagging {study.id}: {len(study.runs)} models queued, {len(study.pending)} waiting for room.")
+        return 0
+    table = wait_for_study(ws, user, study.id, quiet=args.json)
+    final = table.study
+    emit(args, {**table.to_json(), "ensemble": final.ensemble or None},
+         table_text(table) + ("" if not final.ensemble else "\n" + _summary_text(load_run(ws, final.ensemble))))
+    return 0 if final.ensemble else 1
 
 
 def _follow_until_done(ws, user, run_id: str, quiet: bool) -> RunRecord:
@@ -130,8 +150,11 @@ def _summary_text(run: RunRecord) -> str:
     if run.status == "failed":
         return f"{run.id} failed: {run.error}"
     m = run.metrics
-    acc = f"validation accuracy {m['val_accuracy']:.1%}, weighted F1 {m['val_weighted_f1']:.3f}" if m else "no metrics"
+    acc = (f"{m.get('split', 'validation')} accuracy {m['val_accuracy']:.1%}, weighted F1 {m['val_weighted_f1']:.3f}"
+           if m.get("val_accuracy") is not None else "no metrics")
     note = f"\nNote: {run.notice}" if run.notice else ""
+    if run.kind == "ensemble":
+        return f"{run.id} ({run.name}): {acc}.\n{run.explanation}"
     return (f"{run.id} {run.status}: {acc} (best epoch {run.best_epoch} of {run.epochs_run}, "
             f"{run.seconds:.0f} s){note}")
 

@@ -102,17 +102,25 @@ def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = Non
     """Queue a training run on the user's dataset; it starts when the fair queue gives it a slot
     (at once when one is free). Returns at once."""
     user = current_user(ws, user)
-    check_runner(ws)
     config = {k: v for k, v in (config or {}).items() if v is not None}
-    TrainConfig.from_json(config).check()
+    ds = check_trainable(ws, user, dataset_id, [config])
+    run = create_run(ws, user, ds, config, limit=ws.settings.max_queued_runs_per_user)
+    schedule(ws, runner)
+    return load_run(ws, run.id)
+
+
+def check_trainable(ws: Workspace, user: User, dataset_id: str, configs: list[dict]):
+    """The user's own dataset, once every config is valid, the dataset can be trained on and there is space:
+    what queuing a run (or a study's runs) needs, in plain words."""
+    check_runner(ws)
+    for config in configs:
+        TrainConfig.from_json(config).check()
     ds = get_own_dataset(ws, user, dataset_id)
     with_pictures = [c for c in ds.classes if ds.counts.get(c, 0) >= 2]
     if len(with_pictures) < 2:
         raise TrainingError("Training needs at least two classes with at least two pictures each.")
     check_space(ws, user)
-    run = create_run(ws, user, ds, config, limit=ws.settings.max_queued_runs_per_user)
-    schedule(ws, runner)
-    return load_run(ws, run.id)
+    return ds
 
 
 RAY_MISSING = ("Training is set to run on a Ray cluster (NOCODE_RUNNER=ray), but Ray is not installed here. "

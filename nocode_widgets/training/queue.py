@@ -69,6 +69,9 @@ def schedule(ws: Workspace, runner=None) -> list[str]:
         log.warning("the scheduler lock is held too long; leaving scheduling to its holder")
         return []
     try:
+        from ..studies import top_up
+
+        top_up(ws)  # comparisons and baggings queue their next runs as their owners get room
         docs = ws.store.find(Table.RUNS)
         active = [reconcile(ws, RunRecord.from_doc(d), runner, reschedule=False) for d in docs
                   if d["status"] in ACTIVE]

@@ -260,7 +260,8 @@ def finished_line(run) -> str:
     if run.status == "interrupted":
         return f"<span style='color:#8a5a00'>{esc(run.error)}</span>"
     m = run.metrics
-    score = (f"validation accuracy <b>{m['val_accuracy']:.1%}</b>, weighted F1 <b>{m['val_weighted_f1']:.3f}</b> "
+    score = (f"{m.get('split', 'validation')} accuracy <b>{m['val_accuracy']:.1%}</b>, weighted F1 "
+             f"<b>{m['val_weighted_f1']:.3f}</b> "
              f"(measured on pictures the model did not learn from)") if m.get("val_accuracy") is not None else ""
     word = "Finished" if run.status == "done" else "Cancelled"
     notice = f"<br><small>{esc(run.notice)}</small>" if run.notice else ""
