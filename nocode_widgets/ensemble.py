@@ -180,9 +180,10 @@ def shared_pictures(members: list[Member], part: str) -> tuple[Scored, list[int]
     class in a later version is left out), and the soft vote on them."""
     parts = [_part(m, part) for m in members]
     files = [f for f in parts[0] if all(f in p and p[f][0] == parts[0][f][0] for p in parts[1:])]
-    probs = np.zeros((len(files), len(members[0].card["classes"])))
+    width = len(members[0].card["classes"])
+    probs = np.zeros((len(files), width))
     for m, p in zip(members, parts):
-        probs += m.weight * np.asarray([p[f][1] for f in files], dtype=np.float64).reshape(len(files), -1)
+        probs += m.weight * np.asarray([p[f][1] for f in files], dtype=np.float64).reshape(len(files), width)
     labels = np.asarray([parts[0][f][0] for f in files], dtype=np.int64)
     return Scored(part, files, labels, probs), [len(p) for p in parts]
 
@@ -198,7 +199,7 @@ def out_of_fold(members: list[Member]) -> Scored:
             mass[f] = mass.get(f, 0.0) + m.weight
             label[f] = y
     files = sorted(f for f in sums if mass[f] > 0)
-    probs = np.asarray([sums[f] / mass[f] for f in files]).reshape(len(files), -1)
+    probs = np.asarray([sums[f] / mass[f] for f in files]).reshape(len(files), len(members[0].card["classes"]))
     return Scored(OUT_OF_FOLD, files, np.asarray([label[f] for f in files], dtype=np.int64), probs)
 
 
