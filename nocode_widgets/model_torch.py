@@ -19,7 +19,7 @@ from .errors import NocodeError
 from .files import write_json_atomic
 from .predict import NO_MODEL, Predictor
 from .preprocess import normalize_batch
-from .zoo import build_model
+from .zoo import build_model, load_weights
 
 FORMAT = 1
 OPSET = 17
@@ -162,7 +162,7 @@ class TorchPredictor(Predictor):
             raise NocodeError(NO_MODEL)
         self.device = torch.device(device)
         self.model = build_model(self.card["arch"], len(self.classes))
-        self.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        load_weights(self.model, torch.load(weights, map_location="cpu", weights_only=True))
         self.model.to(self.device).eval()
 
     @torch.no_grad()

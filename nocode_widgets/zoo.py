@@ -213,6 +213,17 @@ def load_pretrained(model: "nn.Module", name: str, weights_file: str | Path | No
                                        "scratch. Expect lower accuracy on small datasets.")
 
 
+def load_weights(model: "nn.Module", state: dict, strict: bool = True) -> None:
+    """`model.load_state_dict`, keeping torchvision's per-module version records: a state dict that was copied,
+    sent or read from a file has lost them, and MNASNet refuses weights without them."""
+    from collections import OrderedDict
+
+    if getattr(state, "_metadata", None) is None:
+        state = OrderedDict(state)
+        state._metadata = model.state_dict()._metadata
+    model.load_state_dict(state, strict=strict)
+
+
 def _load_state(model: "nn.Module", state) -> None:
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
@@ -223,7 +234,7 @@ def _load_state(model: "nn.Module", state) -> None:
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if len(usable) < 0.9 * len(own):
         raise ValueError("the file is for a different architecture")
-    model.load_state_dict(usable, strict=False)
+    load_weights(model, usable, strict=False)
 
 
 def _short(exc: Exception) -> str:

@@ -262,7 +262,7 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
     seed_everything(cfg.seed)
     model = zoo.build_model(cfg.arch, len(job.classes))
     if job.initial is not None:
-        model.load_state_dict(job.initial)
+        zoo.load_weights(model, job.initial)
     feeder = ImageFeeder(job.cache, job.mean, job.std, device, cfg.augment, cfg.channels_last, cfg.seed)
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     laps("model")
@@ -391,7 +391,7 @@ class Recorder:
         laps("saving")
         reporter.update(force=True, phase="exporting")
         model = zoo.build_model(self.cfg.arch, len(self.job.classes))
-        model.load_state_dict(out.state)
+        zoo.load_weights(model, out.state)
         export = export_and_check(model, self.folder, self.cfg.image_size,
                                   self.job.cache[torch.as_tensor(self.job.split.val)], self.job.mean, self.job.std)
         laps("ONNX export and check")

@@ -54,7 +54,7 @@ def out_of_sample(ws: Workspace, owner: User, dataset_id: str, folds: int,
     features = None
     if cfg.mode == "fast":  # the frozen backbone's features once; then each fold trains a head in seconds
         backbone = zoo.build_model(cfg.arch, len(classes))
-        backbone.load_state_dict(initial)
+        zoo.load_weights(backbone, initial)
         how = feature_settings(device)
         features, _ = extract_features(backbone.to(device), feeder, everything, device, how["batch"],
                                        how["channels_last"], how["bf16"])
@@ -82,7 +82,7 @@ def _fresh_model(cfg: TrainConfig, num_classes: int, initial: dict | None, featu
         return nn.Linear(features.shape[1], num_classes)
     model = zoo.build_model(cfg.arch, num_classes)
     if initial is not None:
-        model.load_state_dict(initial)
+        zoo.load_weights(model, initial)
     return model
 
 

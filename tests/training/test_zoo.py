@@ -32,6 +32,19 @@ def test_imagenet_parameter_counts_match_torchvision(name):
     assert zoo.param_count(model) == expected - aux
 
 
+@pytest.mark.parametrize("name", sorted(set(zoo.ARCHS) - HEAVY))
+def test_weights_copied_as_a_plain_dict_load_back_into_every_architecture(name):
+    """What a run does with its kept weights (a CPU copy, a file read back): MNASNet refused them once."""
+    torch.manual_seed(0)
+    model = zoo.build_model(name, 3).eval()
+    copied = {k: v.clone() for k, v in model.state_dict().items()}  # no version records
+    again = zoo.build_model(name, 3).eval()
+    zoo.load_weights(again, copied)
+    x = torch.randn(1, 3, 32 if name != "alexnet" else 63, 32 if name != "alexnet" else 63)
+    with torch.no_grad():
+        assert torch.equal(model(x), again(x))
+
+
 def test_every_entry_has_a_plain_description_and_sizes():
     for arch in zoo.ARCHS.values():
         assert arch.description and arch.min_size <= arch.native_size
