@@ -73,3 +73,18 @@ def reliability_figure(calibration: dict) -> bytes:
     ax.set_title("Can you trust its confidence?")
     ax.legend(fontsize=7, loc="upper left")
     return to_png(fig)
+
+
+def study_curves(curves: dict) -> bytes:
+    """A study's validation accuracy per epoch, one line per model (all measured on the same pictures)."""
+    fig = Figure(figsize=(7, 3.4))
+    ax = fig.subplots()
+    for title, accs in curves.items():
+        if accs:
+            ax.plot(range(1, len(accs) + 1), accs, "o-", label=title, markersize=3)
+    ax.set_title("Validation accuracy per epoch (higher is better)")
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, 1.02)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8, loc="lower right")
+    return to_png(fig)

@@ -19,6 +19,7 @@ from ..workspace import Workspace
 from .common import (FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent,
                      report_errors, serialized, set_children)
 from .download import Download
+from .study import EnsembleMaker, StudiesView
 
 MAPPED = 12  # mistakes shown with heat maps (two maps each)
 CELL_PICTURES = 24  # pictures shown for one cell of the confusion matrix
@@ -28,9 +29,13 @@ SORTS = {"newest": lambda r: -r.created, "accuracy": lambda r: -(r.metrics.get("
          "weighted F1": lambda r: -(r.metrics.get("val_weighted_f1") or -1), "dataset": lambda r: r.dataset_name.lower()}
 
 
+def model_name(r) -> str:
+    """What the run's model is: its architecture, or an ensemble's name."""
+    return r.name if r.kind == "ensemble" else (r.resolved or {}).get("arch", "auto")
+
+
 def run_label(r) -> str:
-    arch = (r.resolved or {}).get("arch", "auto")
-    return f"{r.dataset_name} · {arch} · {r.status} · {percent(r.metrics.get('val_accuracy'))} · {r.id[-6:]}"
+    return f"{r.dataset_name} · {model_name(r)} · {r.status} · {percent(r.metrics.get('val_accuracy'))} · {r.id[-6:]}"
 
 
 class ResultsPanel(SessionPanel):
@@ -52,6 +57,8 @@ class ResultsPanel(SessionPanel):
         self.download = Download()
         self.work = Background()
         self.confirm = w.HBox()
+        self.studies = StudiesView(self)
+        self.ensembles = EnsembleMaker(self, on_made=lambda run: self.refresh(select=run.id))
         self.sort.observe(lambda _: self.refresh(), names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.picker.observe(lambda _: self.show_run(), names="value")
@@ -62,7 +69,7 @@ class ResultsPanel(SessionPanel):
         super().__init__(ws, user, [
             w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table, self.picker, self.detail,
             w.HBox([self.download_button, self.notebook_button, self.delete_button]), self.download, self.confirm,
-            self.compare, self.side_by_side, self.message], "nocode-results")
+            self.compare, self.side_by_side, self.message, self.studies, self.ensembles], "nocode-results")
         self.refresh()
 
     @serialized
@@ -73,6 +80,8 @@ class ResultsPanel(SessionPanel):
             pairs = [(run_label(r), r.id) for r in runs]
             self.picker.options, self.picker.value = options_of(pairs, select or self.picker.value)
             self.compare.options, self.compare.value = options_of([("—", "")] + pairs, self.compare.value or "")
+            self.ensembles.refresh(runs, run_label)
+            self.studies.refresh()
             self.show_run()
         report_errors(self.message, work)
 
@@ -98,7 +107,7 @@ class ResultsPanel(SessionPanel):
                        "did not learn from</h4>" + per_class_table(ev), layout=w.Layout(margin="0 24px 0 0")),
                 w.Image(value=plots.confusion_figure(ev["confusion"], classes, split), format="png",
                         layout=w.Layout(max_width="380px"))], layout=w.Layout(align_items="flex-start")))
-            parts.append(self._cells(run.id, split, ev, classes))
+            parts.append(self._cells(run.id, split, ev, classes, maps=run.kind != "ensemble"))
             if ev.get("calibration"):
                 parts.append(calibration_view(ev["calibration"]))
             parts.append(self._mistakes(run, ev))
@@ -133,6 +142,7 @@ class ResultsPanel(SessionPanel):
         looked = w.Button(description="Show where it looked", icon="eye",
                           tooltip="heat maps of the evidence for what it said and for the true class")
         looked.on_click(lambda _: self._mistake_maps(run.id, mistakes[:MAPPED], gallery, looked))
+        looked.layout.display = "none" if run.kind == "ensemble" else ""  # maps are per model
         return w.VBox([w.HTML(f"<b>Pictures it got wrong{more}</b>"), gallery, looked])
 
     def _mistake_maps(self, run_id: str, mistakes: list[dict], gallery: w.GridBox, button: w.Button) -> None:
@@ -156,9 +166,10 @@ class ResultsPanel(SessionPanel):
             self.message.show("Red: what pushed it towards that class; blue: what it ignored.", "info")
         self.work.run([button], self.message, work)
 
-    def _cells(self, run_id: str, split: str, ev: dict, classes: list[str]) -> w.Widget:
+    def _cells(self, run_id: str, split: str, ev: dict, classes: list[str], maps: bool = True) -> w.Widget:
         """The confusion matrix as buttons: a cell shows its pictures, with their probabilities (and maps)."""
         shown, looked = w.VBox(), w.Checkbox(value=False, indent=False, description="with where it looked")
+        looked.layout.display = "" if maps else "none"
         pick = lambda t, p: self._show_cell(run_id, split, classes, t, p, shown, looked.value)  # noqa: E731
         cells = [(t, p) for t in range(len(classes)) for p in range(len(classes))]
         if len(classes) <= GRID_CLASSES:
@@ -295,7 +306,7 @@ def _f1(run) -> str:
 
 
 def runs_table(runs) -> str:
-    rows = [[esc(r.dataset_name), esc((r.resolved or {}).get("arch", "auto")), esc(r.status),
+    rows = [[esc(r.dataset_name), esc(model_name(r)), esc(r.status),
              percent(r.metrics.get("val_accuracy")), _f1(r), f"{r.seconds:.0f} s",
              time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))] for r in runs]
     return html_table(["dataset", "model", "status", "val. accuracy", "weighted F1", "time", "date"], rows)
@@ -313,6 +324,9 @@ def export_line(export: dict) -> str:
     """The parity check of the exported model, in words ("" for a run without one)."""
     if not export:
         return ""
+    if export.get("ensemble"):
+        return (f"<p class='nocode-export'><small>An ensemble of {export['ensemble']} exported models, each checked "
+                "against its trained model when it was made.</small></p>")
     if export.get("ok"):
         return (f"<p class='nocode-export'><small>Exported model (ONNX) agrees on {export['agree']}/{export['total']} "
                 f"validation pictures, largest difference {export['max_diff']:.5f}.</small></p>")

@@ -14,13 +14,15 @@ from .. import datasets as D
 from .. import plots
 from ..auth import User
 from ..training import jobs
-from ..training.config import AUGMENTS, IMBALANCE_TOOLS, OPTIMIZERS, SCHEDULES, imbalance_fields
+from ..studies import start_bagging
+from ..training.config import AUGMENTS, IMBALANCE_TOOLS, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, SCHEDULES, imbalance_fields
 from ..training.plan import estimate, plan
 from ..workspace import Workspace
 from ..training.facts import device_facts
 from ..zoo import ARCHS, recommended
 from .common import FIGURE_WIDTH, Background, Message, SessionPanel, esc, options_of, report_errors, serialized
 from .guard import start_thread
+from .study import CompareSection
 
 AUTO = "auto"
 
@@ -57,12 +59,18 @@ class TrainPanel(SessionPanel):
         self.progress = w.FloatProgress(min=0, max=1, value=0, layout=w.Layout(width="420px", visibility="hidden"))
         self.status = w.HTML()
         self.curves = w.Image(format="png", layout=w.Layout(display="none", max_width=FIGURE_WIDTH))
+        self.bag = w.Checkbox(value=False, indent=False,
+                              description="Train several models on different folds and combine them (bagging)")
+        self.folds = w.BoundedIntText(value=3, min=MIN_FOLDS, max=MAX_FOLDS, description="Models",
+                                      layout=w.Layout(width="160px"))
+        self.compare = CompareSection(self, self.dataset, _device_type(ws))
         self._wire()
         super().__init__(ws, user, [
             w.HTML("<h3>Train a model</h3>"), self.dataset, self.auto, self.explanation,
             w.HBox([self.arch, self.arch_note]), w.HBox([self.epochs, self.image_size]), self.advanced,
-            w.HBox([self.estimate_button, self.estimate_label]), w.HBox([self.start_button, self.cancel_button]),
-            self.progress, self.status, self.curves, self.message], "nocode-train")
+            w.HBox([self.estimate_button, self.estimate_label]), w.HBox([self.bag, self.folds]),
+            w.HBox([self.start_button, self.cancel_button]), self.progress, self.status, self.curves, self.message,
+            self.compare], "nocode-train")
         self.refresh()
 
     def _advanced_section(self) -> w.Accordion:
@@ -172,6 +180,13 @@ class TrainPanel(SessionPanel):
             if not self.dataset.value:
                 self.message.show("Choose a dataset first.", "warn")
                 return
+            if self.bag.value:
+                study = start_bagging(self.ws, self.user, self.dataset.value, self.config(), self.folds.value)
+                self.message.show(f"Bagging started: {len(study.configs)} models, each trained without one fold. When "
+                                  "the last one finishes they are combined into one model, measured on every picture "
+                                  "by the model that did not train on it (Results).", "ok")
+                self.watch(study.runs[0])
+                return
             run = jobs.submit(self.ws, self.user, self.dataset.value, self.config())
             self.message.show("Training started. You can close this page: the run goes on, and you can come "
                               "back to it here or under Results.", "ok")
@@ -208,6 +223,15 @@ class TrainPanel(SessionPanel):
             run = self._final(run_id)
             if run is not None:
                 self.on_finished(run)
+                self._watch_next_of(run)
+
+    def _watch_next_of(self, run) -> None:
+        """A comparison or bagging: follow its next model that waits or trains, so the page keeps showing it."""
+        if not run.study or self.session.ended:
+            return
+        following = [r for r in jobs.runs(self.ws, self.user) if r.study == run.study and r.is_active]
+        if following and self.run_id is None:
+            self.watch(min(following, key=lambda r: r.created).id)
 
     def _final(self, run_id: str):
         try:
