@@ -55,6 +55,7 @@ def open_every_confirmation(app: App) -> None:
 
 
 def test_after_log_out_no_widget_of_the_page_can_change_anything(ws, alice, bob):
+    earlier = set(live_widgets())  # other tests' pages in this process: not this page's, left alone
     ds = colour_dataset(ws, alice)
     train(ws, alice, ds)
     app = App(ws)
@@ -68,7 +69,7 @@ def test_after_log_out_no_widget_of_the_page_can_change_anything(ws, alice, bob)
     app.log_out()
     assert app.user is None and "logged out" in app.message.text
     before = everything_stored(ws)
-    live = live_widgets()
+    live = {k: x for k, x in live_widgets().items() if k not in earlier}
     assert not [x for x in made if x.comm is not None]  # all closed: nothing a page can reach any more
     for widget in list(live.values()) + made:  # crafted (what a browser can send) and from Python alike
         if isinstance(widget, w.Text) and not isinstance(widget, w.Password):
