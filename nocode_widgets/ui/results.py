@@ -67,9 +67,10 @@ class ResultsPanel(SessionPanel):
         self.download_button.on_click(lambda _: self._download(_bundle_file))
         self.notebook_button.on_click(lambda _: self._download(_notebook_file))
         super().__init__(ws, user, [
-            w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table, self.picker, self.detail,
+            w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table, self.studies,
+            collapsed(self.ensembles, "Combine runs into an ensemble"), self.picker, self.detail,
             w.HBox([self.download_button, self.notebook_button, self.delete_button]), self.download, self.confirm,
-            self.compare, self.side_by_side, self.message, self.studies, self.ensembles], "nocode-results")
+            self.compare, self.side_by_side, self.message], "nocode-results")
         self.refresh()
 
     @serialized
@@ -257,6 +258,12 @@ class ResultsPanel(SessionPanel):
             ask(self.confirm, "Delete this run and its model?", lambda: (
                 delete_run(self.ws, self.user, run_id), self.refresh(), self.message.show("Run deleted.", "ok")),
                 self.message)
+
+
+def collapsed(widget: w.Widget, title: str) -> w.Accordion:
+    section = w.Accordion(children=[widget], selected_index=None)
+    section.set_title(0, title)
+    return section
 
 
 def _bundle_file(ws, user, run_id):

@@ -30,7 +30,8 @@ class CompareSection(w.Accordion):
         self.archs = w.SelectMultiple(options=[(a.title, a.name) for a in ARCHS.values()], rows=8,
                                       description="", layout=w.Layout(width="260px"))
         self.epochs = w.BoundedIntText(value=S.DEFAULT_EPOCHS, min=1, max=200, description="Max epochs")
-        self.start = w.Button(description="Start comparison", icon="balance-scale", button_style="info")
+        self.start = w.Button(description="Start comparison", icon="balance-scale", button_style="info",
+                              layout=w.Layout(width="auto"))
         self.preset.observe(lambda _: self._show_preset(), names="value")
         self.start.on_click(self._start)
         self._show_preset()
@@ -40,6 +41,7 @@ class CompareSection(w.Accordion):
                        self.preset, self.archs, self.epochs, self.start, self.message])
         super().__init__(children=[body], selected_index=None)
         self.set_title(0, "Compare models")
+        self.add_class("nocode-compare")
 
     def _show_preset(self) -> None:
         chosen = self.preset.value == CHOOSE
@@ -71,11 +73,12 @@ class StudiesView(w.VBox):
         self.table, self.advice = w.HTML(), w.HTML()
         self.plot = w.Image(format="png", layout=w.Layout(display="none", max_width=FIGURE_WIDTH))
         self.cancel = w.Button(description="Cancel the rest", icon="stop", button_style="warning",
-                               tooltip="cancel its models still waiting or training (finished ones are kept)")
+                               layout=w.Layout(width="auto"), tooltip="cancel its models still waiting or training (finished ones are kept)")
         self.picker.observe(lambda _: self.show(), names="value")
         self.cancel.on_click(self._cancel)
         super().__init__([w.HTML("<h4>Comparisons and baggings</h4>"), self.picker, self.advice, self.table, self.plot,
                           self.cancel, self.message])
+        self.add_class("nocode-studies")
 
     def refresh(self) -> None:
         found = S.list_studies(self.panel.ws, self.panel.user)
@@ -149,12 +152,14 @@ class EnsembleMaker(w.VBox):
         self.name = w.Text(description="Name", placeholder="optional", layout=w.Layout(width="420px"))
         self.weights = w.Text(description="Weights", placeholder="optional, e.g. 2,1,1 (equal by default)",
                               layout=w.Layout(width="420px"))
-        self.make = w.Button(description="Combine into an ensemble", icon="object-group", button_style="info")
+        self.make = w.Button(description="Combine into an ensemble", icon="object-group", button_style="info",
+                             layout=w.Layout(width="auto"))
         self.make.on_click(self._make)
-        super().__init__([w.HTML("<h4>Combine runs into an ensemble</h4><small>Averages the chosen models' answers. "
-                                 "Choose finished runs of the same dataset; it is measured only on pictures none of "
-                                 "them trained on.</small>"), self.runs, self.name, self.weights, self.make,
+        super().__init__([w.HTML("<small>Averages the chosen models' answers. Choose finished runs of the same "
+                                 "dataset; it is measured only on pictures none of them trained on.</small>"),
+                          self.runs, self.name, self.weights, self.make,
                           self.message])
+        self.add_class("nocode-ensemble")
 
     def refresh(self, runs, label) -> None:
         pairs = [(label(r), r.id) for r in runs if r.usable and r.kind == "run" and r.owner == self.panel.user.id]
