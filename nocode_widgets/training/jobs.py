@@ -209,6 +209,8 @@ class RunProgress:
     @property
     def text(self) -> str:
         """One plain line: "waiting in the queue", "running: epoch 3 of 10", "done after 6 epochs"."""
+        if self.run.kind == "ensemble":
+            return f"{self.run.status}: an ensemble of {len(self.run.members)} runs"
         if self.run.status in FINAL:
             return f"{self.run.status} after {len(self.history)} epoch{'' if len(self.history) == 1 else 's'}"
         if self.run.waiting or not self.epochs:
