@@ -13,6 +13,7 @@ from nocode_widgets.ui.results import run_label
 from nocode_widgets.workspace import Workspace
 from tests.e2e.conftest import shot
 from tests.e2e.test_app_e2e import create_colours, upload_files
+from tests.e2e.test_uploader_e2e import sign_up
 from tests.images import COLORS, picture
 
 pytestmark = pytest.mark.e2e
@@ -30,11 +31,7 @@ def wait_until_trained(ws, user, timeout=240):
 
 
 def test_compare_combine_test_and_download_through_the_page(server, page, tmp_path):
-    page.goto(server["url"] + "/")
-    page.get_by_placeholder("3 to 32 letters or digits").fill("student")
-    page.get_by_placeholder("at least 8 characters").fill("a-good-password")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_role("button", name="Log out").wait_for()
+    sign_up(page, server, "student")
     create_colours(page, tmp_path, per_class=6)
 
     page.get_by_role("tab", name="Train").click()
