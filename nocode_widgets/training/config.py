@@ -73,6 +73,7 @@ class TrainConfig:
     amp: bool | None = None  # mixed precision: CUDA always; CPU bf16 where measured faster
     channels_last: bool | None = None
     ema: bool | None = None  # evaluate and keep a moving average of the weights
+    restart_stalled: bool | None = None  # start again from other initial weights if it has not taken off by mid-budget
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -172,6 +173,9 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
         filled["channels_last"] = facts.device == "cuda" or measured_on_cpu
     if config.ema is None:
         filled["ema"] = filled["mode"] == "fine-tune"
+    if config.restart_stalled is None:  # a from-scratch start can fail to take off (BENCHMARKS.md, "Auto")
+        filled["restart_stalled"] = filled["mode"] == "fine-tune" and not (
+            get_arch(filled["arch"]).has_pretrained and config.pretrained and facts.pretrained.get(filled["arch"]))
     if config.amp is None:
         filled["amp"] = facts.device == "cuda" or (measured_on_cpu and facts.cpu_bf16)
     resolved = replace(config, **filled)

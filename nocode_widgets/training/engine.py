@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -281,6 +281,13 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
         result = _fit_head(model, feeder, job.labels, job.split, cfg, device, callbacks, emit)
     else:
         result = fit(model, feeder, job.labels, job.split.train, job.split.val, cfg, device, callbacks)
+        if result.stopped == "stalled":  # start again from other initial weights, once, with the whole budget
+            emit("restart", {"epochs": len(result.history), "train_acc": result.history[-1].train_acc})
+            cfg = replace(cfg, seed=cfg.seed + RESTART_SEED, restart_stalled=False)
+            seed_everything(cfg.seed)
+            model = zoo.build_model(cfg.arch, len(job.classes)).to(
+                device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
+            result = fit(model, feeder, job.labels, job.split.train, job.split.val, cfg, device, callbacks)
     laps("training")
     out = FitOutput(None, [s.to_json() for s in result.history], result.best_epoch, result.stopped,
                     device=str(device), usage=usage(model, device, cfg, len(job.split.train), len(result.history),
@@ -314,6 +321,11 @@ def usage(model: nn.Module, device: torch.device, cfg: TrainConfig, train_pictur
             "peak_memory_mb": round(peak, 1), "memory_of": of}
 
 
+RESTART_SEED = 1000  # the initial weights of a second start: another seed, the same split and batches' data
+RESTARTED = ("The first start did not take off (training accuracy {acc:.0%} after {epochs} epochs, near chance), so "
+             "it started again from other initial weights; the curves show the second start.")
+
+
 def cpu_copy(state: dict) -> dict:
     """The weights as CPU tensors of their own (training may go on changing the originals)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
@@ -344,6 +356,12 @@ class Recorder:
             self.reporter.update(force=payload.get("done") in (None, 0), **payload)
         elif kind == "epoch":
             self._epoch(EpochStats(**payload["stats"]), payload["improved"], payload.get("weights"))
+        elif kind == "restart":  # the curves start again; the checkpoint is replaced by the new start's first epoch
+            (self.folder / "history.jsonl").unlink(missing_ok=True)
+            note = RESTARTED.format(acc=payload["train_acc"], epochs=payload["epochs"])
+            update_run(self.ws, self.run.id, epochs_run=0,
+                       notice=" ".join(filter(None, [load_run(self.ws, self.run.id).notice, note])))
+            self.started = time.time()
 
     def _epoch(self, stats: EpochStats, improved: bool, weights: dict | None) -> None:
         if weights is not None:

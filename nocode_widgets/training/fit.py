@@ -53,11 +53,26 @@ class Callbacks:
 class FitResult:
     history: list[EpochStats] = field(default_factory=list)
     best_epoch: int = 0
-    stopped: str = "finished"  # finished | early-stopped | cancelled
+    stopped: str = "finished"  # finished | early-stopped | cancelled | stalled (restart_stalled: did not take off)
 
 
 class Cancelled(Exception):
     pass
+
+
+STALL_MARGIN = 0.25  # of the way from chance to every training picture right
+
+
+def stall_check_epoch(epochs: int) -> int:
+    """When a from-scratch run is checked for having taken off: mid-budget, not before epoch 3."""
+    return max(3, epochs // 2)
+
+
+def stalled(train_acc: float, num_classes: int) -> bool:
+    """Training accuracy still near chance (slow starters take off by mid-budget or not at all:
+    BENCHMARKS.md, "Auto end to end")."""
+    chance = 1 / max(num_classes, 1)
+    return train_acc < chance + STALL_MARGIN * (1 - chance)
 
 
 def pick_device(wanted: str = "auto") -> torch.device:
@@ -248,6 +263,10 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
                 best_state = copy.deepcopy(judged.state_dict())
                 cb.on_best(best_state)
             cb.on_epoch_end(stats, improved)
+            if cfg.restart_stalled and epoch == stall_check_epoch(cfg.epochs) < cfg.epochs \
+                    and stalled(stats.train_acc, num_classes):
+                result.stopped = "stalled"
+                break
             if epoch - result.best_epoch >= cfg.patience and settled(first_lr, lr, cfg):
                 result.stopped = "early-stopped"
                 break

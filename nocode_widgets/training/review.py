@@ -42,7 +42,7 @@ def out_of_sample(ws: Workspace, owner: User, dataset_id: str, folds: int,
     set_cpu_threads()
     ds, ds_folder, entries, classes, facts = dataset_facts(ws, owner, dataset_id, device.type, cpu_has_fast_bf16(),
                                                            TrainConfig(), worker_locate(ws))
-    cfg, explanation = resolve(TrainConfig(), facts)
+    cfg, explanation = resolve(TrainConfig(restart_stalled=False), facts)  # K short runs: no second starts
     labels = torch.tensor([classes.index(e.label) for e in entries], dtype=torch.long)
     hashes = [e.hash for e in entries]
     progress(0, folds, "preparing pictures")

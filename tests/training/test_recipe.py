@@ -97,6 +97,21 @@ def test_auto_fine_tunes_imagenet_weights_on_a_gpu():
                   pretrained={"efficientnet_b0": True, "mobilenet_v3_large": True})
     cfg, text = resolve(TrainConfig(), facts)
     assert (cfg.arch, cfg.mode, cfg.schedule, cfg.ema) == ("efficientnet_b0", "fine-tune", "onecycle", True)
+    assert not cfg.restart_stalled  # ImageNet weights do not fail to take off
     assert "fine-tuning ImageNet weights" in text and "GPU" in text
     cfg, text = resolve(TrainConfig(), Facts(images=400, **{**CPU, "pretrained": {"mobilenet_v3_large": True}}))
-    assert (cfg.arch, cfg.mode, cfg.ema) == ("mobilenet_v3_large", "fast", False)
+    assert (cfg.arch, cfg.mode, cfg.ema, cfg.restart_stalled) == ("mobilenet_v3_large", "fast", False, False)
+    assert resolve(TrainConfig(), Facts(images=400, **CPU))[0].restart_stalled  # the small CNN from scratch
+
+
+def test_a_run_that_has_not_taken_off_by_mid_budget_starts_again_once_and_says_so(ws, alice):
+    from nocode_widgets.training.runs import read_history, run_folder
+
+    ds = colour_dataset(ws, alice, per_class=6)
+    stuck = train(ws, alice, ds, arch="small_cnn", lr=1e-7, epochs=6, patience=6, restart_stalled=True)
+    history = read_history(run_folder(ws, stuck))
+    assert stuck.status == "done" and "did not take off" in stuck.notice and "started again" in stuck.notice
+    assert [h["epoch"] for h in history] == list(range(1, 7))  # the curves of the second start only
+    assert stuck.best_epoch >= 1 and stuck.epochs_run == 6
+    learning = train(ws, alice, ds, arch="small_cnn", epochs=6, patience=6, restart_stalled=True)
+    assert "started again" not in learning.notice and learning.metrics["val_accuracy"] > 0.5
