@@ -95,6 +95,16 @@ def make_ensemble(ws: Workspace, user: User, run_ids: list[str], weights: list[f
     return record
 
 
+def parse_weights(text: str | None) -> list[float] | None:
+    """"2,1,1" -> [2.0, 1.0, 1.0]; empty -> None (equal weights); anything else: a plain refusal."""
+    if not text or not text.strip():
+        return None
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise TrainingError("Weights are numbers separated by commas, like 2,1,1.") from None
+
+
 def default_name(members: list[Member]) -> str:
     return f"ensemble of {len(members)}: " + " + ".join(m.card.get("arch", "?") for m in members)
 

@@ -319,4 +319,5 @@ def recommend(rows: list[StudyRow]) -> tuple[str, str]:
 
 def is_active(ws: Workspace, study: Study) -> bool:
     """Some member still waits (in the group or the queue) or trains."""
-    return bool(study.pending) or any(r is not None and r.status in ACTIVE for r in map(lambda i: _maybe_run(ws, i), study.runs))
+    return bool(study.pending) or any((run := _maybe_run(ws, i)) is not None and run.status in ACTIVE
+                                      for i in study.runs)

@@ -8,7 +8,7 @@ import time
 
 from .. import datasets as D
 from .. import studies as S
-from ..ensemble import make_ensemble
+from ..ensemble import make_ensemble, parse_weights
 from ..errors import NocodeError
 from ..training.facts import device_facts
 from ..training.queue import schedule
@@ -131,11 +131,7 @@ def _studies(args):
 def _ensemble(args):
     ws = open_workspace(args)
     user = find_user_or_fail(ws, args.user)
-    try:
-        weights = [float(x) for x in args.weights.split(",")] if args.weights else None
-    except ValueError:
-        raise NocodeError("Weights are numbers separated by commas, like 1,2,1.") from None
-    run = make_ensemble(ws, user, args.runs.split(","), weights, args.name or "")
+    run = make_ensemble(ws, user, args.runs.split(","), parse_weights(args.weights), args.name or "")
     m = run.metrics
     emit(args, {"run_id": run.id, "name": run.name, "members": run.members, "measured_on": m["split"],
                 "accuracy": m["val_accuracy"], "weighted_f1": m["val_weighted_f1"], "how": run.explanation},

@@ -11,8 +11,7 @@ import ipywidgets as w
 
 from .. import plots
 from .. import studies as S
-from ..ensemble import make_ensemble
-from ..errors import NocodeError
+from ..ensemble import make_ensemble, parse_weights
 from ..zoo import ARCHS
 from .common import FIGURE_WIDTH, Background, Message, esc, html_table, options_of, percent, report_errors
 
@@ -170,11 +169,7 @@ class EnsembleMaker(w.VBox):
         chosen, name, weights = list(self.runs.value), self.name.value, self.weights.value
 
         def work():
-            try:
-                parsed = [float(x) for x in weights.split(",")] if weights.strip() else None
-            except ValueError:
-                raise NocodeError("Weights are numbers separated by commas, like 2,1,1.") from None
-            run = make_ensemble(self.panel.ws, self.panel.user, chosen, parsed, name)
+            run = make_ensemble(self.panel.ws, self.panel.user, chosen, parse_weights(weights), name)
             self.message.show(f"Made {run.name}: {run.explanation}", "ok")
             self.on_made(run)
         self.work.run(self.make, self.message, work, threaded=False)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nocode_widgets.ensemble import OUT_OF_FOLD, Member, is_bagging, score
+from nocode_widgets.ensemble import OUT_OF_FOLD, Member, is_bagging, parse_weights, score
 from nocode_widgets.errors import TrainingError
 from nocode_widgets.training.data import fold_split, folds_of
 from nocode_widgets.training.runs import RunRecord
@@ -54,3 +54,9 @@ def test_each_picture_is_one_fold_members_test_picture():
     assert folds_of(labels, 3) == folds_of(labels, 3)  # the same folds for every member
     tests = [i for fold in range(3) for i in fold_split(labels, 3, fold, 0.2, 0).test]
     assert sorted(tests) == list(range(15))
+
+
+def test_weights_are_read_from_plain_text():
+    assert parse_weights("2, 1,1") == [2.0, 1.0, 1.0] and parse_weights("  ") is None
+    with pytest.raises(TrainingError, match="numbers separated by commas"):
+        parse_weights("2,x")
