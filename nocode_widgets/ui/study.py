@@ -30,7 +30,7 @@ class CompareSection(w.Accordion):
                                       description="", layout=w.Layout(width="260px"))
         self.epochs = w.BoundedIntText(value=S.DEFAULT_EPOCHS, min=1, max=200, description="Max epochs")
         self.start = w.Button(description="Start comparison", icon="balance-scale", button_style="info",
-                              layout=w.Layout(width="auto"))
+                              layout=w.Layout(width="max-content"))
         self.preset.observe(lambda _: self._show_preset(), names="value")
         self.start.on_click(self._start)
         self._show_preset()
@@ -72,7 +72,7 @@ class StudiesView(w.VBox):
         self.table, self.advice = w.HTML(), w.HTML()
         self.plot = w.Image(format="png", layout=w.Layout(display="none", max_width=FIGURE_WIDTH))
         self.cancel = w.Button(description="Cancel the rest", icon="stop", button_style="warning",
-                               layout=w.Layout(width="auto"), tooltip="cancel its models still waiting or training (finished ones are kept)")
+                               layout=w.Layout(width="max-content"), tooltip="cancel its models still waiting or training (finished ones are kept)")
         self.picker.observe(lambda _: self.show(), names="value")
         self.cancel.on_click(self._cancel)
         super().__init__([w.HTML("<h4>Comparisons and baggings</h4>"), self.picker, self.advice, self.table, self.plot,
@@ -152,7 +152,7 @@ class EnsembleMaker(w.VBox):
         self.weights = w.Text(description="Weights", placeholder="optional, e.g. 2,1,1 (equal by default)",
                               layout=w.Layout(width="420px"))
         self.make = w.Button(description="Combine into an ensemble", icon="object-group", button_style="info",
-                             layout=w.Layout(width="auto"))
+                             layout=w.Layout(width="max-content"))
         self.make.on_click(self._make)
         super().__init__([w.HTML("<small>Averages the chosen models' answers. Choose finished runs of the same "
                                  "dataset; it is measured only on pictures none of them trained on.</small>"),

@@ -13,6 +13,7 @@ import ipywidgets as w
 from .. import datasets as D
 from .. import plots
 from ..auth import User
+from ..errors import NocodeError
 from ..training import jobs
 from ..studies import start_bagging
 from ..training.config import AUGMENTS, IMBALANCE_TOOLS, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, SCHEDULES, imbalance_fields
@@ -59,7 +60,7 @@ class TrainPanel(SessionPanel):
         self.progress = w.FloatProgress(min=0, max=1, value=0, layout=w.Layout(width="420px", visibility="hidden"))
         self.status = w.HTML()
         self.curves = w.Image(format="png", layout=w.Layout(display="none", max_width=FIGURE_WIDTH))
-        self.bag = w.Checkbox(value=False, indent=False,
+        self.bag = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
                               description="Train several models on different folds and combine them (bagging)")
         self.folds = w.BoundedIntText(value=3, min=MIN_FOLDS, max=MAX_FOLDS, description="Models",
                                       layout=w.Layout(width="160px"))
@@ -146,7 +147,11 @@ class TrainPanel(SessionPanel):
             return
 
         def work():
-            p = plan(self.ws, self.user, self.dataset.value, self.config())
+            try:
+                p = plan(self.ws, self.user, self.dataset.value, self.config())
+            except NocodeError as exc:  # said where Auto speaks, and gone once the dataset is ready
+                self.explanation.value = f"<p style='color:#b00020'>{esc(str(exc))}</p>"
+                return
             self.explanation.value = f"<p><b>Auto:</b> {esc(p.explanation)}</p>"
             if self.auto.value:
                 self._show_choices(p.config)

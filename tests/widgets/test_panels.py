@@ -1,6 +1,7 @@
 """The panels driven headlessly, as a browser would: .click(), .value, and uploads through
 FileUpload.set_state in the shape ipywidgets 8 sends (7.x is covered by the ipywidgets 7 run)."""
 
+import io
 import re
 
 import ipywidgets as w
@@ -155,6 +156,15 @@ def test_train_panel_explains_auto_and_trains_live(ws, alice):
     assert "Finished" in panel.status.value and "validation accuracy" in panel.status.value
     assert panel.progress.value == 1.0 and panel.curves.value  # the PNG of the curves
     assert not panel.start_button.disabled and panel.cancel_button.layout.display == "none"
+
+
+def test_a_dataset_not_ready_is_explained_where_auto_speaks_and_the_words_go_when_it_is(ws, alice):
+    ds = D.create_dataset(ws, alice, "empty", ["red", "blue"])
+    panel = TrainPanel(ws, alice)
+    assert "at least two classes" in panel.explanation.value and panel.message.text == ""
+    D.import_archive(ws, alice, io.BytesIO(make_zip(class_files(("red", "blue"), 3))), dataset_id=ds.id)
+    panel.refresh()
+    assert "Auto:" in panel.explanation.value and "at least two classes" not in panel.explanation.value
 
 
 def test_reopening_the_app_shows_a_running_run_live(ws, alice):
