@@ -76,6 +76,13 @@ def preset_archs(preset: str, device_type: str) -> list[str]:
     return list(PRESETS[preset][1] or recommended(device_type)[:3])
 
 
+def start_preset(ws: Workspace, user: User, dataset_id: str, preset: str, device_type: str,
+                 epochs: int | None = None, extra: dict | None = None, runner=None) -> Study:
+    """Queue one of the PRESETS (its architectures for this device, its name as the title)."""
+    return start_study(ws, user, dataset_id, preset_archs(preset, device_type), epochs, PRESETS[preset][0], extra,
+                       runner)
+
+
 def start_study(ws: Workspace, user: User, dataset_id: str, archs: list[str], epochs: int | None = None,
                 title: str = "", extra: dict | None = None, runner=None) -> Study:
     """Queue a comparison of `archs` on the dataset (the same split, the same epoch cap for every one)."""

@@ -52,12 +52,11 @@ def _study(args):
     ws = open_workspace(args)
     user = find_user_or_fail(ws, args.user)
     ds = D.find_dataset(ws, user, args.dataset)
-    if args.preset:
-        archs, title = S.preset_archs(args.preset, device_facts(ws)["auto"]), S.PRESETS[args.preset][0]
-    else:
-        archs, title = args.archs.split(","), ""
     extra = {k: v for k, v in (("image_size", args.image_size), ("batch_size", args.batch_size)) if v}
-    study = S.start_study(ws, user, ds.id, archs, args.epochs, title, extra)
+    if args.preset:
+        study = S.start_preset(ws, user, ds.id, args.preset, device_facts(ws)["auto"], args.epochs, extra)
+    else:
+        study = S.start_study(ws, user, ds.id, args.archs.split(","), args.epochs, "", extra)
     if not args.wait:
         emit(args, {"study_id": study.id, "runs": study.runs, "waiting": len(study.pending)},
              f"Started {study.id}: {len(study.runs)} models queued, {len(study.pending)} waiting for room.")

@@ -53,10 +53,11 @@ class CompareSection(w.Accordion):
             if not self.dataset.value:
                 self.message.show("Choose a dataset first.", "warn")
                 return
-            archs = list(self.archs.value) if self.preset.value == CHOOSE else \
-                S.preset_archs(self.preset.value, self.device_type)  # never trust the list's state for a preset
-            title = "" if self.preset.value == CHOOSE else S.PRESETS[self.preset.value][0]
-            study = S.start_study(self.panel.ws, self.panel.user, self.dataset.value, archs, self.epochs.value, title)
+            ws, user, dataset, epochs = self.panel.ws, self.panel.user, self.dataset.value, self.epochs.value
+            if self.preset.value == CHOOSE:
+                study = S.start_study(ws, user, dataset, list(self.archs.value), epochs)
+            else:  # the preset's own models, whatever the list was set to
+                study = S.start_preset(ws, user, dataset, self.preset.value, self.device_type, epochs)
             waiting = f", {len(study.pending)} more when you have room" if study.pending else ""
             self.message.show(f"Comparison started: {len(study.runs)} models queued{waiting}. Results shows the "
                               "table as they finish.", "ok")

@@ -98,3 +98,19 @@ def test_a_study_and_a_bagging_from_the_command_line(ws, alice, tmp_path):
     assert said[0]["label"] in ("red", "green", "blue") and said[0]["engine"] == "ensemble"
     assert [s["id"] for s in nocode_json(ws, "studies", "--user", "alice")] == [bag["study"]["id"],
                                                                                 table["study"]["id"]]
+
+
+def test_a_preset_queues_its_own_models_under_its_name(ws, alice):
+    runner, ds = SleeperRunner(), colour_dataset(ws, alice, per_class=2)
+    study = S.start_preset(ws, alice, ds.id, "competition", "cpu", runner=runner)
+    try:
+        assert study.title == "The competition" and [c["arch"] for c in study.configs] == [
+            "resnet152", "densenet161", "inception_v3", "efficientnet_v2_m"]
+        assert len(study.runs) == 3 and len(study.pending) == 1
+        assert S.preset_archs("quick", "cpu") == ["small_cnn", "mobilenet_v3_small", "mobilenet_v3_large"]
+        with pytest.raises(TrainingError, match="Unknown preset"):
+            S.start_preset(ws, alice, ds.id, "fastest", "cpu", runner=runner)
+    finally:
+        S.cancel_study(ws, alice, study.id)
+        for run_id in study.runs:
+            runner.stop(load_run(ws, run_id), grace=0.2)
