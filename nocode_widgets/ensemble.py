@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +83,9 @@ def make_ensemble(ws: Workspace, user: User, run_ids: list[str], weights: list[f
                    "val_macro_f1": main["macro_f1"]}
         archs = [m.card.get("arch", "?") for m in members]
         done = time.time()
-        record = RunRecord(**{**record.to_json(), "resolved": {"arch": "ensemble", "members": archs,
-                                                               "weights": [m.weight for m in members]},
-                              "explanation": how, "started": done, "finished": done, "best_epoch": 1,
-                              "metrics": metrics, "export": {"ok": True, "ensemble": len(members)},
-                              "seconds": sum(m.run.seconds for m in members)})
+        record = replace(record, resolved={"arch": "ensemble", "members": archs, "weights": [m.weight for m in members]},
+                         explanation=how, started=done, finished=done, best_epoch=1, metrics=metrics,
+                         export={"ok": True, "ensemble": len(members)}, seconds=sum(m.run.seconds for m in members))
         ws.store.insert(Table.RUNS, record.to_json())
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
