@@ -55,3 +55,50 @@ def digits_zip(size: int = 32) -> bytes:
             grey.convert("RGB").save(picture, "PNG")
             z.writestr(f"{label}/{i}.png", picture.getvalue())
     return out.getvalue()
+
+
+# Real photographs (scikit-image's bundled samples; scikit-image in the benchmark's environment only) ---------
+
+TEXTURES = ("brick", "grass", "gravel")
+
+
+def _zip_of(pictures) -> bytes:
+    """A zip of (folder, name, PIL image) as JPEGs in class folders."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for folder, name, img in pictures:
+            data = io.BytesIO()
+            img.save(data, "JPEG", quality=92)
+            z.writestr(f"{folder}/{name}.jpg", data.getvalue())
+    return out.getvalue()
+
+
+def textures_zip(counts=(120, 120, 120), size: int = 96, seed: int = 0) -> bytes:
+    """Patches of three real texture photographs (brick wall, grass, gravel; 512 px greyscale): each picture
+    a random square of 64-192 px of its photograph, shown at `size` px, so no two pictures are the same."""
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+
+    def patches(kind: str, n: int):
+        photo = Image.fromarray(getattr(data, kind)()).convert("RGB")
+        for i in range(n):
+            side = int(rng.integers(64, 193))
+            x, y = (int(v) for v in rng.integers(0, photo.width - side, 2))
+            yield kind, str(i), photo.crop((x, y, x + side, y + side)).resize((size, size), Image.BILINEAR)
+
+    return _zip_of(p for kind, n in zip(TEXTURES, counts) for p in patches(kind, n))
+
+
+def faces_zip(per_class: int = 90, size: int = 64) -> bytes:
+    """scikit-image's subset of Labeled Faces in the Wild: 25 px greyscale photographs of faces and of
+    other things (100 each), shown at `size` px in folders face/ and not-face/."""
+    from skimage import data
+
+    photos = data.lfw_subset()  # the first 100 are faces
+    pictures = []
+    for label, rows in (("face", photos[:per_class]), ("not-face", photos[100:100 + per_class])):
+        for i, pixels in enumerate(rows):
+            grey = Image.fromarray((pixels * 255).clip(0, 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+            pictures.append((label, str(i), grey.convert("RGB")))
+    return _zip_of(pictures)

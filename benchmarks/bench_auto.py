@@ -4,12 +4,14 @@
   plain   benchmarks/plain_loop.py (ImageFolder + PIL every epoch, Adam, batch 32, 15 epochs, the same small
           CNN at the picture size Auto chose), on the same training and validation pictures
 
-on generated pictures (shapes; one set imbalanced 200/40/12) and on scikit-learn's 1,797 digit scans, for
-two seeds each. Also: how stable Auto's validation curve is (the largest drop, after epoch 3, below the best
-so far) and where the seconds of the smallest run go (`run.timings`, the worker's phases).
+on real photographs (scikit-image's brick, grass and gravel textures, 360 and an imbalanced 200/40/12; its
+face / not-face subset of Labeled Faces in the Wild, 180), on generated pictures (shapes; one set imbalanced
+200/40/12) and on scikit-learn's 1,797 digit scans, for two seeds each. Also: how stable Auto's validation
+curve is (the largest drop, after epoch 3, below the best so far) and where the seconds of the smallest run
+go (`run.timings`, the worker's phases).
 
-    pip install scikit-learn   # for the digits; not a dependency of the app
-    python benchmarks/bench_auto.py [--seeds 0,1] [--only digits,shapes-360]
+    pip install scikit-learn scikit-image   # the digits and the photographs; not dependencies of the app
+    python benchmarks/bench_auto.py [--seeds 0,1] [--only digits,shapes-360] [--figures DIR]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import REPO, machine, table  # noqa: E402
-from benchmarks._data import SHAPES, digits_zip, shape_picture, shapes_zip  # noqa: E402
+from benchmarks._data import SHAPES, digits_zip, faces_zip, shape_picture, shapes_zip, textures_zip  # noqa: E402
 
 
 def imbalanced_zip(counts=(200, 40, 12), size: int = 96) -> bytes:
@@ -44,6 +46,9 @@ def imbalanced_zip(counts=(200, 40, 12), size: int = 96) -> bytes:
 
 
 DATASETS = {
+    "textures-360": lambda: textures_zip((120, 120, 120), 96),
+    "faces-180": faces_zip,
+    "textures-imbalanced": lambda: textures_zip((200, 40, 12), 96, seed=1),
     "shapes-360": lambda: shapes_zip(120, 96),
     "shapes-180": lambda: shapes_zip(60, 64, seed=3),
     "shapes-imbalanced": imbalanced_zip,
@@ -73,7 +78,7 @@ def split_folders(ws, user, run, out: Path) -> None:
             os.link(folder / entry.file, target)
 
 
-def one(ws, user, name: str, seed: int, env: dict, tmp: Path) -> dict:
+def one(ws, user, name: str, seed: int, env: dict, tmp: Path, figures: Path | None = None) -> dict:
     from nocode_widgets.training.jobs import get
     from nocode_widgets.training.runs import read_history, run_folder
 
@@ -88,7 +93,13 @@ def one(ws, user, name: str, seed: int, env: dict, tmp: Path) -> dict:
     run = get(ws, user, summary["run_id"])
     if run.status != "done":
         raise RuntimeError(f"{name}: {run.status} {run.error}")
-    history = [h["val_acc"] for h in read_history(run_folder(ws, run))]
+    epochs = read_history(run_folder(ws, run))
+    history = [h["val_acc"] for h in epochs]
+    if figures:  # the Results panel's learning-curve figure of this run
+        from nocode_widgets.plots import learning_curves
+
+        figures.mkdir(parents=True, exist_ok=True)
+        (figures / f"{name}-seed{seed}.png").write_bytes(learning_curves(epochs, run.best_epoch))
     folders = tmp / f"{name}-{seed}"
     split_folders(ws, user, run, folders)
     began_plain = time.time()
@@ -115,6 +126,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--only", default=",".join(DATASETS))
+    ap.add_argument("--figures", type=Path, help="write each run's learning curves (the Results panel's figure) here")
     args = ap.parse_args()
     from nocode_widgets import auth
     from nocode_widgets import datasets as D
@@ -131,7 +143,7 @@ def main() -> None:
     for name in args.only.split(","):
         D.import_archive(ws, user, io.BytesIO(DATASETS[name]()), name=name)
         for seed in (int(s) for s in args.seeds.split(",")):
-            rows.append(one(ws, user, name, seed, env, tmp))
+            rows.append(one(ws, user, name, seed, env, tmp, args.figures))
             print(f"{name} seed {seed}: done", file=sys.stderr, flush=True)
     print(f"Machine: {machine()}\n")
     print(table(rows, ["dataset", "seed", "pictures", "size", "auto acc", "plain acc", "plain best", "acc diff (pts)",

@@ -110,16 +110,21 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
         new_code_cell(_source("training/data.py:Batches", "training/losses.py:FocalLoss", "training/losses.py:make_loss",
                               "training/losses.py:balanced_class_weights", "training/losses.py:cutmix",
                               "training/fit.py:make_optimizer", "training/fit.py:make_schedule",
-                              "training/fit.py:settled", "training/fit.py:WeightAverage",
-                              "training/fit.py:seed_everything")),
+                              "training/fit.py:settled", "training/fit.py:LEARNED", "training/fit.py:CALM_EPOCHS",
+                              "training/fit.py:EarlyStop", "training/fit.py:CoolDown", "training/fit.py:WeightAverage",
+                              "training/fit.py:BN_PICTURES", "training/fit.py:bn_sample",
+                              "training/fit.py:recompute_batchnorm", "training/fit.py:seed_everything")),
         new_markdown_cell("## 7. Measuring: accuracy and weighted F1 on the validation pictures"),
         new_code_cell(_source("evaluate.py:confusion_matrix", "evaluate.py:f1_scores", "evaluate.py:weighted_f1",
                               "training/fit.py:is_better")),
         new_markdown_cell("## 8. Training with early stopping\nEach epoch: learn from the training batches, then "
                           "measure on the validation pictures. With `cfg.ema` the measured model is a moving average of "
-                          "the weights (calmer than the weights themselves). The best epoch's weights are kept; "
+                          "the weights (calmer than the weights themselves); with `cfg.precise_bn` its BatchNorm statistics are "
+                          "measured afresh on training pictures first (the averages kept while training lag behind "
+                          "the weights). The best epoch's weights are kept; "
                           "training stops when `cfg.patience` epochs in a row did not improve and the learning rate "
-                          "has come down."),
+                          "has come down, or once the training pictures are learned and the validation score has "
+                          "stopped rising (after bringing the rate down over one more epoch if it is still high)."),
         new_code_cell(_TRAINING_LOOP),
         new_code_cell(f"APP_ACCURACY = {run.metrics.get('val_accuracy', 0)!r}\n"
                       "print(json.dumps({'notebook_val_accuracy': best_accuracy, 'app_val_accuracy': APP_ACCURACY, "
@@ -177,6 +182,7 @@ opt = make_optimizer(model, cfg)
 sched, per_batch = make_schedule(opt, cfg, len(batches))
 average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
 judged = average.model if average else model  # the model that is measured and kept
+bn_idx = bn_sample(train_idx, cfg.seed) if getattr(cfg, "precise_bn", False) else []
 augment_generator = torch.Generator().manual_seed(cfg.seed + 1)
 cutmix_generator = torch.Generator().manual_seed(cfg.seed + 2)
 preset = PRESETS[cfg.augment]
@@ -188,10 +194,12 @@ def pictures(idx, train):
 
 
 best_key, best_epoch, best_accuracy, best_state = None, 0, 0.0, None
+stopping = EarlyStop(cfg)
 y_val = labels[torch.as_tensor(val_idx)].numpy()
 for epoch in range(1, cfg.epochs + 1):
     first_lr = opt.param_groups[0]["lr"]
     model.train()
+    right = seen = 0
     for idx in batches:
         x, y = pictures(idx, train=True), labels[idx]
         if cfg.cutmix > 0 and float(torch.rand(1, generator=cutmix_generator)) < cfg.cutmix:
@@ -199,7 +207,9 @@ for epoch in range(1, cfg.epochs + 1):
             out = model(x)
             loss = lam * loss_fn(out, y_a) + (1 - lam) * loss_fn(out, y_b)
         else:
-            loss = loss_fn(model(x), y)
+            out = model(x)
+            loss = loss_fn(out, y)
+        right, seen = right + int((out.argmax(1) == y).sum()), seen + len(y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -209,6 +219,8 @@ for epoch in range(1, cfg.epochs + 1):
             average.update(model)
     if sched is not None and not per_batch:
         sched.step()
+    if bn_idx:
+        recompute_batchnorm(judged, (pictures(i, train=False) for i in torch.as_tensor(bn_idx).split(64)))
     judged.eval()
     with torch.no_grad():
         probs = torch.cat([torch.softmax(judged(pictures(torch.as_tensor(val_idx[s:s + 64]), train=False)), 1)
@@ -221,9 +233,12 @@ for epoch in range(1, cfg.epochs + 1):
         best_key, best_epoch, best_accuracy = (f1, val_loss), epoch, accuracy
         best_state = copy.deepcopy(judged.state_dict())
     print(f"epoch {epoch}: validation accuracy {accuracy:.1%}, weighted F1 {f1:.3f}" + ("  (best so far)" if improved else ""))
-    if epoch - best_epoch >= cfg.patience and settled(first_lr, opt.param_groups[0]["lr"], cfg):
-        print("stopped early: no improvement for", cfg.patience, "epochs")
+    decision = stopping.after(epoch, f1, right / seen, improved, first_lr, opt.param_groups[0]["lr"])
+    if decision == "stop":
+        print("stopped early: nothing more to gain")
         break
+    if decision == "cool down":  # learned: the rate comes down to zero over one more epoch, then it stops
+        sched, per_batch = CoolDown(opt, len(batches)), True
 model.load_state_dict(best_state)
 print(f"kept epoch {best_epoch}: validation accuracy {best_accuracy:.1%}")
 '''

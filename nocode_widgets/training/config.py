@@ -73,6 +73,7 @@ class TrainConfig:
     amp: bool | None = None  # mixed precision: CUDA always; CPU bf16 where measured faster
     channels_last: bool | None = None
     ema: bool | None = None  # evaluate and keep a moving average of the weights
+    precise_bn: bool | None = None  # BatchNorm statistics of the measured model recomputed on training pictures
     restart_stalled: bool | None = None  # start again from other initial weights if it has not taken off by mid-budget
 
     def to_json(self) -> dict:
@@ -137,16 +138,22 @@ def _gpu_choice(f: Facts) -> dict:
                 patience=8, augment="strong", schedule="onecycle")
 
 
-def auto_choices(f: Facts) -> dict:
-    """Auto's values for every field a user left to Auto."""
+def budget_epochs(train_images: int, batch_size: int) -> int:
+    """Auto's epoch cap for fine-tuning: a budget of passes over the training pictures (at least
+    AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer steps, at most AUTO_MAX_PASSES) in epochs of the fit loop."""
+    steps_per_pass = -(-max(1, train_images) // batch_size)
+    passes = min(AUTO_MAX_PASSES, max(AUTO_MIN_PASSES, -(-AUTO_MIN_STEPS // steps_per_pass)))
+    steps_per_epoch = max(steps_per_pass, MIN_STEPS_PER_EPOCH)
+    return max(3, -(-passes * steps_per_pass // steps_per_epoch))
+
+
+def auto_choices(f: Facts, batch_size: int | None = None) -> dict:
+    """Auto's values for every field a user left to Auto (`batch_size`: the user's, which the budget follows)."""
     choice = _gpu_choice(f) if f.device in ("cuda", "mps") else _cpu_choice(f)
     train_images = max(1, int(f.images * 0.8))
-    choice["batch_size"] = max(8, min(choice["batch_size"], train_images // 4 or 8))
+    choice["batch_size"] = batch_size or max(8, min(choice["batch_size"], train_images // 4 or 8))
     if choice["mode"] == "fine-tune":  # the epoch cap as a budget of passes over the training pictures
-        steps_per_pass = -(-train_images // choice["batch_size"])
-        passes = min(AUTO_MAX_PASSES, max(AUTO_MIN_PASSES, -(-AUTO_MIN_STEPS // steps_per_pass)))
-        steps_per_epoch = max(steps_per_pass, MIN_STEPS_PER_EPOCH)
-        choice["epochs"] = max(3, -(-passes * steps_per_pass // steps_per_epoch))
+        choice["epochs"] = budget_epochs(train_images, choice["batch_size"])
     imbalanced = f.imbalance >= 3
     choice["sampler"] = "weighted" if imbalanced else "shuffle"
     choice["label_smoothing"] = 0.1 if imbalanced else 0.0
@@ -156,7 +163,7 @@ def auto_choices(f: Facts) -> dict:
 def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
     """Fill every field left to Auto; return the full config and one plain line saying what Auto chose."""
     config.check()
-    auto = auto_choices(facts)
+    auto = auto_choices(facts, config.batch_size)
     if config.arch and config.arch != auto["arch"]:  # the user's own architecture: sizes to match it
         arch = get_arch(config.arch)
         fast_ok = arch.has_pretrained and facts.pretrained.get(config.arch, False)
@@ -173,6 +180,8 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
         filled["channels_last"] = facts.device == "cuda" or measured_on_cpu
     if config.ema is None:
         filled["ema"] = filled["mode"] == "fine-tune"
+    if config.precise_bn is None:  # the running averages lag the weights: BENCHMARKS.md, "Auto"
+        filled["precise_bn"] = filled["mode"] == "fine-tune"
     if config.restart_stalled is None:  # a from-scratch start can fail to take off (BENCHMARKS.md, "Auto")
         filled["restart_stalled"] = filled["mode"] == "fine-tune" and not (
             get_arch(filled["arch"]).has_pretrained and config.pretrained and facts.pretrained.get(filled["arch"]))

@@ -187,6 +187,48 @@ def settled(first_lr: float, last_lr: float, cfg: TrainConfig) -> bool:
     return cfg.schedule in ("none", None) or (last_lr < first_lr and last_lr <= 0.5 * cfg.lr)
 
 
+LEARNED = 0.99  # training accuracy at which a run has learned its training pictures
+CALM_EPOCHS = 2  # epochs without a higher validation F1 that end a run which has learned them
+
+
+class EarlyStop:
+    """After each epoch: "go on", "stop", or "cool down" (the rate brought to zero over one more epoch, then
+    "stop"). A run stops when `patience` epochs brought no better validation score and its rate has come down.
+    A run that has learned its training pictures (LEARNED) and whose validation F1 has not risen for
+    CALM_EPOCHS has nothing left to gain: it stops too, first cooling down if its rate is still high, so
+    every run ends at a low rate (BENCHMARKS.md, "Auto end to end")."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg, self.best_epoch, self.best_f1, self.f1_epoch, self.cooling = cfg, 0, -1.0, 0, False
+
+    def after(self, epoch: int, val_f1: float, train_acc: float, improved: bool, first_lr: float,
+              last_lr: float) -> str:
+        if improved:
+            self.best_epoch = epoch
+        if val_f1 > self.best_f1 + 1e-9:
+            self.best_f1, self.f1_epoch = val_f1, epoch
+        calm = settled(first_lr, last_lr, self.cfg)
+        if self.cooling or (epoch - self.best_epoch >= self.cfg.patience and calm):
+            return "stop"
+        if train_acc >= LEARNED and epoch - self.f1_epoch >= CALM_EPOCHS:
+            self.cooling = not calm
+            return "cool down" if self.cooling else "stop"
+        return "go on"
+
+
+class CoolDown:
+    """The learning rate brought down in a straight line from where it is to zero over `steps` steps."""
+
+    def __init__(self, opt: torch.optim.Optimizer, steps: int):
+        self.opt, self.steps, self.done = opt, max(1, steps), 0
+        self.start = [group["lr"] for group in opt.param_groups]
+
+    def step(self) -> None:
+        self.done += 1
+        for group, lr in zip(self.opt.param_groups, self.start):
+            group["lr"] = lr * max(0.0, 1 - self.done / self.steps)
+
+
 class WeightAverage:
     """An exponential moving average of a model's weights and BatchNorm statistics, the model that is
     evaluated and kept. Its horizon is about a tenth of the run's steps (shorter at the start, so the
@@ -205,6 +247,39 @@ class WeightAverage:
         mine = [t for t in (*self.model.parameters(), *self.model.buffers()) if t.is_floating_point()]
         theirs = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
         torch._foreach_lerp_(mine, theirs, 1 - decay)
+
+
+BN_PICTURES = 64  # training pictures the BatchNorm statistics are measured on (benchmarks/bench_recipe.py: as stable as 512)
+
+
+def bn_sample(train_idx: list[int], seed: int) -> list[int]:
+    """The training pictures `recompute_batchnorm` measures on: all, or a fixed seeded sample of BN_PICTURES."""
+    if len(train_idx) <= BN_PICTURES:
+        return list(train_idx)
+    pick = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed + 3))[:BN_PICTURES]
+    return sorted(train_idx[i] for i in pick.tolist())
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: nn.Module, batches) -> None:
+    """Set each BatchNorm layer's statistics to those of `batches` (unaugmented training pictures, at least one
+    batch) under the model's current weights. The running averages kept during training trail weights that
+    move fast at a high learning rate: measured with them, a model can score near chance one epoch and 100%
+    the next (BENCHMARKS.md, "Auto end to end")."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    model.eval()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the batches
+        m.train()
+    for x in batches:
+        model(x)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+        m.eval()
 
 
 @torch.no_grad()
@@ -237,10 +312,11 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     sched, per_batch = make_schedule(opt, cfg, len(batches))
     average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
     judged = average.model if average else model  # what is measured and kept
+    bn_idx = bn_sample(train_idx, cfg.seed) if cfg.precise_bn else []
     ctx, scaler = autocast_for(device, cfg.amp)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     y_dev = labels.to(device)
-    result, best_key, best_state = FitResult(), None, None
+    result, best_key, best_state, stopping = FitResult(), None, None, EarlyStop(cfg)
     try:
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
@@ -249,6 +325,9 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
                                                            ctx, scaler, cfg, gen, epoch, cb, average)
             if sched is not None and not per_batch:
                 sched.step()
+            if bn_idx:
+                with ctx:
+                    recompute_batchnorm(judged, (feed(i, train=False) for i in torch.as_tensor(bn_idx).split(64)))
             probs = predict_probs(judged, feed, val_idx, max(cfg.batch_size, 64), device, cfg.amp)
             y_val = labels[torch.as_tensor(val_idx, dtype=torch.long)].numpy()
             val_loss = float(eval_loss(torch.log(torch.as_tensor(probs).clamp_min(1e-12)), torch.as_tensor(y_val)))
@@ -267,9 +346,12 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
                     and stalled(stats.train_acc, num_classes):
                 result.stopped = "stalled"
                 break
-            if epoch - result.best_epoch >= cfg.patience and settled(first_lr, lr, cfg):
+            decision = stopping.after(epoch, stats.val_f1, stats.train_acc, improved, first_lr, lr)
+            if decision == "stop":
                 result.stopped = "early-stopped"
                 break
+            if decision == "cool down":
+                sched, per_batch = CoolDown(opt, len(batches)), True
     except Cancelled:
         result.stopped = "cancelled"
     except torch.cuda.OutOfMemoryError:

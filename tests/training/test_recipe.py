@@ -7,8 +7,9 @@ import torch
 
 from nocode_widgets import zoo
 from nocode_widgets.training.config import (AUTO_MAX_PASSES, AUTO_MIN_PASSES, MIN_STEPS_PER_EPOCH, Facts,
-                                            TrainConfig, resolve)
-from nocode_widgets.training.fit import WeightAverage, make_schedule, settled
+                                            TrainConfig, budget_epochs, resolve)
+from nocode_widgets.training.fit import (CoolDown, EarlyStop, ImageFeeder, WeightAverage, bn_sample, fit,
+                                         make_schedule, recompute_batchnorm, settled)
 from tests.training.helpers import colour_dataset, train
 
 CPU = dict(device="cpu", classes=3, median_side=96, imbalance=1.0, pretrained={})
@@ -50,12 +51,126 @@ def test_auto_budgets_passes_from_the_data_not_a_fixed_epoch_count():
         assert cfg.schedule == "onecycle" and cfg.ema and cfg.augment == "none"
 
 
+def test_the_budget_follows_a_batch_size_the_user_chose():
+    cfg, _ = resolve(TrainConfig(batch_size=8), Facts(images=180, **CPU))
+    assert cfg.batch_size == 8 and cfg.epochs == budget_epochs(144, 8) != budget_epochs(144, 32)
+
+
+def test_batchnorm_statistics_are_measured_afresh_on_the_pictures_given():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5))
+    norm = model[1]
+    norm.running_mean.fill_(100.0)  # stale statistics
+    batches = [torch.randn(8, 3, 6, 6) * 2 + 1 for _ in range(3)]
+    recompute_batchnorm(model.train(), batches)
+    with torch.no_grad():
+        out = [model[0](x) for x in batches]
+    expected_mean = torch.stack([o.mean((0, 2, 3)) for o in out]).mean(0)
+    expected_var = torch.stack([o.var((0, 2, 3), unbiased=True) for o in out]).mean(0)
+    assert torch.allclose(norm.running_mean, expected_mean, atol=1e-5)
+    assert torch.allclose(norm.running_var, expected_var, atol=1e-4)
+    assert norm.momentum == 0.1 and not model.training and not norm.training and not model[2].training
+
+
+def _fit_tiny(precise_bn: bool):
+    torch.manual_seed(0)
+    cache = torch.randint(0, 256, (48, 3, 16, 16), dtype=torch.uint8)
+    labels = torch.arange(48) % 3
+    cache[labels == 1, 0] //= 4  # something to learn
+    feed = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, torch.device("cpu"))
+    model = zoo.build_model("small_cnn", 3)
+    cfg = TrainConfig(arch="small_cnn", epochs=3, batch_size=8, lr=3e-3, schedule="onecycle", patience=3, ema=True,
+                      precise_bn=precise_bn, amp=False)
+    train_idx, val_idx = list(range(36)), list(range(36, 48))
+    fit(model, feed, labels, train_idx, val_idx, cfg, torch.device("cpu"))
+    return model, feed, bn_sample(train_idx, cfg.seed)
+
+
+def _statistics(model):
+    return torch.cat([t.flatten() for name, t in model.state_dict().items() if "running" in name])
+
+
+def test_the_kept_model_carries_the_statistics_of_its_training_pictures_under_its_own_weights():
+    import copy
+
+    for precise in (True, False):
+        model, feed, sample = _fit_tiny(precise)
+        remeasured = copy.deepcopy(model)
+        recompute_batchnorm(remeasured, (feed(i, train=False) for i in torch.as_tensor(sample).split(64)))
+        same = torch.allclose(_statistics(model), _statistics(remeasured), rtol=1e-4, atol=1e-5)
+        assert same == precise  # the running averages of training are another thing
+
+
+def test_auto_measures_batchnorm_afresh_when_the_whole_model_trains():
+    assert resolve(TrainConfig(), Facts(images=400, **CPU))[0].precise_bn
+    fast, _ = resolve(TrainConfig(), Facts(images=400, **{**CPU, "pretrained": {"mobilenet_v3_large": True}}))
+    assert fast.mode == "fast" and not fast.precise_bn  # only a linear head trains
+    assert not resolve(TrainConfig(precise_bn=False), Facts(images=400, **CPU))[0].precise_bn
+
+
+def test_a_sample_of_a_large_training_set_measures_the_statistics():
+    from nocode_widgets.training.fit import BN_PICTURES
+
+    assert bn_sample(list(range(BN_PICTURES)), 0) == list(range(BN_PICTURES))
+    sample = bn_sample(list(range(0, 20000, 2)), seed=5)
+    assert len(sample) == BN_PICTURES == len(set(sample)) and all(i % 2 == 0 for i in sample)
+    assert sample == bn_sample(list(range(0, 20000, 2)), seed=5)  # the same pictures every epoch
+
+
 def test_early_stopping_waits_until_the_rate_has_come_down():
     cfg = TrainConfig(lr=0.01, schedule="cosine")
     assert not settled(0.002, 0.01, cfg)  # warming up
     assert not settled(0.01, 0.009, cfg)  # coming down, still high
     assert settled(0.005, 0.004, cfg)
     assert settled(0.01, 0.01, TrainConfig(lr=0.01, schedule="none"))
+
+
+def test_a_run_that_has_learned_its_pictures_cools_down_then_stops():
+    stop = EarlyStop(TrainConfig(lr=0.01, schedule="onecycle", patience=4))
+    rising = (0.004, 0.01)  # an epoch's first and last rates, warming up
+    assert stop.after(1, 0.90, 0.95, True, *rising) == "go on"
+    assert stop.after(2, 1.00, 1.00, True, *rising) == "go on"
+    assert stop.after(3, 1.00, 1.00, True, 0.01, 0.01) == "go on"  # a lower loss, the same F1
+    assert stop.after(4, 1.00, 1.00, True, 0.01, 0.009) == "cool down"  # the rate is still high
+    assert stop.after(5, 1.00, 1.00, False, 0.009, 0.0) == "stop"
+
+
+def test_a_learned_run_whose_rate_has_come_down_stops_at_once():
+    stop = EarlyStop(TrainConfig(lr=0.01, schedule="onecycle", patience=4))
+    for epoch in (1, 2):
+        assert stop.after(epoch, 0.95, 1.0, True, 0.01, 0.008) == "go on"
+    assert stop.after(3, 0.95, 1.0, False, 0.004, 0.003) == "stop"
+
+
+def test_a_run_still_learning_its_pictures_waits_for_its_patience_and_a_low_rate():
+    stop = EarlyStop(TrainConfig(lr=0.01, schedule="onecycle", patience=3))
+    assert stop.after(1, 0.6, 0.7, True, 0.004, 0.01) == "go on"
+    assert [stop.after(e, 0.6, 0.8, False, 0.01, 0.009) for e in (2, 3, 4, 5)] == ["go on"] * 4  # rate high
+    assert stop.after(6, 0.6, 0.8, False, 0.005, 0.004) == "stop"
+
+
+def test_the_cool_down_brings_the_rate_to_zero_in_a_straight_line():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    cool = CoolDown(opt, steps=4)
+    seen = []
+    for _ in range(4):
+        cool.step()
+        seen.append(round(opt.param_groups[0]["lr"], 6))
+    assert seen == [0.0075, 0.005, 0.0025, 0.0]
+
+
+def test_an_easy_run_ends_before_its_budget_at_a_low_rate():
+    torch.manual_seed(0)
+    cache = torch.zeros(40, 3, 16, 16, dtype=torch.uint8)
+    labels = torch.arange(40) % 2
+    cache[labels == 1] = 255  # black or white: learned at once
+    feed = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, torch.device("cpu"))
+    cfg = TrainConfig(arch="small_cnn", epochs=20, batch_size=8, lr=3e-3, schedule="onecycle", patience=4, ema=True,
+                      precise_bn=True, amp=False)
+    result = fit(zoo.build_model("small_cnn", 2), feed, labels, list(range(30)), list(range(30, 40)), cfg,
+                 torch.device("cpu"))
+    assert result.stopped == "early-stopped" and len(result.history) < 10
+    assert result.history[-1].lr <= 0.5 * cfg.lr and result.history[-1].val_acc == 1.0
 
 
 def test_the_weight_average_follows_the_model_smoothly_with_its_batchnorm_statistics():
