@@ -116,7 +116,8 @@ def one(ws, user, name: str, seed: int, env: dict, tmp: Path, figures: Path | No
             "size": run.resolved["image_size"],
             "auto acc": run.metrics["val_accuracy"], "plain acc": plain["val_accuracy"],
             "plain best": plain["best_val_accuracy"], "auto F1": run.metrics["val_weighted_f1"],
-            "plain F1": plain["val_weighted_f1"], "acc diff (pts)": 100 * (run.metrics["val_accuracy"] - plain["val_accuracy"]),
+            "plain F1": plain["val_weighted_f1"], "auto macro F1": run.metrics["val_macro_f1"],
+            "plain macro F1": plain["val_macro_f1"], "acc diff (pts)": 100 * (run.metrics["val_accuracy"] - plain["val_accuracy"]),
             "auto s": auto_seconds, "plain s": plain_seconds, "time ratio": auto_seconds / plain_seconds,
             "epochs": f"{run.epochs_run}/{run.resolved['epochs']}", "auto worst drop": worst_drop(history),
             "plain worst drop": worst_drop(plain["history"]), "_pieces": pieces}
@@ -147,7 +148,7 @@ def main() -> None:
             print(f"{name} seed {seed}: done", file=sys.stderr, flush=True)
     print(f"Machine: {machine()}\n")
     print(table(rows, ["dataset", "seed", "pictures", "size", "auto acc", "plain acc", "plain best", "acc diff (pts)",
-                       "auto F1", "plain F1",
+                       "auto F1", "plain F1", "auto macro F1", "plain macro F1",
                        "auto s", "plain s", "time ratio", "epochs", "auto worst drop", "plain worst drop"]))
     smallest = min(rows, key=lambda r: r["auto s"])
     print(f"\nWhere the seconds of the smallest run go ({smallest['dataset']}, seed {smallest['seed']}, "

@@ -4,7 +4,7 @@ same picture size, scored on the same validation pictures (folders `train/` and 
 
     python benchmarks/plain_loop.py FOLDER --size 32 [--epochs 15] [--seed 0]
 
-Prints one JSON line: validation accuracy (and weighted F1) after the last epoch, the best epoch's
+Prints one JSON line: validation accuracy (and weighted and macro F1) after the last epoch, the best epoch's
 accuracy, and the seconds.
 """
 
@@ -22,7 +22,7 @@ from torch import nn  # noqa: E402
 from torchvision import datasets, transforms  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nocode_widgets.evaluate import weighted_f1  # noqa: E402
+from nocode_widgets.evaluate import f1_scores, weighted_f1  # noqa: E402
 from nocode_widgets.small_cnn import SmallCNN  # noqa: E402
 
 
@@ -60,7 +60,9 @@ def main() -> None:
     import numpy as np
 
     f1 = weighted_f1(np.array(truth), np.array(predicted), len(train.classes))
+    _, _, per_class, support = f1_scores(np.array(truth), np.array(predicted), len(train.classes))
     print(json.dumps({"val_accuracy": accuracies[-1], "best_val_accuracy": max(accuracies), "val_weighted_f1": f1,
+                      "val_macro_f1": float(per_class[support > 0].mean()),
                       "history": accuracies, "seconds": time.time() - STARTED}))
 
 

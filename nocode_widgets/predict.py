@@ -82,10 +82,10 @@ class Predictor:
                 results[i] = str(exc)
         for start in range(0, len(arrays), batch_size):
             batch = np.stack(arrays[start:start + batch_size])
-            probs = self.probabilities(batch)
-            if tta:
-                probs = (probs + self.probabilities(np.ascontiguousarray(batch[..., ::-1]))) / 2
-            probs = with_temperature(probs, self.temperature)
+            probs = with_temperature(self.probabilities(batch), self.temperature)
+            if tta:  # the mean of the two calibrated answers, as an ensemble averages its members'
+                mirrored = self.probabilities(np.ascontiguousarray(batch[..., ::-1]))
+                probs = (probs + with_temperature(mirrored, self.temperature)) / 2
             odd = unusual(batch, self.card)
             for j, p in enumerate(probs):
                 i = where[start + j]

@@ -58,6 +58,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     augment: str | None = None
     patience: int | None = None  # epochs without improvement before stopping
+    stop_when_learned: bool | None = None  # also end once the training pictures are learned (patience left to Auto)
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     seed: int = 0
@@ -180,6 +181,8 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
         filled["channels_last"] = facts.device == "cuda" or measured_on_cpu
     if config.ema is None:
         filled["ema"] = filled["mode"] == "fine-tune"
+    if config.stop_when_learned is None:  # a patience the user chose is kept to the letter
+        filled["stop_when_learned"] = config.patience is None
     if config.precise_bn is None:  # the running averages lag the weights: BENCHMARKS.md, "Auto"
         filled["precise_bn"] = filled["mode"] == "fine-tune"
     if config.restart_stalled is None:  # a from-scratch start can fail to take off (BENCHMARKS.md, "Auto")

@@ -78,6 +78,7 @@ class Reporter:
 
     def stop(self) -> None:
         self._stop.set()
+        self._beat.join(timeout=10)
 
 
 class Laps:
@@ -150,7 +151,8 @@ class LocalFitter:
 def execute_run(ws: Workspace, run_id: str, process_started: float | None = None,
                 fitter: Fitter | None = None) -> RunRecord:
     """Train the queued run (fitting it with `fitter`, here by default); always leaves it in a final state.
-    A run that is no longer queued (cancelled meanwhile) is left as it is. `process_started`: when the
+    A run that is no longer queued (cancelled meanwhile) is left as it is; one deleted meanwhile leaves no files
+    (its record as it was is returned). `process_started`: when the
     worker process began, to count its start and imports in the run's timings."""
     fitter = fitter or LocalFitter()
     laps = Laps(process_started or time.time())
@@ -186,7 +188,11 @@ def execute_run(ws: Workspace, run_id: str, process_started: float | None = None
                                           "The details are in the run's error log.")
     finally:
         reporter.stop()
-    return load_run(ws, run.id)
+        final = ws.store.get(Table.RUNS, run.id)
+        if final is None:  # deleted meanwhile (its owner's account): leave nothing behind
+            reporter.gone = True
+            remove_tree_and_empty_parents(folder, ws.settings.data_dir)
+    return RunRecord.from_doc(final) if final else run
 
 
 def _finish_failed(ws, run, reporter, message: str) -> None:

@@ -194,8 +194,8 @@ CALM_EPOCHS = 2  # epochs without a higher validation F1 that end a run which ha
 class EarlyStop:
     """After each epoch: "go on", "stop", or "cool down" (the rate brought to zero over one more epoch, then
     "stop"). A run stops when `patience` epochs brought no better validation score and its rate has come down.
-    A run that has learned its training pictures (LEARNED) and whose validation F1 has not risen for
-    CALM_EPOCHS has nothing left to gain: it stops too, first cooling down if its rate is still high, so
+    With `stop_when_learned`, a run that has learned its training pictures (LEARNED) and whose validation F1
+    has not risen for CALM_EPOCHS has nothing left to gain: it stops too, first cooling down if its rate is still high, so
     every run ends at a low rate (BENCHMARKS.md, "Auto end to end")."""
 
     def __init__(self, cfg: TrainConfig):
@@ -210,7 +210,7 @@ class EarlyStop:
         calm = settled(first_lr, last_lr, self.cfg)
         if self.cooling or (epoch - self.best_epoch >= self.cfg.patience and calm):
             return "stop"
-        if train_acc >= LEARNED and epoch - self.f1_epoch >= CALM_EPOCHS:
+        if self.cfg.stop_when_learned and train_acc >= LEARNED and epoch - self.f1_epoch >= CALM_EPOCHS:
             self.cooling = not calm
             return "cool down" if self.cooling else "stop"
         return "go on"

@@ -142,6 +142,21 @@ def test_submit_refuses_a_dataset_that_cannot_train(ws, alice):
         jobs.submit(ws, alice, ds.id, SHORT)
 
 
+def test_an_account_deleted_as_its_run_finishes_gets_no_files_back(ws, alice, bob):
+    from nocode_widgets.training.engine import LocalFitter, execute_run
+    from nocode_widgets.training.runs import create_run
+
+    class DeletesTheOwnerOnceFitted(LocalFitter):  # the moment between training and recording
+        def fit(self, job, emit, should_stop):
+            out = super().fit(job, emit, should_stop)
+            auth.delete_account(ws, alice, bob.id)
+            return out
+
+    run = create_run(ws, bob, colour_dataset(ws, bob), SHORT)
+    assert execute_run(ws, run.id, fitter=DeletesTheOwnerOnceFitted()).id == run.id
+    assert not ws.settings.user_dir(bob.id).exists()
+
+
 def test_deleting_the_account_stops_its_training_and_leaves_no_files(ws, alice, bob):
     ds = colour_dataset(ws, bob)
     run = jobs.submit(ws, bob, ds.id, LONG)

@@ -125,8 +125,11 @@ def test_early_stopping_waits_until_the_rate_has_come_down():
     assert settled(0.01, 0.01, TrainConfig(lr=0.01, schedule="none"))
 
 
+LEARNING = dict(lr=0.01, schedule="onecycle", stop_when_learned=True)
+
+
 def test_a_run_that_has_learned_its_pictures_cools_down_then_stops():
-    stop = EarlyStop(TrainConfig(lr=0.01, schedule="onecycle", patience=4))
+    stop = EarlyStop(TrainConfig(patience=4, **LEARNING))
     rising = (0.004, 0.01)  # an epoch's first and last rates, warming up
     assert stop.after(1, 0.90, 0.95, True, *rising) == "go on"
     assert stop.after(2, 1.00, 1.00, True, *rising) == "go on"
@@ -136,17 +139,24 @@ def test_a_run_that_has_learned_its_pictures_cools_down_then_stops():
 
 
 def test_a_learned_run_whose_rate_has_come_down_stops_at_once():
-    stop = EarlyStop(TrainConfig(lr=0.01, schedule="onecycle", patience=4))
+    stop = EarlyStop(TrainConfig(patience=4, **LEARNING))
     for epoch in (1, 2):
         assert stop.after(epoch, 0.95, 1.0, True, 0.01, 0.008) == "go on"
     assert stop.after(3, 0.95, 1.0, False, 0.004, 0.003) == "stop"
 
 
 def test_a_run_still_learning_its_pictures_waits_for_its_patience_and_a_low_rate():
-    stop = EarlyStop(TrainConfig(lr=0.01, schedule="onecycle", patience=3))
+    stop = EarlyStop(TrainConfig(patience=3, **LEARNING))
     assert stop.after(1, 0.6, 0.7, True, 0.004, 0.01) == "go on"
     assert [stop.after(e, 0.6, 0.8, False, 0.01, 0.009) for e in (2, 3, 4, 5)] == ["go on"] * 4  # rate high
     assert stop.after(6, 0.6, 0.8, False, 0.005, 0.004) == "stop"
+
+
+def test_a_patience_the_user_chose_is_kept_to_the_letter():
+    cfg, _ = resolve(TrainConfig(patience=30), Facts(images=400, **CPU))
+    assert not cfg.stop_when_learned and resolve(TrainConfig(), Facts(images=400, **CPU))[0].stop_when_learned
+    stop = EarlyStop(cfg)
+    assert [stop.after(e, 1.0, 1.0, e == 1, 0.001, 0.0009) for e in range(1, 20)] == ["go on"] * 19
 
 
 def test_the_cool_down_brings_the_rate_to_zero_in_a_straight_line():
@@ -166,7 +176,7 @@ def test_an_easy_run_ends_before_its_budget_at_a_low_rate():
     cache[labels == 1] = 255  # black or white: learned at once
     feed = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, torch.device("cpu"))
     cfg = TrainConfig(arch="small_cnn", epochs=20, batch_size=8, lr=3e-3, schedule="onecycle", patience=4, ema=True,
-                      precise_bn=True, amp=False)
+                      precise_bn=True, amp=False, stop_when_learned=True)
     result = fit(zoo.build_model("small_cnn", 2), feed, labels, list(range(30)), list(range(30, 40)), cfg,
                  torch.device("cpu"))
     assert result.stopped == "early-stopped" and len(result.history) < 10
