@@ -43,6 +43,10 @@ VARIANTS: dict[str, dict] = {
     "lr-2e-3": {"lr": 2e-3},
     "lr-6e-3": {"lr": 6e-3},
     "smoothing": {"label_smoothing": 0.1},
+    "shuffled": {"sampler": "shuffle"},  # imbalanced sets: no weighted sampling (label smoothing kept)
+    "weighted": {"sampler": "weighted"},  # class-balanced batches (Auto's choice for imbalanced sets until now)
+    "shuffled-plain": {"sampler": "shuffle", "label_smoothing": 0.0},
+    "class-weights": {"sampler": "shuffle", "class_weights": True},
 }
 
 
@@ -106,6 +110,7 @@ def one(cfg, labels, split, cache, init: int) -> dict:
     seconds = time.perf_counter() - started
     accuracies = [h["val_acc"] for h in out.history]
     return {"acc": out.metrics.get("val_accuracy", 0.0), "f1": out.metrics.get("val_weighted_f1", 0.0),
+            "macro": out.metrics.get("val_macro_f1", 0.0),
             "drop": worst_drop(accuracies), "epochs": len(out.history), "restarted": bool(restarted),
             "seconds": seconds, "curve": " ".join(f"{a:.2f}" for a in accuracies)}
 
@@ -139,12 +144,14 @@ def main() -> None:
             rows.append({"dataset": name, "variant": variant, "runs": len(runs),
                          "mean acc": statistics.mean(r["acc"] for r in runs), "min acc": min(r["acc"] for r in runs),
                          "mean F1": statistics.mean(r["f1"] for r in runs),
+                         "mean macro F1": statistics.mean(r["macro"] for r in runs),
                          "worst drop": max(r["drop"] for r in runs), "restarts": sum(r["restarted"] for r in runs),
                          "mean epochs": statistics.mean(r["epochs"] for r in runs),
                          "mean s": statistics.mean(r["seconds"] for r in runs)})
             print(f"{name} {variant}: done", file=sys.stderr, flush=True)
     print(f"Machine: {machine()}\n")
-    print(table(rows, ["dataset", "variant", "runs", "mean acc", "min acc", "mean F1", "worst drop", "restarts",
+    print(table(rows, ["dataset", "variant", "runs", "mean acc", "min acc", "mean F1", "mean macro F1", "worst drop",
+                       "restarts",
                        "mean epochs", "mean s"]))
     if args.curves:
         print()

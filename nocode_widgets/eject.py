@@ -110,7 +110,8 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
         new_code_cell(_source("training/data.py:Batches", "training/losses.py:FocalLoss", "training/losses.py:make_loss",
                               "training/losses.py:balanced_class_weights", "training/losses.py:cutmix",
                               "training/fit.py:make_optimizer", "training/fit.py:make_schedule",
-                              "training/fit.py:settled", "training/fit.py:LEARNED", "training/fit.py:CALM_EPOCHS",
+                              "training/fit.py:settled", "training/fit.py:LEARNED", "training/fit.py:LEARNED_GAP",
+                              "training/fit.py:CALM_EPOCHS",
                               "training/fit.py:EarlyStop", "training/fit.py:CoolDown", "training/fit.py:WeightAverage",
                               "training/fit.py:BN_PICTURES", "training/fit.py:bn_sample",
                               "training/fit.py:recompute_batchnorm", "training/fit.py:seed_everything")),
@@ -182,7 +183,8 @@ opt = make_optimizer(model, cfg)
 sched, per_batch = make_schedule(opt, cfg, len(batches))
 average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
 judged = average.model if average else model  # the model that is measured and kept
-bn_idx = bn_sample(train_idx, cfg.seed) if getattr(cfg, "precise_bn", False) else []
+bn_idx = (bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None)
+          if getattr(cfg, "precise_bn", False) else [])
 augment_generator = torch.Generator().manual_seed(cfg.seed + 1)
 cutmix_generator = torch.Generator().manual_seed(cfg.seed + 2)
 preset = PRESETS[cfg.augment]

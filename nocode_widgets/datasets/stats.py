@@ -64,6 +64,6 @@ def dataset_warnings(counts: dict) -> list[str]:
         big = max(counts, key=counts.get)
         little = min(counts, key=counts.get)
         out.append(f"The classes are imbalanced ({big!r} has {ratio:.1f}x as many pictures as {little!r}). "
-                   "Training balances them for you (weighted sampling, focal loss); adding pictures to the "
-                   "smaller classes helps most.")
+                   "Auto allows for it, and Train offers more ways to balance them (weighted sampling, focal "
+                   "loss); Results shows each class's own score. Adding pictures to the smaller classes helps most.")
     return out

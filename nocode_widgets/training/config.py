@@ -156,7 +156,9 @@ def auto_choices(f: Facts, batch_size: int | None = None) -> dict:
     if choice["mode"] == "fine-tune":  # the epoch cap as a budget of passes over the training pictures
         choice["epochs"] = budget_epochs(train_images, choice["batch_size"])
     imbalanced = f.imbalance >= 3
-    choice["sampler"] = "weighted" if imbalanced else "shuffle"
+    # Class-balanced batches repeat a small class's few pictures until they are learned by heart: the small CNN
+    # from scratch did better on imbalanced sets in the pictures' own proportions (BENCHMARKS.md, "Auto").
+    choice["sampler"] = "weighted" if imbalanced and choice["arch"] != SMALL_CNN else "shuffle"
     choice["label_smoothing"] = 0.1 if imbalanced else 0.0
     return choice
 

@@ -187,15 +187,17 @@ def settled(first_lr: float, last_lr: float, cfg: TrainConfig) -> bool:
     return cfg.schedule in ("none", None) or (last_lr < first_lr and last_lr <= 0.5 * cfg.lr)
 
 
-LEARNED = 0.99  # training accuracy at which a run has learned its training pictures
+LEARNED = 0.99  # training accuracy at which a run has learned its training pictures...
+LEARNED_GAP = 0.1  # ...with its validation F1 this close: weighted sampling repeats a small class's few pictures
+# until they are learned by heart while validation still rises (benchmarks/bench_recipe.py)
 CALM_EPOCHS = 2  # epochs without a higher validation F1 that end a run which has learned them
 
 
 class EarlyStop:
     """After each epoch: "go on", "stop", or "cool down" (the rate brought to zero over one more epoch, then
     "stop"). A run stops when `patience` epochs brought no better validation score and its rate has come down.
-    With `stop_when_learned`, a run that has learned its training pictures (LEARNED) and whose validation F1
-    has not risen for CALM_EPOCHS has nothing left to gain: it stops too, first cooling down if its rate is still high, so
+    With `stop_when_learned`, a run that has learned its training pictures (LEARNED, and its validation F1 within
+    LEARNED_GAP of them) and whose validation F1 has not risen for CALM_EPOCHS has nothing left to gain: it stops too, first cooling down if its rate is still high, so
     every run ends at a low rate (BENCHMARKS.md, "Auto end to end")."""
 
     def __init__(self, cfg: TrainConfig):
@@ -210,7 +212,8 @@ class EarlyStop:
         calm = settled(first_lr, last_lr, self.cfg)
         if self.cooling or (epoch - self.best_epoch >= self.cfg.patience and calm):
             return "stop"
-        if self.cfg.stop_when_learned and train_acc >= LEARNED and epoch - self.f1_epoch >= CALM_EPOCHS:
+        learned = train_acc >= LEARNED and val_f1 >= train_acc - LEARNED_GAP
+        if self.cfg.stop_when_learned and learned and epoch - self.f1_epoch >= CALM_EPOCHS:
             self.cooling = not calm
             return "cool down" if self.cooling else "stop"
         return "go on"
@@ -252,11 +255,19 @@ class WeightAverage:
 BN_PICTURES = 64  # training pictures the BatchNorm statistics are measured on (benchmarks/bench_recipe.py: as stable as 512)
 
 
-def bn_sample(train_idx: list[int], seed: int) -> list[int]:
-    """The training pictures `recompute_batchnorm` measures on: all, or a fixed seeded sample of BN_PICTURES."""
+def bn_sample(train_idx: list[int], seed: int, balanced_by: torch.Tensor | None = None) -> list[int]:
+    """The training pictures `recompute_batchnorm` measures on: all, or a fixed seeded sample of BN_PICTURES;
+    with `balanced_by` (the labels, when training batches are drawn class-balanced) drawn the same way, so the
+    statistics are those of the batches the model learned from."""
+    generator = torch.Generator().manual_seed(seed + 3)
+    if balanced_by is not None and len(train_idx):
+        y = balanced_by[torch.as_tensor(train_idx)]
+        weights = (1.0 / torch.bincount(y).float())[y]
+        pick = torch.multinomial(weights, BN_PICTURES, replacement=True, generator=generator)
+        return sorted(train_idx[i] for i in pick.tolist())
     if len(train_idx) <= BN_PICTURES:
         return list(train_idx)
-    pick = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed + 3))[:BN_PICTURES]
+    pick = torch.randperm(len(train_idx), generator=generator)[:BN_PICTURES]
     return sorted(train_idx[i] for i in pick.tolist())
 
 
@@ -312,7 +323,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     sched, per_batch = make_schedule(opt, cfg, len(batches))
     average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
     judged = average.model if average else model  # what is measured and kept
-    bn_idx = bn_sample(train_idx, cfg.seed) if cfg.precise_bn else []
+    bn_idx = bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None) if cfg.precise_bn else []
     ctx, scaler = autocast_for(device, cfg.amp)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     y_dev = labels.to(device)

@@ -158,11 +158,11 @@ def test_dataset_with_one_class_cannot_train(ws, alice):
     assert run.status == "failed" and "two classes" in run.error
 
 
-def test_imbalanced_dataset_gets_weighted_sampling(ws, alice):
+def test_imbalanced_dataset_gets_label_smoothing_in_its_own_proportions(ws, alice):
     from nocode_widgets import datasets as D
 
     ds = colour_dataset(ws, alice, classes=("red", "blue"), per_class=3)
     D.add_uploads(ws, alice, ds.id, "red", [D.ingest.UploadedFile(f"r{i}.jpg", picture(COLORS["red"], seed=500 + i))
                                              for i in range(12)])
     run = train(ws, alice, D.get_dataset(ws, alice, ds.id), epochs=1)
-    assert run.resolved["sampler"] == "weighted" and "balancing" in run.explanation
+    assert run.status == "done" and (run.resolved["sampler"], run.resolved["label_smoothing"]) == ("shuffle", 0.1)

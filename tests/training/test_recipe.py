@@ -117,6 +117,14 @@ def test_a_sample_of_a_large_training_set_measures_the_statistics():
     assert sample == bn_sample(list(range(0, 20000, 2)), seed=5)  # the same pictures every epoch
 
 
+def test_with_class_balanced_batches_the_statistics_are_measured_on_class_balanced_pictures():
+    labels = torch.tensor([0] * 200 + [1] * 40 + [2] * 12)
+    sample = bn_sample(list(range(252)), seed=0, balanced_by=labels)
+    counts = torch.bincount(labels[torch.as_tensor(sample)], minlength=3).tolist()
+    assert len(sample) == 64 and all(10 <= n <= 35 for n in counts), counts  # not 51 / 10 / 3
+    assert set(sample) <= set(range(252))
+
+
 def test_early_stopping_waits_until_the_rate_has_come_down():
     cfg = TrainConfig(lr=0.01, schedule="cosine")
     assert not settled(0.002, 0.01, cfg)  # warming up
