@@ -92,7 +92,7 @@ def run_summary(run: RunRecord) -> dict:
             "val_accuracy": run.metrics.get("val_accuracy"), "val_weighted_f1": run.metrics.get("val_weighted_f1"),
             "test_accuracy": run.metrics.get("test_accuracy"), "epochs_run": run.epochs_run,
             "best_epoch": run.best_epoch, "seconds": round(run.seconds, 1), "error": run.error or None,
-            "notice": run.notice or None, "created": run.created}
+            "stopped": run.stopped or None, "notice": run.notice or None, "created": run.created}
 
 
 def _train(args):
@@ -152,7 +152,7 @@ def _summary_text(run: RunRecord) -> str:
     m = run.metrics
     acc = (f"{m.get('split', 'validation')} accuracy {m['val_accuracy']:.1%}, weighted F1 {m['val_weighted_f1']:.3f}"
            if m.get("val_accuracy") is not None else "no metrics")
-    note = f"\nNote: {run.notice}" if run.notice else ""
+    note = "".join(f"\n{line}" for line in (run.ending, f"Note: {run.notice}" if run.notice else "") if line)
     if run.kind == "ensemble":
         return f"{run.id} ({run.name}): {acc}.\n{run.explanation}"
     return (f"{run.id} {run.status}: {acc} (best epoch {run.best_epoch} of {run.epochs_run}, "

@@ -121,7 +121,7 @@ class FitOutput:
     state: dict | None  # the kept weights on the CPU (None when no epoch finished)
     history: list[dict]
     best_epoch: int
-    stopped: str  # finished | early-stopped | cancelled
+    stopped: str  # finished | learned | early-stopped | cancelled
     metrics: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)  # evaluation.json; mistakes carry `picture`, their row in the job
     predictions: dict = field(default_factory=dict)  # per split: pictures (rows), labels, calibrated probabilities
@@ -328,8 +328,8 @@ def usage(model: nn.Module, device: torch.device, cfg: TrainConfig, train_pictur
 
 
 RESTART_SEED = 1000  # the initial weights of a second start: another seed, the same split and batches' data
-RESTARTED = ("The first start did not take off (training accuracy {acc:.0%} after {epochs} epochs, near chance), so "
-             "it started again from other initial weights; the curves show the second start.")
+RESTARTED = ("The first start did not take off (training accuracy {acc:.0%} after {epochs} epochs, where guessing "
+             "scores {chance:.0%}), so it started again from other initial weights; the curves show the second start.")
 
 
 def cpu_copy(state: dict) -> dict:
@@ -364,7 +364,7 @@ class Recorder:
             self._epoch(EpochStats(**payload["stats"]), payload["improved"], payload.get("weights"))
         elif kind == "restart":  # the curves start again; the checkpoint is replaced by the new start's first epoch
             (self.folder / "history.jsonl").unlink(missing_ok=True)
-            note = RESTARTED.format(acc=payload["train_acc"], epochs=payload["epochs"])
+            note = RESTARTED.format(acc=payload["train_acc"], epochs=payload["epochs"], chance=1 / len(self.job.classes))
             update_run(self.ws, self.run.id, epochs_run=0,
                        notice=" ".join(filter(None, [load_run(self.ws, self.run.id).notice, note])))
             self.started = time.time()
@@ -395,7 +395,7 @@ class Recorder:
             remove_tree_and_empty_parents(self.folder, ws.settings.data_dir)
             return
         finished = time.time()
-        summary = dict(epochs_run=len(out.history), best_epoch=out.best_epoch, finished=finished,
+        summary = dict(epochs_run=len(out.history), best_epoch=out.best_epoch, finished=finished, stopped=out.stopped,
                        seconds=finished - reporter.state["started"], device=out.device or self.run.device)
         if out.best_epoch == 0 or out.state is None:
             reporter.update(force=True, phase="cancelled")

@@ -53,7 +53,7 @@ class Callbacks:
 class FitResult:
     history: list[EpochStats] = field(default_factory=list)
     best_epoch: int = 0
-    stopped: str = "finished"  # finished | early-stopped | cancelled | stalled (restart_stalled: did not take off)
+    stopped: str = "finished"  # finished | learned | early-stopped | cancelled | stalled (did not take off)
 
 
 class Cancelled(Exception):
@@ -70,7 +70,8 @@ def stall_check_epoch(epochs: int) -> int:
 
 def stalled(train_acc: float, num_classes: int) -> bool:
     """Training accuracy still near chance (slow starters take off by mid-budget or not at all:
-    BENCHMARKS.md, "Auto end to end")."""
+    BENCHMARKS.md, "Auto end to end"). Chance is 1/k even on imbalanced pictures: there the learners pass the
+    biggest class's share only late, and measured against it they were started again in vain."""
     chance = 1 / max(num_classes, 1)
     return train_acc < chance + STALL_MARGIN * (1 - chance)
 
@@ -197,11 +198,13 @@ class EarlyStop:
     """After each epoch: "go on", "stop", or "cool down" (the rate brought to zero over one more epoch, then
     "stop"). A run stops when `patience` epochs brought no better validation score and its rate has come down.
     With `stop_when_learned`, a run that has learned its training pictures (LEARNED, and its validation F1 within
-    LEARNED_GAP of them) and whose validation F1 has not risen for CALM_EPOCHS has nothing left to gain: it stops too, first cooling down if its rate is still high, so
-    every run ends at a low rate (BENCHMARKS.md, "Auto end to end")."""
+    LEARNED_GAP of them) and whose validation F1 has not risen for CALM_EPOCHS has nothing left to gain: it
+    stops too, first cooling down if its rate is still high, so every run ends at a low rate (BENCHMARKS.md,
+    "Auto end to end")."""
 
     def __init__(self, cfg: TrainConfig):
         self.cfg, self.best_epoch, self.best_f1, self.f1_epoch, self.cooling = cfg, 0, -1.0, 0, False
+        self.reason = ""  # once it said "stop": "learned" or "early-stopped" (no better score for `patience`)
 
     def after(self, epoch: int, val_f1: float, train_acc: float, improved: bool, first_lr: float,
               last_lr: float) -> str:
@@ -210,11 +213,14 @@ class EarlyStop:
         if val_f1 > self.best_f1 + 1e-9:
             self.best_f1, self.f1_epoch = val_f1, epoch
         calm = settled(first_lr, last_lr, self.cfg)
-        if self.cooling or (epoch - self.best_epoch >= self.cfg.patience and calm):
+        if self.cooling:
+            return "stop"
+        if epoch - self.best_epoch >= self.cfg.patience and calm:
+            self.reason = "early-stopped"
             return "stop"
         learned = train_acc >= LEARNED and val_f1 >= train_acc - LEARNED_GAP
         if self.cfg.stop_when_learned and learned and epoch - self.f1_epoch >= CALM_EPOCHS:
-            self.cooling = not calm
+            self.cooling, self.reason = not calm, "learned"
             return "cool down" if self.cooling else "stop"
         return "go on"
 
@@ -252,7 +258,7 @@ class WeightAverage:
         torch._foreach_lerp_(mine, theirs, 1 - decay)
 
 
-BN_PICTURES = 64  # training pictures the BatchNorm statistics are measured on (benchmarks/bench_recipe.py: as stable as 512)
+BN_PICTURES = 64  # training pictures the BatchNorm statistics are measured on (bench_recipe.py: as stable as 512)
 
 
 def bn_sample(train_idx: list[int], seed: int, balanced_by: torch.Tensor | None = None) -> list[int]:
@@ -359,7 +365,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
                 break
             decision = stopping.after(epoch, stats.val_f1, stats.train_acc, improved, first_lr, lr)
             if decision == "stop":
-                result.stopped = "early-stopped"
+                result.stopped = stopping.reason
                 break
             if decision == "cool down":
                 sched, per_batch = CoolDown(opt, len(batches)), True

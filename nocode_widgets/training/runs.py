@@ -60,6 +60,7 @@ class RunRecord:
     members: list = field(default_factory=list)  # an ensemble's run ids
     study: str = ""  # the study (or bagging) it belongs to (studies.py)
     name: str = ""  # an ensemble's name, given by its owner
+    stopped: str = ""  # why training ended: finished | learned | early-stopped | cancelled (fit.FitResult)
 
     @property
     def is_active(self) -> bool:
@@ -74,6 +75,18 @@ class RunRecord:
     def usable(self) -> bool:
         """Has weights to predict with."""
         return self.status in ("done", "cancelled", "interrupted") and self.best_epoch > 0
+
+    @property
+    def ending(self) -> str:
+        """Why a run that ended early ended, in one plain sentence ("" when it used its whole budget)."""
+        cap = (self.resolved or {}).get("epochs") or 0
+        of = f"{self.epochs_run} of {cap} epochs" if cap else f"{self.epochs_run} epochs"
+        if self.stopped == "learned":
+            return f"It stopped after {of}: it had learned its training pictures and its score had stopped rising."
+        if self.stopped == "early-stopped":
+            patience = (self.resolved or {}).get("patience")
+            return f"It stopped after {of}: its score had not improved for {patience} epochs."
+        return ""
 
     def to_json(self) -> dict:
         return asdict(self)

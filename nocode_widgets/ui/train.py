@@ -293,5 +293,5 @@ def finished_line(run) -> str:
              f"<b>{m['val_weighted_f1']:.3f}</b> "
              f"(measured on pictures the model did not learn from)") if m.get("val_accuracy") is not None else ""
     word = "Finished" if run.status == "done" else "Cancelled"
-    notice = f"<br><small>{esc(run.notice)}</small>" if run.notice else ""
+    notice = "".join(f"<br><small>{esc(line)}</small>" for line in (run.ending, run.notice) if line)
     return f"<b>{word}</b>: {score}. See Results for the details.{notice}"

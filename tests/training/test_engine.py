@@ -166,3 +166,13 @@ def test_imbalanced_dataset_gets_label_smoothing_in_its_own_proportions(ws, alic
                                              for i in range(12)])
     run = train(ws, alice, D.get_dataset(ws, alice, ds.id), epochs=1)
     assert run.status == "done" and (run.resolved["sampler"], run.resolved["label_smoothing"]) == ("shuffle", 0.1)
+
+
+def test_a_run_that_learned_its_pictures_early_ends_and_says_why(ws, alice):
+    from nocode_widgets.ui.train import finished_line
+
+    run = train(ws, alice, colour_dataset(ws, alice, per_class=10), epochs=15, patience=None)  # patience left to Auto
+    assert run.status == "done" and run.stopped == "learned" and run.epochs_run < 15
+    assert run.ending == (f"It stopped after {run.epochs_run} of 15 epochs: it had learned its training pictures "
+                          "and its score had stopped rising.")
+    assert run.ending in finished_line(run)

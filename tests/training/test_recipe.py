@@ -187,7 +187,7 @@ def test_an_easy_run_ends_before_its_budget_at_a_low_rate():
                       precise_bn=True, amp=False, stop_when_learned=True)
     result = fit(zoo.build_model("small_cnn", 2), feed, labels, list(range(30)), list(range(30, 40)), cfg,
                  torch.device("cpu"))
-    assert result.stopped == "early-stopped" and len(result.history) < 10
+    assert result.stopped == "learned" and len(result.history) < 10
     assert result.history[-1].lr <= 0.5 * cfg.lr and result.history[-1].val_acc == 1.0
 
 
@@ -244,6 +244,7 @@ def test_a_run_that_has_not_taken_off_by_mid_budget_starts_again_once_and_says_s
     stuck = train(ws, alice, ds, arch="small_cnn", lr=1e-7, epochs=6, patience=6, restart_stalled=True)
     history = read_history(run_folder(ws, stuck))
     assert stuck.status == "done" and "did not take off" in stuck.notice and "started again" in stuck.notice
+    assert "where guessing scores 33%" in stuck.notice
     assert [h["epoch"] for h in history] == list(range(1, 7))  # the curves of the second start only
     assert stuck.best_epoch >= 1 and stuck.epochs_run == 6
     learning = train(ws, alice, ds, arch="small_cnn", epochs=6, patience=6, restart_stalled=True)
