@@ -364,7 +364,8 @@ class Recorder:
             self._epoch(EpochStats(**payload["stats"]), payload["improved"], payload.get("weights"))
         elif kind == "restart":  # the curves start again; the checkpoint is replaced by the new start's first epoch
             (self.folder / "history.jsonl").unlink(missing_ok=True)
-            note = RESTARTED.format(acc=payload["train_acc"], epochs=payload["epochs"], chance=1 / len(self.job.classes))
+            note = RESTARTED.format(acc=payload["train_acc"], epochs=payload["epochs"],
+                                    chance=1 / len(self.job.classes))
             update_run(self.ws, self.run.id, epochs_run=0,
                        notice=" ".join(filter(None, [load_run(self.ws, self.run.id).notice, note])))
             self.started = time.time()
