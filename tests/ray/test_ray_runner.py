@@ -49,7 +49,10 @@ def test_a_run_fits_on_ray_with_live_progress_and_the_files_of_a_local_run(on_ra
     assert done.epochs_run >= 1 and 0 <= done.metrics["val_accuracy"] <= 1 and done.export["ok"]
     assert "hand-over to the fitter" in done.timings and "training" in done.timings
 
-    local_ws = make_workspace(ws.settings.data_dir)  # same data, the local runner
+    # the same data with the local runner, in this process, once the Ray run's worker is gone (on its way out it
+    # moves the queue, which would take a run trained here, by no worker process, for one whose worker vanished)
+    wait_for(lambda: not jobs.RUNNER.is_alive(done), timeout=60, what="the Ray run's worker to exit")
+    local_ws = make_workspace(ws.settings.data_dir)
     local = execute_run(local_ws, create_run(local_ws, alice, ds, {**SMALL, "epochs": 4, "patience": 4}).id)
     assert local.status == "done" and not local.remote
     assert files(run_folder(ws, done)) == files(run_folder(ws, local))
