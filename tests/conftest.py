@@ -37,7 +37,30 @@ def empty_torch_cache(tmp_path_factory):
 
 def make_workspace(path: Path, **changes) -> Workspace:
     settings = Settings(data_dir=path, **{**FAST_HASH, **changes})
+    seed_device_record(path)
     return Workspace.open(settings=settings)
+
+
+_DEVICE_RECORD: dict = {}
+
+
+def seed_device_record(data_dir: Path) -> None:
+    """Give a new data folder this machine's device record (`training.facts.device_facts`), as a folder
+    probed before would have it. The probe (a subprocess importing torch and torchvision, about 5 s here)
+    runs for real once per test session instead of at every new folder's first Train panel. A test that
+    changes what the record is keyed on (TORCH_HOME, CUDA_VISIBLE_DEVICES) gets a fresh probe: the key
+    no longer matches."""
+    import tempfile
+
+    from nocode_widgets.files import write_json_atomic
+    from nocode_widgets.training import facts
+
+    if not _DEVICE_RECORD:
+        with tempfile.TemporaryDirectory() as scratch:
+            probed = Workspace.open(settings=Settings(data_dir=Path(scratch) / "data", **FAST_HASH))
+            _DEVICE_RECORD.update(facts.device_facts(probed))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(data_dir / "device.json", _DEVICE_RECORD)
 
 
 @pytest.fixture

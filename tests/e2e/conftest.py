@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOCODE, REPO, cli_env, free_port
+from tests.conftest import NOCODE, REPO, cli_env, free_port, seed_device_record
 
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -45,6 +45,7 @@ def server():
 def voila_server(data_dir, log=subprocess.DEVNULL, **env):
     """`nocode serve` on a free port (NOCODE_* extras in `env`); yields its URL, stops it after."""
     port = free_port()
+    seed_device_record(data_dir)
     with jupyter_server([*NOCODE, "serve", "--port", str(port)], port, cli_env(data_dir, **env), log) as url:
         yield url
 

@@ -19,9 +19,11 @@ def trained(tmp_path_factory):
 
 
 @pytest.fixture
-def hub(tmp_path):
-    """An empty torch cache of the test's own."""
+def hub(tmp_path, monkeypatch):
+    """An empty torch cache of the test's own: for this process and, through TORCH_HOME, for the processes it
+    starts (TORCH_HOME is also part of the key of a data folder's device record, so the record is probed again)."""
     old = torch.hub.get_dir()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.hub.set_dir(str(tmp_path / "hub"))
     yield tmp_path / "hub"
     torch.hub.set_dir(old)
