@@ -65,7 +65,7 @@ def main() -> None:
     rows = [{"setting": "plain torchvision loop (fp32, batch 32)", "seconds": baseline, "pictures/s": n / baseline,
              "ratio": 1.0}]
     chosen = feature_settings(cpu)
-    for batch, cl, bf16 in ((64, False, False), (64, True, False), (32, True, True), (64, True, True),
+    for batch, cl, bf16 in ((64, False, False), (64, True, False), (16, True, True), (32, True, True), (64, True, True),
                             (128, True, True)):
         if bf16 and not chosen["bf16_possible"]:
             continue
