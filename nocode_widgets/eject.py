@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from .datasets import dataset_folder, get_dataset, read_manifest
 from .errors import NocodeError
 from .files import read_json, write_atomic
-from .training.config import MIN_STEPS_PER_EPOCH
+from .training.config import MIN_STEPS_PER_EPOCH, TrainConfig
 from .training.runs import get_run, run_folder
 from .workspace import Workspace
 
@@ -63,7 +63,9 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
                           "reproduced exactly.")
     listed = {part: [(entries[h].file, classes.index(entries[h].label)) for h in split.get(part, [])]
               for part in ("train", "val")}
-    settings = {k: cfg[k] for k in sorted(cfg)}
+    # every field the training loop reads: a run trained before a field existed gets its default (the old behaviour)
+    full = TrainConfig.from_json(cfg).to_json()
+    settings = {k: full[k] for k in sorted(full)}
     cells = [
         new_markdown_cell(
             f"# {run.dataset_name}: {card['arch']} in plain PyTorch\n\n"
@@ -183,8 +185,7 @@ opt = make_optimizer(model, cfg)
 sched, per_batch = make_schedule(opt, cfg, len(batches))
 average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
 judged = average.model if average else model  # the model that is measured and kept
-bn_idx = (bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None)
-          if getattr(cfg, "precise_bn", False) else [])
+bn_idx = bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None) if cfg.precise_bn else []
 augment_generator = torch.Generator().manual_seed(cfg.seed + 1)
 cutmix_generator = torch.Generator().manual_seed(cfg.seed + 2)
 preset = PRESETS[cfg.augment]

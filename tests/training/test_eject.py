@@ -31,3 +31,20 @@ def test_a_run_that_never_trained_cannot_be_ejected(ws, alice):
     run = create_run(ws, alice, ds, {})
     with pytest.raises(NocodeError, match="nothing to turn into code"):
         notebook_for(ws, alice, run.id)
+
+
+def test_a_run_saved_before_a_setting_existed_gets_its_default_in_the_notebook(ws, alice):
+    from nocode_widgets.training.runs import load_run, update_run
+
+    ds = colour_dataset(ws, alice)
+    run = train(ws, alice, ds)
+    older = {k: v for k, v in run.resolved.items() if k not in ("precise_bn", "stop_when_learned")}
+    update_run(ws, run.id, resolved=older)  # as stored by a version that had neither field
+    assert "precise_bn" not in load_run(ws, run.id).resolved
+    nb = notebook_for(ws, alice, run.id)
+    settings = next(c.source for c in nb.cells if c.cell_type == "code" and c.source.startswith("SETTINGS = "))
+    scope: dict = {}
+    exec(settings.replace("cfg = SimpleNamespace", "from types import SimpleNamespace\ncfg = SimpleNamespace"), scope)
+    cfg = scope["cfg"]
+    assert cfg.precise_bn is None and cfg.stop_when_learned is None  # off, as that run trained
+    assert cfg.epochs == run.resolved["epochs"] and cfg.lr == run.resolved["lr"]
