@@ -26,6 +26,7 @@ from .guard import start_thread
 from .study import CompareSection
 
 AUTO = "auto"
+STOPPING = "Stopping after the current batch…"
 
 
 def _seconds(s: float | None) -> str:
@@ -41,6 +42,7 @@ class TrainPanel(SessionPanel):
         self.on_finished = on_finished or (lambda run: None)
         self.work, self.message = Background(), Message()
         self.run_id: str | None = None
+        self._stopping: str | None = None  # the run the user asked to cancel: its status says so until it ends
         self._showing = False  # filling the fields with Auto's choices (no re-planning meanwhile)
         self._watcher: threading.Thread | None = None
         self.dataset = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
@@ -198,11 +200,13 @@ class TrainPanel(SessionPanel):
             self.watch(run.id)
         self.work.run(self.start_button, self.message, work, threaded=False)
 
+    @serialized  # with the watcher's updates: a queued run is cancelled at once and its watcher may be quicker
     def _cancel(self, _=None) -> None:
         def work():
             if self.run_id:
-                jobs.cancel(self.ws, self.user, self.run_id)
-                self.status.value = "Stopping after the current batch…"
+                self._stopping = self.run_id
+                if jobs.cancel(self.ws, self.user, self.run_id).is_active:
+                    self.status.value = STOPPING
         report_errors(self.message, work)
 
     def watch(self, run_id: str) -> None:
@@ -252,6 +256,8 @@ class TrainPanel(SessionPanel):
             self.status.value = "Waiting for another training run to finish…"
         elif run.status == "running" and p.phase != "training":
             self.status.value = f"{esc(p.phase.capitalize())}…"
+        elif run.status == "running" and run.id == self._stopping:
+            self.status.value = STOPPING
         elif run.status == "running":
             remaining = f", at most {_seconds(p.remaining_max)} left (usually less: it stops when it stops improving)" \
                 if p.remaining_max is not None else ""

@@ -3,6 +3,7 @@ FileUpload.set_state in the shape ipywidgets 8 sends (7.x is covered by the ipyw
 
 import io
 import re
+import time
 
 import ipywidgets as w
 import pytest
@@ -175,6 +176,25 @@ def test_reopening_the_app_shows_a_running_run_live(ws, alice):
     panel.cancel_button.click()
     panel.wait()
     assert "Cancelled" in panel.status.value or "Finished" in panel.status.value
+
+
+def test_cancelling_a_waiting_run_ends_on_cancelled_even_when_the_watcher_sees_it_first(ws, alice, monkeypatch):
+    ds = colour_dataset(ws, alice)
+    first = jobs.submit(ws, alice, ds.id, {"epochs": 200, "patience": 200, "image_size": 32})
+    second = jobs.submit(ws, alice, ds.id, QUICK)  # waits behind the first: cancelled at once
+    panel = TrainPanel(ws, alice, poll_interval=0.05)
+    panel.watch(second.id)
+    cancel = jobs.cancel
+
+    def slow_click(*args):  # the click's thread is slower than the watcher's next look at the folder
+        run = cancel(*args)
+        time.sleep(1)
+        return run
+    monkeypatch.setattr(jobs, "cancel", slow_click)
+    panel.cancel_button.click()
+    panel.wait()
+    assert "Cancelled" in panel.status.value, panel.status.value
+    jobs.cancel(ws, alice, first.id)
 
 
 def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice):
