@@ -3,7 +3,9 @@ parameters so that tests creating many accounts stay fast."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -33,6 +35,30 @@ def empty_torch_cache(tmp_path_factory):
         os.environ.pop("TORCH_HOME", None)
     else:
         os.environ["TORCH_HOME"] = old_env
+
+
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test():
+    """A training worker this test started and left running (a long run a test ended without cancelling,
+    or one that failed before it could) is ended, so it does not train on beside the tests after it."""
+    yield
+    for pid in _worker_children():
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)  # workers lead their own process group
+
+
+def _worker_children() -> list[int]:
+    me, found = os.getpid(), []
+    for entry in (Path("/proc").iterdir() if Path("/proc").is_dir() else ()):
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == me and b"nocode_widgets.training.worker" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def make_workspace(path: Path, **changes) -> Workspace:

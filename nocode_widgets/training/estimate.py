@@ -12,6 +12,7 @@ import time
 import torch
 
 from .. import zoo
+from . import optimizers
 from .config import TrainConfig
 from .fit import ImageFeeder, autocast_for, make_optimizer, pick_device, set_cpu_threads
 
@@ -25,7 +26,7 @@ def measure(cfg: TrainConfig, images: int, train_images: int, steps: int = 3) ->
     batch = min(cfg.batch_size, max(2, train_images))
     cache = torch.randint(0, 255, (batch, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8)
     feed = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, device, cfg.augment, cfg.channels_last)
-    opt = make_optimizer(model, cfg)
+    opt = make_optimizer(model, cfg, optimizers)
     ctx, _ = autocast_for(device, cfg.amp)
     idx, y = torch.arange(batch), torch.zeros(batch, dtype=torch.long, device=device)
     model.train()

@@ -20,6 +20,7 @@ from torch import nn
 from ..errors import TrainingError
 from ..evaluate import weighted_f1
 from ..preprocess import normalize_batch
+from . import optimizers
 from .augment import PRESETS, augment
 from .config import MIN_STEPS_PER_EPOCH, TrainConfig
 from .data import Batches
@@ -157,13 +158,15 @@ def autocast_for(device: torch.device, enabled: bool):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, cfg: TrainConfig, rules=torch.optim) -> torch.optim.Optimizer:
+    """The run's optimizer. The app passes `training.optimizers` for `rules`: torch.optim's update rules
+    without the 2 s import of torch._dynamo that torch.optim's own classes cost each process."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+        return rules.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamax":
-        return torch.optim.Adamax(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return rules.Adamax(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return rules.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def make_schedule(opt, cfg: TrainConfig, steps_per_epoch: int):
@@ -325,7 +328,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     eval_loss = nn.CrossEntropyLoss()
     batches = Batches(train_idx, labels, cfg.batch_size, shuffle=True, weighted=cfg.sampler == "weighted",
                       seed=cfg.seed, drop_last=len(train_idx) > cfg.batch_size, min_batches=MIN_STEPS_PER_EPOCH)
-    opt = make_optimizer(model, cfg)
+    opt = make_optimizer(model, cfg, optimizers)
     sched, per_batch = make_schedule(opt, cfg, len(batches))
     average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
     judged = average.model if average else model  # what is measured and kept
