@@ -28,7 +28,7 @@ NOT_ON_COLAB = re.compile(r"^(ipywidgets|widgetsnbextension|jupyterlab_widgets|n
 def colab_like(root: Path) -> Path:
     """A fresh venv whose preinstalled packages are this environment's (torch included) minus ipywidgets 8 and
     this project, plus ipywidgets 7.7.1; returns its python."""
-    venv.EnvBuilder(with_pip=True).create(root / "venv")
+    venv.EnvBuilder(with_pip=False).create(root / "venv")  # pip comes preinstalled, as on Colab (ensurepip: 7 s)
     python = root / "venv" / "bin" / "python"
     preinstalled = root / "preinstalled"
     preinstalled.mkdir()
