@@ -57,6 +57,15 @@ class _Rule(torch.optim.Optimizer):
             state["step"] = state.get("step", 0) + 1
         return [state["step"] for state in states]
 
+    def _moments(self, params: list, states: list, second: str) -> tuple[list[int], list, list]:
+        """Each parameter's step count (this step included), its first moment and its `second` buffer
+        (both made at its first step)."""
+        for p, state in zip(params, states):
+            if "exp_avg" not in state:
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state[second] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return self._count(states), [s["exp_avg"] for s in states], [s[second] for s in states]
+
 
 class AdamW(_Rule):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
@@ -64,12 +73,7 @@ class AdamW(_Rule):
 
     def _update(self, group, params, grads, states):
         lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        for p, state in zip(params, states):
-            if "exp_avg" not in state:
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        steps = self._count(states)
-        exp_avgs, exp_avg_sqs = [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states]
+        steps, exp_avgs, exp_avg_sqs = self._moments(params, states, "exp_avg_sq")
         if decay != 0:
             torch._foreach_mul_(params, 1 - lr * decay)
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
@@ -109,12 +113,7 @@ class Adamax(_Rule):
 
     def _update(self, group, params, grads, states):
         lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        for p, state in zip(params, states):
-            if "exp_avg" not in state:
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_inf"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        steps = self._count(states)
-        exp_avgs, exp_infs = [s["exp_avg"] for s in states], [s["exp_inf"] for s in states]
+        steps, exp_avgs, exp_infs = self._moments(params, states, "exp_inf")
         if decay != 0:
             grads = torch._foreach_add(grads, params, alpha=decay)
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
