@@ -1,8 +1,8 @@
 """The three update rules a run can use — AdamW, SGD with Nesterov momentum, Adamax — computed as
 torch.optim computes them (its multi-tensor `_foreach` path, step for step), without torch.optim's
 Optimizer methods: each of those imports torch._dynamo on first use, for torch.compile, which no run
-uses. That import is 2.1 s on the 2-core machine, a third of a small run's time (BENCHMARKS.md, "Fixed
-overhead of a small run"); it is paid by every worker process and every Ray actor.
+uses. That import is 2.1 s on the 2-core machine, a third of a small run's time (BENCHMARKS.md, "Where
+the seconds of a small run go"); it is paid by every worker process and every Ray actor.
 
 The classes subclass torch.optim.Optimizer, so torch's learning-rate schedulers and the CUDA grad scaler
 drive them as they drive torch's own; they take the arguments `fit.make_optimizer` gives torch's (the

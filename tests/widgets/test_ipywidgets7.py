@@ -24,7 +24,7 @@ def test_panels_pass_under_ipywidgets_7_7():
                           # the same widget kinds as the rest; their worker processes and the owner checks
                           # behind crafted ids (plain Python) are proven once, under 8
                           "-k", "not check_my_labels and not confusion_cell and not test_panel_predicts and not "
-                                "live_camera and not explains_auto and not crafted_run_id and not cancelling_a_waiting"], env=env, capture_output=True, text=True, cwd=REPO,
-                         timeout=900)
+                                "live_camera and not explains_auto and not crafted_run_id and not cancelling_a_waiting"],
+                         env=env, capture_output=True, text=True, cwd=REPO, timeout=900)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout
