@@ -14,6 +14,7 @@ import pytest
 
 from nocode_widgets.config import Settings
 from nocode_widgets.workspace import Workspace
+from tests.processes import processes
 
 REPO = Path(__file__).resolve().parent.parent
 # Cheap password hashing, and never a download of pretrained weights (tests make their own files).
@@ -48,17 +49,9 @@ def no_worker_outlives_its_test():
 
 
 def _worker_children() -> list[int]:
-    me, found = os.getpid(), []
-    for entry in (Path("/proc").iterdir() if Path("/proc").is_dir() else ()):
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if ppid == me and b"nocode_widgets.training.worker" in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
+    me = os.getpid()
+    return [pid for pid, stat, cmdline in processes()
+            if int(stat[1]) == me and b"nocode_widgets.training.worker" in cmdline]
 
 
 def make_workspace(path: Path, **changes) -> Workspace:

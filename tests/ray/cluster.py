@@ -16,6 +16,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.processes import processes
+
 RAY = str(Path(sys.executable).with_name("ray"))
 NOCODE = [sys.executable, "-m", "nocode_widgets"]
 
@@ -35,15 +37,7 @@ def listening(port: int) -> bool:
 
 
 def session_processes(sid: int) -> list[int]:
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":  # after the name: state, ppid, pgrp, session
-            pids.append(int(pid))
-    return pids
+    return [pid for pid, stat, _ in processes() if int(stat[3]) == sid]  # after the name: state, ppid, pgrp, session
 
 
 def stop_session(sid: int, grace: float = 1.0) -> None:

@@ -16,6 +16,7 @@ from nocode_widgets.training.engine import execute_run
 from nocode_widgets.training.queue import schedule
 from nocode_widgets.training.runs import create_run, load_run, read_history, run_folder, transition, update_run
 from tests.conftest import at_once, make_workspace
+from tests.processes import processes
 from tests.training.helpers import TINY, colour_dataset
 from tests.training.test_jobs import LONG, final, wait_for
 
@@ -32,16 +33,7 @@ class SleeperRunner(jobs.LocalProcessRunner):
 
 
 def worker_processes(run_ids) -> int:
-    alive = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
-            state = open(f"/proc/{pid}/stat", "rb").read().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != b"Z" and any(r.encode() in cmd for r in run_ids):
-            alive += 1
-    return alive
+    return sum(1 for _, _, cmdline in processes() if any(r.encode() in cmdline for r in run_ids))
 
 
 def test_twenty_clicks_on_start_queue_three_runs_and_start_one_process(ws, alice):
