@@ -15,6 +15,7 @@ from pathlib import Path
 from . import portable
 from .errors import NocodeError
 from .files import read_json, write_atomic
+from .markdown import md_json, md_text
 from .predict import export_ok
 from .training.runs import RunRecord, get_run, read_evaluation, run_folder
 from .workspace import Workspace
@@ -79,13 +80,14 @@ def write_bundle(ws: Workspace, user, run_id: str, out: Path) -> tuple[Bundle, P
 def model_card(run: RunRecord, card: dict, evaluation: dict, split: dict) -> str:
     cfg = run.resolved or run.config
     val = next(iter(evaluation.values()), {})
-    parts = [f"# Model card: {run.dataset_name} ({card['arch']})", "",
+    name, classes = md_text(run.dataset_name), [md_text(c) for c in card["classes"]]  # typed by a person
+    parts = [f"# Model card: {name} ({card['arch']})", "",
              "## What it does",
-             f"Sorts a picture into one of {len(card['classes'])} classes: {', '.join(card['classes'])}. "
+             f"Sorts a picture into one of {len(classes)} classes: {', '.join(classes)}. "
              "It was trained with nocode_widgets on the pictures of one person's dataset; it only knows these "
              "classes and answers one of them for any picture, even one that belongs to none.", "",
              "## What it was trained on",
-             f"Dataset *{run.dataset_name}* (version {run.dataset_version}): "
+             f"Dataset *{name}* (version {run.dataset_version}): "
              + ", ".join(f"{len(v)} pictures for {k if k != 'val' else 'validation'}" for k, v in split.items() if v)
              + ". The validation pictures were never learned from and never augmented.", ""]
     if val:
@@ -93,15 +95,15 @@ def model_card(run: RunRecord, card: dict, evaluation: dict, split: dict) -> str
                   f"Accuracy {val['accuracy']:.1%}, weighted F1 {val['weighted_f1']:.3f}, macro F1 {val['macro_f1']:.3f} "
                   f"on {val['count']} pictures.", "",
                   "| class | precision | recall | F1 | pictures |", "|---|---|---|---|---|"]
-        parts += [f"| {c['label']} | {c['precision']:.2f} | {c['recall']:.2f} | {c['f1']:.2f} | {c['support']} |"
+        parts += [f"| {md_text(c['label'])} | {c['precision']:.2f} | {c['recall']:.2f} | {c['f1']:.2f} | {c['support']} |"
                   for c in val["per_class"]]
         parts += ["", "Confusion matrix (rows: the true class, columns: what the model said):", "",
-                  "| true \\ said | " + " | ".join(card["classes"]) + " |", "|---" * (len(card["classes"]) + 1) + "|"]
-        parts += [f"| {card['classes'][i]} | " + " | ".join(str(n) for n in row) + " |" for i, row in enumerate(val["confusion"])]
+                  "| true \\ said | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
+        parts += [f"| {classes[i]} | " + " | ".join(str(n) for n in row) + " |" for i, row in enumerate(val["confusion"])]
         parts.append("")
     export = run.export
     if run.kind == "ensemble":
-        parts += ["## The exported models", f"{run.explanation} Each member is in `members/<n>/` (its `model.onnx` "
+        parts += ["## The exported models", f"{md_text(run.explanation)} Each member is in `members/<n>/` (its `model.onnx` "
                   "passed its own parity check against the trained model); `predict.py` runs them all and averages "
                   "their calibrated probabilities with the weights in `model.json`.", ""]
     else:
@@ -113,13 +115,13 @@ def model_card(run: RunRecord, card: dict, evaluation: dict, split: dict) -> str
               "- Small datasets give optimistic or noisy figures; test it on new pictures of your own before relying on it.",
               "- Pictures unlike the training ones (other cameras, lighting, backgrounds) can be misjudged with high confidence.",
               "- Do not use it for decisions about people, health or safety.", "",
-              "## Settings used", "```json", json.dumps(cfg, indent=1, sort_keys=True), "```", ""]
+              "## Settings used", "```json", md_json(cfg), "```", ""]
     return "\n".join(parts)
 
 
 def readme(card: dict) -> str:
     return "\n".join([
-        f"# {card['arch']} classifier: {', '.join(card['classes'])}", "",
+        f"# {card['arch']} classifier: {', '.join(md_text(c) for c in card['classes'])}", "",
         "Needs Python 3.9+ and three packages: `pip install onnxruntime numpy pillow`", "",
         "```bash", "python predict.py picture.jpg another.png        # label and probabilities per file",
         "python predict.py pictures/*.jpg --json           # the same as JSON", "```", "",

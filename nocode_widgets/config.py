@@ -42,6 +42,7 @@ class Settings:
     session_idle_minutes: float = 60.0  # a page with no action this long signs out
     remember_days: float = 14.0  # "keep me signed in on this device" lasts this long
     max_pages: int = 64  # page kernels one server runs at once; more get "the server is full"
+    max_helper_processes: int = 2  # heat maps, estimates and label checks running at once on the machine
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
     # Training.

@@ -16,7 +16,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from .datasets import dataset_folder, get_dataset, read_manifest
 from .errors import NocodeError
-from .files import read_json, write_atomic
+from .files import read_json, safe_file_name, write_atomic
+from .markdown import md_text
 from .training.config import MIN_STEPS_PER_EPOCH, TrainConfig
 from .training.runs import get_run, run_folder
 from .workspace import Workspace
@@ -68,7 +69,7 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
     settings = {k: full[k] for k in sorted(full)}
     cells = [
         new_markdown_cell(
-            f"# {run.dataset_name}: {card['arch']} in plain PyTorch\n\n"
+            f"# {md_text(run.dataset_name)}: {card['arch']} in plain PyTorch\n\n"
             f"This notebook reproduces run `{run.id}` of the no-code app step by step, with only PyTorch, torchvision, "
             "NumPy and Pillow. Run the cells in order. The app measured a validation accuracy of "
             f"**{run.metrics.get('val_accuracy', 0):.1%}**; this notebook should land within a couple of points "
@@ -141,7 +142,7 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
 def notebook_file(ws: Workspace, user, run_id: str) -> tuple[str, bytes]:
     """(file name, .ipynb bytes): what `nocode export --notebook` writes and the page downloads."""
     run = get_run(ws, user, run_id)
-    name = f"{run.dataset_name}-{run.id[-6:]}.ipynb".replace(" ", "-")
+    name = f"{safe_file_name(run.dataset_name, 'model')}-{run.id[-6:]}.ipynb"  # a name never becomes a path
     return name, nbformat.writes(notebook_for(ws, user, run_id)).encode()
 
 

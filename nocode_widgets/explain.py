@@ -16,12 +16,15 @@ from pathlib import Path
 from .errors import NocodeError
 from .files import read_json, write_atomic, write_json_atomic
 from .predict import NO_MODEL
+from .quota import reserved
+from .slots import helper_slot
 from .training.runs import get_run, run_folder
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 MAX_PICTURES = 48  # per request: the worker takes about 0.1-1 s per picture on a CPU
+MAP_BYTES = 512 * 1024  # at most, a heat map's PNG (512 px) and its JSON
 TIMEOUT_S = 300
 
 
@@ -58,8 +61,9 @@ def explain(ws: Workspace, user, run_id: str, pictures: list[tuple[str, bytes]],
     cache = folder / "explain"
     keys = [hashlib.sha256(raw + b"\0" + (t or "").encode()).hexdigest()[:24] for (_, raw), t in zip(pictures, targets)]
     missing = [i for i, k in enumerate(keys) if not ((cache / f"{k}.json").exists() and (cache / f"{k}.png").exists())]
-    if missing:
-        _compute(ws, folder, cache, [(pictures[i][1], targets[i], keys[i]) for i in missing])
+    if missing:  # the maps count in the owner's space: reserved first, refused when it is full
+        with reserved(ws, run.owner, len(missing) * MAP_BYTES), helper_slot(ws, "heat maps, estimates and label checks"):
+            _compute(ws, folder, cache, [(pictures[i][1], targets[i], keys[i]) for i in missing])
     out = []
     for (name, _), key in zip(pictures, keys):
         meta = read_json(cache / f"{key}.json") or {"error": "No heat map could be made for this picture."}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -66,3 +67,22 @@ def sweep_stale_temp_files(folder: Path, max_age_s: float = 3600.0) -> int:
         except OSError:
             continue
     return removed
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (whoever's it is)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def safe_file_name(name: str, fallback: str = "file", max_length: int = 80) -> str:
+    """`name` as one plain file name: letters (any script), digits, `.`, `-` and `_` only, no leading dot,
+    at most `max_length` characters; `fallback` when nothing is left. A name a person typed never becomes
+    a path (`../x`, `/etc/x`, `a/b`)."""
+    cleaned = re.sub(r"[^\w.-]+", "-", str(name)).strip(".-_ ")[:max_length].rstrip(".-_ ")
+    return cleaned or fallback

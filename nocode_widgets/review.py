@@ -31,6 +31,7 @@ from filelock import FileLock, Timeout
 from .datasets import dataset_folder, delete_images, get_own_dataset, relabel_images
 from .errors import DatasetError, NocodeError
 from .files import read_json, write_json_atomic
+from .slots import helper_slot
 from .workspace import Workspace
 
 FOLDS = (3, 4, 5)
@@ -111,37 +112,17 @@ def check_labels(ws: Workspace, user, dataset_id: str, folds: int = DEFAULT_FOLD
 
 
 def _compute(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dict:
-    """Run the K-fold worker: one check per person at a time, and no more at once on the machine than runs
-    may train (they compete for the same cores)."""
-    from .training.queue import capacity
-
-    locks = ws.settings.data_dir / "slots"
-    locks.mkdir(parents=True, exist_ok=True)
+    """Run the K-fold worker: one check per person at a time, in one of the machine's helper slots."""
     mine = FileLock(str(ws.settings.user_dir(user.id) / "review.lock"))
     try:
         mine.acquire(timeout=0)
     except Timeout:
         raise NocodeError("A label check of yours is already running; wait for it to finish.") from None
     try:
-        slot = _free_slot([FileLock(str(locks / f"review-{k}.lock")) for k in range(capacity(ws))])
-        if slot is None:
-            raise NocodeError("The machine is busy checking other people's labels; try again in a few minutes.")
-        try:
+        with helper_slot(ws, "label checks, heat maps and estimates"):
             return _run_worker(ws, user, ds, folds, out, progress)
-        finally:
-            slot.release()
     finally:
         mine.release()
-
-
-def _free_slot(locks: list[FileLock]) -> FileLock | None:
-    for lock in locks:
-        try:
-            lock.acquire(timeout=0)
-            return lock
-        except Timeout:
-            continue
-    return None
 
 
 def _run_worker(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dict:

@@ -78,6 +78,10 @@ class Session:
         """Close `thing` (anything with `.close()`) when the session ends."""
         self._owned.add(thing)
 
+    def owned(self) -> list:
+        """Everything adopted and not yet collected (a page's widgets: what a browser can talk to)."""
+        return list(self._owned)
+
     def on_end(self, callback: Callable[[str], None]) -> None:
         self._on_end.append(callback)
 

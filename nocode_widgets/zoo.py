@@ -38,6 +38,11 @@ class Arch:
         return self.name != SMALL_CNN
 
 
+def model_bytes(arch: str) -> int:
+    """An upper bound of a trained run's model files (weights.pt and model.onnx in float32, with room to spare)."""
+    return max(get_arch(arch).imagenet_params, 2_000_000) * 4 * 3
+
+
 ARCHS: dict[str, Arch] = {a.name: a for a in [
     Arch(SMALL_CNN, "Small CNN", "fastest; trains from scratch in minutes on a CPU, good for simple pictures", 64, 16, 0),
     Arch("mobilenet_v3_small", "MobileNetV3 Small", "very fast and light, good on small datasets", 224, 32, 2_542_856),

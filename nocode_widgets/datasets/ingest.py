@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 from ..auth import User
 from ..errors import DatasetError
 from ..files import remove_tree_and_empty_parents, write_atomic
-from ..quota import QuotaError, check_room, human_bytes
+from ..quota import QuotaError, Reservation, check_room, human_bytes, reserved
 from ..store import Table
 from ..uploads import UploadedFile
 from ..workspace import Workspace
@@ -76,11 +76,13 @@ class _Decoded:
 
 
 class _Writer:
-    """Writes the decoded pictures into the dataset folder within the owner's room on disk, and can
-    take back what it wrote."""
+    """Writes the decoded pictures into the dataset folder within the space reserved for them (claimed a
+    few MB at a time, so parallel imports of one person share the room), and can take back what it wrote."""
 
-    def __init__(self, folder: Path, room: int):
-        self.folder, self.room = folder, room
+    CLAIM_AHEAD = 8 * 2**20
+
+    def __init__(self, folder: Path, reservation: Reservation):
+        self.folder, self.reservation = folder, reservation
         self.written: list[Path] = []
         self.bytes = 0
 
@@ -89,10 +91,13 @@ class _Writer:
             return
         target = self.folder / result.entry.file
         if not target.exists():
-            if self.bytes + len(result.data) > self.room:
+            try:
+                self.reservation.claim(self.bytes + len(result.data), written=self.bytes, extra=self.CLAIM_AHEAD)
+            except QuotaError:
                 raise QuotaError(f"Your space ran out after {len(self.written)} new pictures "
-                                 f"({human_bytes(self.room)} were left), so nothing was added. Delete runs or "
-                                 "datasets you no longer need, or ask an administrator.")
+                                 f"({human_bytes(self.reservation.room)} were left), so nothing "
+                                 "was added. Delete runs or datasets you no longer need, or ask an "
+                                 "administrator.") from None
             write_atomic(target, result.data)
             self.written.append(target)
             self.bytes += len(result.data)
@@ -110,9 +115,10 @@ def add_uploads(ws: Workspace, user: User, dataset_id: str, label: str, files: l
     if label not in ds.classes:
         raise DatasetError(f"There is no class called {label!r} in this dataset.")
     _check_upload_size(ws, sum(f.size for f in files))
-    check_room(ws, ds.owner, 1)
+    credit = _credit(ws, ds.owner, [f.path for f in files if f.path is not None])
+    check_room(ws, ds.owner, 1, credit)
     items = [Item(f.name, label, read=f.read) for f in files]
-    return _ingest(ws, user, ds, iter(items), len(items), 0, progress)
+    return _ingest(ws, user, ds, iter(items), len(items), 0, progress, credit)
 
 
 def import_archive(ws: Workspace, user: User, file, name: str | None = None, dataset_id: str | None = None,
@@ -120,13 +126,15 @@ def import_archive(ws: Workspace, user: User, file, name: str | None = None, dat
     """A zip of class folders (`cats/a.jpg`, or `pets/cats/a.jpg`): into a new dataset called
     `name`, or added to `dataset_id`. A path, bytes-like file object, or raw bytes."""
     s = ws.settings
+    credit = 0
     if isinstance(file, (str, Path)):
         _check_upload_size(ws, Path(file).stat().st_size)
+        credit = _credit(ws, user.id, [Path(file)])
     elif hasattr(file, "getbuffer"):
         _check_upload_size(ws, file.getbuffer().nbytes)
     source = zip_source(file, s.max_image_file_bytes, s.max_zip_uncompressed_bytes, s.max_zip_ratio)
     try:
-        return _import(ws, user, source, name, dataset_id, progress)
+        return _import(ws, user, source, name, dataset_id, progress, credit)
     finally:
         source.close()
 
@@ -139,20 +147,27 @@ def import_folder(ws: Workspace, user: User, path, name: str | None = None, data
     return _import(ws, user, folder_source(root, ws.settings.max_image_file_bytes), name, dataset_id, progress)
 
 
-def _import(ws, user, source: Source, name, dataset_id, progress) -> IngestReport:
+def _credit(ws: Workspace, owner_id: str, paths: list[Path]) -> int:
+    """Bytes of the source files that lie in the owner's own space (an upload's temp files, removed once
+    imported): the import may reuse that room."""
+    home = ws.settings.user_dir(owner_id).resolve()
+    return sum(p.stat().st_size for p in map(Path, paths) if p.resolve().is_relative_to(home))
+
+
+def _import(ws, user, source: Source, name, dataset_id, progress, credit: int = 0) -> IngestReport:
     items, junk, total = source.items, source.ignored, len(source.items)
     labels = sorted({i.label for i in items if i.label and not i.problem}, key=str.casefold)
     if not labels:
         raise DatasetError("No pictures inside class folders were found. Put each class's pictures in a folder "
                            "named after the class (cats/a.jpg, dogs/b.jpg) and zip those folders.")
     if dataset_id is None:
-        check_room(ws, user.id, 1)
+        check_room(ws, user.id, 1, credit)
         if len(labels) < 2:
             raise DatasetError(f"Only one class was found ({labels[0]!r}). A dataset needs at least two classes, "
                                "each in its own folder.")
         ds = create_dataset(ws, user, name or "My dataset", labels)
         try:
-            report = _ingest(ws, user, ds, iter(items), total, junk, progress)
+            report = _ingest(ws, user, ds, iter(items), total, junk, progress, credit)
         except BaseException:
             delete_dataset(ws, user, ds.id)
             raise
@@ -167,7 +182,7 @@ def _import(ws, user, source: Source, name, dataset_id, progress) -> IngestRepor
     for item in items:  # a folder `Cats` goes into an existing class `cats`
         if item.label:
             item.label = by_key.get(_key(item.label), clean_name(item.label, "class"))
-    return _ingest(ws, user, ds, iter(items), total, junk, progress)
+    return _ingest(ws, user, ds, iter(items), total, junk, progress, credit)
 
 
 def _skipped_brief(report: IngestReport) -> str:
@@ -185,11 +200,17 @@ def _check_upload_size(ws: Workspace, size: int) -> None:
                            "Upload fewer files at once, or a zip in parts.")
 
 
-def _ingest(ws, user, ds: Dataset, items: Iterator[Item], total: int, junk: int, progress) -> IngestReport:
+def _ingest(ws, user, ds: Dataset, items: Iterator[Item], total: int, junk: int, progress,
+            credit: int = 0) -> IngestReport:
+    with reserved(ws, ds.owner, credit=credit) as reservation:
+        return _ingest_within(ws, user, ds, items, total, junk, progress, _Writer(dataset_folder(ws, ds), reservation))
+
+
+def _ingest_within(ws, user, ds: Dataset, items: Iterator[Item], total: int, junk: int, progress,
+                   writer: _Writer) -> IngestReport:
     report = IngestReport(ds.id, ds.name, ignored=junk)
-    folder = dataset_folder(ws, ds)
+    folder = writer.folder
     (folder / "images").mkdir(parents=True, exist_ok=True)
-    writer = _Writer(folder, check_room(ws, ds.owner, 1).left)
     decoded, recorded = [], False
     try:
         for i, result in enumerate(_decode_all(ws, items), 1):

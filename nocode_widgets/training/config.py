@@ -21,6 +21,14 @@ AUGMENTS = ("none", "light", "strong")
 SAMPLERS = ("shuffle", "weighted")
 LOSSES = ("ce", "focal")
 MIN_FOLDS, MAX_FOLDS = 2, 10  # bagging
+# What a person may ask, checked here whatever the page's fields allowed (a page can send any value): a run
+# holds a training slot, so none may ask for one that never ends. The Train panel's fields show the same.
+RANGES = {"epochs": (1, 500, "Max epochs"), "patience": (1, 100, "Patience"), "batch_size": (1, 512, "Batch size"),
+          "image_size": (16, 512, "Picture size")}
+FLOAT_RANGES = {"lr": (1e-6, 1.0, "The learning rate"), "gamma": (0.01, 1.0, "The learning rate's decay"),
+                "weight_decay": (0.0, 1.0, "Weight decay"), "label_smoothing": (0.0, 0.5, "Label smoothing"),
+                "cutmix": (0.0, 1.0, "CutMix's share of batches"), "focal_gamma": (0.0, 10.0, "Focal loss's gamma"),
+                "test_fraction": (0.0, 0.5, "The test share")}
 
 
 # The imbalance tools a user can pick (CLI --imbalance, the Train panel's checkboxes): key -> (label, fields).
@@ -102,11 +110,15 @@ class TrainConfig:
             raise TrainingError(f"Bagging needs {MIN_FOLDS} to {MAX_FOLDS} folds, and a fold number below them.")
         if not 0.05 <= self.val_fraction <= 0.5:
             raise TrainingError("The validation share must be between 5% and 50%.")
-        for value, what in ((self.epochs, "epochs"), (self.batch_size, "batch size"), (self.image_size, "image size")):
-            if value is not None and value < 1:
-                raise TrainingError(f"The {what} must be at least 1.")
-        if self.lr is not None and not 0 < self.lr < 10:
-            raise TrainingError("The learning rate must be a small positive number, like 0.001.")
+        for name, (low, high, what) in RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and low <= value <= high):
+                raise TrainingError(f"{what} must be a whole number from {low} to {high}.")
+        for name, (low, high, what) in FLOAT_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and low <= value <= high):
+                hint = ", like 0.001" if name == "lr" else ""
+                raise TrainingError(f"{what} must be between {low:g} and {high:g}{hint}.")
 
 
 @dataclass(frozen=True)

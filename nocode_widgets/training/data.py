@@ -95,6 +95,11 @@ def cache_key(hashes: list[str], size: int) -> str:
     return f"{size}px-{len(hashes)}-{digest}"
 
 
+def cache_bytes(pictures: int, size: int) -> int:
+    """The size on disk of a picture cache (uint8 pixels, plus the .npy header)."""
+    return pictures * 3 * size * size + 4096
+
+
 def build_cache(paths: list[Path], hashes: list[str], size: int, cache_dir: Path,
                 progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """uint8 [N,3,size,size] for the pictures, decoded once in parallel and kept on disk, so the next

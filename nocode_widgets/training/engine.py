@@ -33,10 +33,11 @@ from ..calibrate import apply_temperature, calibrate, typical_pictures
 from ..evaluate import evaluate
 from ..files import remove_tree_and_empty_parents, write_json_atomic
 from ..model_torch import export_and_check, save_weights
+from ..quota import Reservation, reserved
 from ..store import Table
 from ..workspace import Workspace
 from .config import MIN_STEPS_PER_EPOCH, TrainConfig, resolve
-from .data import Split, build_cache, fold_split, stable_split
+from .data import Split, build_cache, cache_bytes, cache_key, fold_split, stable_split
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, Cancelled, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
@@ -167,9 +168,10 @@ def execute_run(ws: Workspace, run_id: str, process_started: float | None = None
     if process_started and run.launched:
         laps.seconds["launch"] = round(max(0.0, process_started - run.launched), 3)
     try:
-        recorder = prepare(ws, run, folder, reporter, laps, fitter)
-        output = fitter.fit(recorder.job, recorder.event, recorder.should_stop)
-        recorder.finish(output)
+        with reserved(ws, run.owner) as space:  # what the run will write, held until it has written it
+            recorder = prepare(ws, run, folder, reporter, laps, fitter, space)
+            output = fitter.fit(recorder.job, recorder.event, recorder.should_stop)
+            recorder.finish(output)
     except Cancelled:  # before it trained (a cluster with no room for it yet)
         reporter.update(force=True, phase="cancelled")
         transition(ws, run.id, ("running",), status="cancelled", finished=time.time(),
@@ -204,8 +206,9 @@ def _finish_failed(ws, run, reporter, message: str) -> None:
 # Prepare (app host) ------------------------------------------------------------------------------------
 
 def prepare(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, laps: Laps,
-            fitter: Fitter) -> "Recorder":
-    """Facts, Auto, split, cache and starting weights, as a FitJob inside the Recorder that will record it."""
+            fitter: Fitter, space: Reservation) -> "Recorder":
+    """Facts, Auto, split, cache and starting weights, as a FitJob inside the Recorder that will record it.
+    The model's files are reserved in `space`, the picture cache while it is written (QuotaError: no room)."""
     owner = User.from_doc(ws.store.get(Table.USERS, run.owner) or _gone())
     asked = TrainConfig.from_json(run.config)
     device_type, cpu_bf16 = fitter.device(asked.device)
@@ -225,9 +228,14 @@ def prepare(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, lap
     write_json_atomic(folder / "split.json", {k: [hashes[i] for i in v] for k, v in split.to_json().items()})
     laps("dataset, Auto, split")
 
+    space.claim(zoo.model_bytes(cfg.arch))
     reporter.update(force=True, phase="preparing pictures", done=0, total=len(entries))
-    cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, ds_folder / "cache",
-                        progress=lambda d, t: reporter.update(done=d, total=t))
+    cache_dir = ds_folder / "cache"
+    new_cache = 0 if (cache_dir / f"{cache_key(hashes, cfg.image_size)}.npy").exists() else cache_bytes(
+        len(entries), cfg.image_size)
+    with reserved(ws, run.owner, new_cache):
+        cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, cache_dir,
+                            progress=lambda d, t: reporter.update(done=d, total=t))
     laps("picture cache")
     seed_everything(cfg.seed)
     initial, notice = starting_weights(cfg, len(classes), ws.settings.allow_weight_download)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..auth import User, current_user
 from ..errors import TrainingError
+from ..slots import helper_slot
 from ..workspace import Workspace
 from .config import TrainConfig, resolve
 from .facts import dataset_facts, device_facts, device_type, probed_locate
@@ -59,8 +60,9 @@ def estimate(ws: Workspace, user: User, dataset_id: str, config: dict | None = N
     p = plan(ws, user, dataset_id, config)
     job = json.dumps({"config": p.config.to_json(), "images": p.images, "train_images": p.train_images})
     try:
-        out = subprocess.run([sys.executable, "-m", "nocode_widgets.training.estimate"], input=job,
-                             capture_output=True, text=True, timeout=ESTIMATE_TIMEOUT_S)
+        with helper_slot(ws, "estimates, heat maps and label checks"):
+            out = subprocess.run([sys.executable, "-m", "nocode_widgets.training.estimate"], input=job,
+                                 capture_output=True, text=True, timeout=ESTIMATE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise TrainingError("Measuring took too long; the machine may be busy. Please try again later.") from None
     if out.returncode != 0:

@@ -17,6 +17,7 @@ from .uploader import Receiver, UploadRefused
 
 MAX_FRAME_BYTES = 1 << 20  # a 320 px JPEG is ~20 KB; anything near this is not a camera frame
 MAX_FRAMES = 300  # one hold: a minute at 5 a second
+JPEG_START = b"\xff\xd8\xff"  # every frame is a JPEG made by the page's canvas
 
 _ESM = """
 const NO_CAMERA_HERE = "The camera works only on a secure page: open the app over HTTPS (or on this computer, at localhost). "
@@ -155,6 +156,7 @@ class Camera(Receiver):
     size = traitlets.Int(320).tag(sync=True)  # longest side, made smaller in the browser
     rate = traitlets.Float(5.0).tag(sync=True)  # pictures a second at most
     max_frames = traitlets.Int(MAX_FRAMES).tag(sync=True)
+    _limits = Receiver._limits + ("mode", "max_frames")  # fixed by the panel that made it
     _steps = {**Receiver._steps, "begin": "_begin", "frame": "_frame", "end": "_end", "live": "_live"}
 
     def __init__(self, *args, on_live: Callable[[bytes], None] | None = None, **traits):
@@ -164,7 +166,7 @@ class Camera(Receiver):
         self._bytes = 0
 
     def _begin(self, _content, _buffers) -> None:
-        if self.mode != "record":
+        if self.limits["mode"] != "record":
             raise UploadRefused("This camera does not record.")
         self._open()
         self._frames, self._bytes = [], 0
@@ -173,14 +175,15 @@ class Camera(Receiver):
         if self._tmp is None:
             raise UploadRefused("The recording was interrupted. Please hold the button again.")
         data = self._picture(buffers)
-        if len(self._frames) >= self.max_frames or self._bytes + len(data) > self.max_bytes:
+        if len(self._frames) >= self.limits["max_frames"] or self._bytes + len(data) > self.limits["max_bytes"]:
             raise UploadRefused(f"That is as much as one recording can hold ({len(self._frames)} pictures). "
                                 "Let go of the button, then record more.")
+        self._tmp.claim(self._bytes + len(data), ahead=True)
         name = f"camera-{time.strftime('%Y%m%d-%H%M%S')}-{len(self._frames) + 1:03d}.jpg"
-        path = self._tmp / f"{len(self._frames)}.jpg"
+        path = self._tmp.path / f"{len(self._frames)}.jpg"
         path.write_bytes(data)
         self._frames.append((name, path))
-        self._bytes += len(data)
+        self._bytes = self._tmp.written = self._bytes + len(data)
         return {"count": len(self._frames)}
 
     def _end(self, _content, _buffers) -> None:
@@ -190,13 +193,14 @@ class Camera(Receiver):
         self._hand_over(frames)
 
     def _live(self, _content, buffers) -> None:
-        if self.mode != "live" or self.on_live is None:
+        if self.limits["mode"] != "live" or self.on_live is None:
             raise UploadRefused("This camera does not test live.")
         self.on_live(self._picture(buffers))
 
     @staticmethod
     def _picture(buffers) -> bytes:
+        """A frame's bytes, if they are a JPEG (what the page's canvas makes) of a sane size."""
         data = bytes(memoryview(buffers[0]).cast("B")) if buffers else b""
-        if not data or len(data) > MAX_FRAME_BYTES:
+        if not data or len(data) > MAX_FRAME_BYTES or not data.startswith(JPEG_START):
             raise UploadRefused("The camera sent something that is not a picture.")
         return data

@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from ..errors import NocodeError
 from ..session import Session, as_session
+from ..uploads import UploadFolder
 from ..workspace import Workspace
 from .guard import start_thread
 
@@ -40,6 +41,10 @@ class SessionPanel(w.VBox):
     @property
     def user(self):
         return self.session.user
+
+    def upload_folder(self) -> UploadFolder:
+        """A temp folder for an upload arriving, in the signed-in person's space."""
+        return UploadFolder(self.ws, self.user.id)
 
     def refusal(self, work: "Background") -> str | None:
         """Why new work cannot start now (the session ended, or the panel's work still runs), or None."""

@@ -41,13 +41,12 @@ class DatasetsPanel(SessionPanel):
         self.rename_class_button = w.Button(description="Rename class")
         self.delete_class_button = w.Button(description="Delete class", button_style="warning")
         # uploads
-        uploads = ws.settings.data_dir / "tmp" / "uploads"
         refused = lambda text: self.message.show(text, "warn")  # noqa: E731
-        self.upload = Uploader(uploads, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
+        self.upload = Uploader(self.upload_folder, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
                                refused, accept="image/*", multiple=True, label="Add pictures to the class")
-        self.zip_upload = Uploader(uploads, ws.settings.max_upload_bytes, self._zip_received, self._start_zip,
+        self.zip_upload = Uploader(self.upload_folder, ws.settings.max_upload_bytes, self._zip_received, self._start_zip,
                                    refused, accept=".zip", multiple=False, label="Import a zip of class folders")
-        self.camera = Camera(uploads, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
+        self.camera = Camera(self.upload_folder, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
                              refused, mode="record")
         self.limit_note = w.HTML(f"<small>Up to {mib(ws.settings.max_upload_bytes)} per upload. For more, upload a "
                                  "zip of class folders (cats/…, dogs/…) in parts.</small>")

@@ -16,7 +16,8 @@ from ..auth import User
 from ..errors import NocodeError
 from ..training import jobs
 from ..studies import start_bagging
-from ..training.config import AUGMENTS, IMBALANCE_TOOLS, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, SCHEDULES, imbalance_fields
+from ..training.config import (AUGMENTS, IMBALANCE_TOOLS, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RANGES, SCHEDULES,
+                               imbalance_fields)
 from ..training.plan import estimate, plan
 from ..workspace import Workspace
 from ..training.facts import device_facts
@@ -50,7 +51,7 @@ class TrainPanel(SessionPanel):
         self.explanation = w.HTML()
         self.arch = w.Dropdown(description="Model", options=model_choices(_device_type(ws)), layout=w.Layout(width="420px"))
         self.arch_note = w.HTML()
-        self.epochs = w.BoundedIntText(value=30, min=1, max=500, description="Max epochs")
+        self.epochs = w.BoundedIntText(value=30, min=1, max=RANGES["epochs"][1], description="Max epochs")
         self.image_size = w.Dropdown(description="Picture size", options=[("Auto", 0), ("32 px", 32), ("64 px", 64),
                                      ("96 px", 96), ("128 px", 128), ("224 px", 224), ("299 px", 299)])
         self.advanced = self._advanced_section()
@@ -78,13 +79,13 @@ class TrainPanel(SessionPanel):
 
     def _advanced_section(self) -> w.Accordion:
         self.lr = w.FloatText(value=0.0, description="Learning rate", step=0.0001)
-        self.batch_size = w.BoundedIntText(value=0, min=0, max=1024, description="Batch size")
+        self.batch_size = w.BoundedIntText(value=0, min=0, max=RANGES["batch_size"][1], description="Batch size")
         self.optimizer = w.Dropdown(options=OPTIMIZERS, value="adamw", description="Optimizer")
         self.schedule = w.Dropdown(options=[("Auto", AUTO), *[(s, s) for s in SCHEDULES]], description="Schedule")
         self.augment = w.Dropdown(options=[("Auto", AUTO), *[(a, a) for a in AUGMENTS]], description="Augmentation")
         self.mode = w.Dropdown(options=[("Auto", AUTO), ("Fine-tune all layers", "fine-tune"),
                                         ("Fast: train the last layer only", "fast")], description="Transfer")
-        self.patience = w.BoundedIntText(value=0, min=0, max=100, description="Patience")
+        self.patience = w.BoundedIntText(value=0, min=0, max=RANGES["patience"][1], description="Patience")
         self.tools = {key: w.Checkbox(description=label, indent=False)
                       for key, (label, _) in IMBALANCE_TOOLS.items() if key != "none"}
         body = w.VBox([w.HTML("<small>0 or Auto leaves a value to Auto.</small>"), self.lr, self.batch_size,

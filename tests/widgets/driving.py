@@ -68,3 +68,8 @@ def find_all(widget, kind) -> list:
     for child in getattr(widget, "children", ()):
         found += find_all(child, kind)
     return found
+
+
+def uploads_left(ws) -> list:
+    """The temp folders of uploads still in anyone's space."""
+    return list(ws.settings.data_dir.glob("users/*/tmp/uploads/*"))

@@ -15,7 +15,7 @@ from nocode_widgets.training.runs import delete_run, read_evaluation, run_folder
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel, TestPanel, TrainPanel
 from nocode_widgets.ui.common import close_tree
 from tests.images import COLORS, class_files, make_zip, picture
-from tests.widgets.driving import find_all, record, sign_in, talk, texts, upload  # noqa: F401 - other tests import them from here too
+from tests.widgets.driving import find_all, record, sign_in, talk, texts, upload, uploads_left  # noqa: F401 - other tests import them from here too
 from tests.training.helpers import colour_dataset
 
 QUICK = {"epochs": 3}
@@ -82,7 +82,7 @@ def test_create_dataset_upload_pictures_and_see_counts_and_thumbnails(ws, alice)
     panel.work.wait()
     assert "5 pictures added" in panel.message.text and "1 skipped" in panel.message.text
     assert "bad.jpg" in panel.report.value and "not a picture" in panel.report.value
-    assert not list((ws.settings.data_dir / "tmp" / "uploads").iterdir())  # the uploaded copies are gone
+    assert not uploads_left(ws)  # the uploaded copies are gone
     assert re.search(r">cats</td><td[^>]*>5<", panel.summary.value)
     assert len(panel.thumbs.children) == 1 and len(panel.thumbs.children[0].children) == 6  # label + 5 pictures
     assert "no pictures yet: dogs" in panel.summary.value
@@ -276,20 +276,20 @@ def test_the_camera_records_pictures_into_the_chosen_class(ws, alice):
     panel.work.wait()
     assert [a["kind"] for a in answers] == ["ack"] * 7 and answers[-2]["count"] == 5
     assert D.get_dataset(ws, alice, ds.id).counts["green"] == 8 and "5 pictures added" in panel.message.text
-    assert not any((ws.settings.data_dir / "tmp" / "uploads").iterdir())  # the frames' temp files are gone
+    assert not uploads_left(ws)  # the frames' temp files are gone
 
 
 def test_the_camera_refuses_what_is_not_a_frame_and_keeps_nothing(ws, alice):
     ds = colour_dataset(ws, alice, per_class=3)
     panel = DatasetsPanel(ws, alice)
-    panel.camera.max_frames = 2
+    panel.camera.limits["max_frames"] = 2  # the server's limit (the page's trait only shows it)
     answers = record(panel.camera, [picture(seed=1), picture(seed=2), picture(seed=3)])  # one too many
     assert answers[3]["kind"] == "error" and "as much as one recording" in answers[3]["text"]
     assert talk(panel.camera, {"kind": "frame"}, [b"x" * (2 << 20)])["kind"] == "error"  # not a camera frame
     assert talk(panel.camera, {"kind": "live"}, [picture()])["kind"] == "error"  # this one does not test live
     panel.work.wait()
     assert D.get_dataset(ws, alice, ds.id).image_count == 9
-    assert not any((ws.settings.data_dir / "tmp" / "uploads").iterdir())
+    assert not uploads_left(ws)
 
 
 def test_the_live_camera_shows_the_models_answer_for_each_frame(ws, alice):
