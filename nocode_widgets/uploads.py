@@ -54,16 +54,17 @@ def upload_root(ws, user_id: str) -> Path:
 
 
 class UploadFolder:
-    """One upload's temp folder in its owner's space. The bytes are reserved before any is written
-    (`claim`); `arrived()` ends the reservation once the files are whole (they are on disk, and counted
-    there); `discard()` removes everything."""
+    """One upload's temp folder in its owner's space. `nbytes` are reserved before the folder is made
+    (QuotaError when there is no room), more with `claim`; `arrived()` ends the reservation once the files
+    are whole (they are on disk, and counted there); `discard()` removes everything."""
 
     CLAIM_AHEAD = 2 * 2**20
 
-    def __init__(self, ws, user_id: str):
+    def __init__(self, ws, user_id: str, nbytes: int = 0):
         from .quota import Reservation  # quota counts what is under the user's folder
 
         self.reservation = Reservation(ws, user_id)
+        self.reservation.claim(nbytes)
         self.written = 0
         root = upload_root(ws, user_id)
         root.mkdir(parents=True, exist_ok=True)

@@ -39,8 +39,8 @@ class Arch:
 
 
 def model_bytes(arch: str) -> int:
-    """An upper bound of a trained run's model files (weights.pt and model.onnx in float32, with room to spare)."""
-    return max(get_arch(arch).imagenet_params, 2_000_000) * 4 * 3
+    """An upper bound of a trained run's model files (weights.pt and model.onnx in float32, and a little more)."""
+    return max(get_arch(arch).imagenet_params, 1_500_000) * 4 * 2 + 2**20
 
 
 ARCHS: dict[str, Arch] = {a.name: a for a in [

@@ -42,9 +42,9 @@ class SessionPanel(w.VBox):
     def user(self):
         return self.session.user
 
-    def upload_folder(self) -> UploadFolder:
-        """A temp folder for an upload arriving, in the signed-in person's space."""
-        return UploadFolder(self.ws, self.user.id)
+    def upload_folder(self, nbytes: int) -> UploadFolder:
+        """A temp folder for an upload arriving, in the signed-in person's space, with `nbytes` reserved."""
+        return UploadFolder(self.ws, self.user.id, nbytes)
 
     def refusal(self, work: "Background") -> str | None:
         """Why new work cannot start now (the session ended, or the panel's work still runs), or None."""

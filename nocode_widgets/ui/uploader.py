@@ -135,10 +135,10 @@ class Receiver(anywidget.AnyWidget):
     max_bytes = traitlets.Int(0).tag(sync=True)
     _limits: tuple[str, ...] = ("max_bytes",)
 
-    def __init__(self, open_folder: Callable[[], UploadFolder], max_bytes: int, on_done: Callable[[Received], None],
+    def __init__(self, open_folder: Callable[[int], UploadFolder], max_bytes: int, on_done: Callable[[Received], None],
                  can_start: Callable[[], str | None] = lambda: None,
                  on_refused: Callable[[str], None] = lambda text: None, **traits):
-        """`open_folder()` makes the temp folder of an upload in its owner's space; `on_done(received)` owns
+        """`open_folder(nbytes)` makes the temp folder of an upload in its owner's space, `nbytes` reserved; `on_done(received)` owns
         the files (it must discard them; if it raises they are discarded); `can_start()` returns a reason to
         refuse a new upload (e.g. the panel is still busy), or None; `on_refused(text)` tells the panel why
         an upload was refused (the page shows it beside the widget too)."""
@@ -187,8 +187,7 @@ class Receiver(anywidget.AnyWidget):
         reason = self.can_start()
         if reason:
             raise UploadRefused(reason)
-        self._tmp = self.open_folder()
-        self._tmp.claim(nbytes)
+        self._tmp = self.open_folder(nbytes)
 
     def _hand_over(self, files: list[tuple[str, Path]]) -> None:
         received, self._tmp = Received(files, self._tmp), None  # on_done owns the files now

@@ -21,6 +21,7 @@ def test_panels_pass_under_ipywidgets_7_7():
     assert version.stdout.strip() == "7.7.1", version.stderr
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", "-p", "no:cacheprovider",
                           "tests/widgets/test_panels.py", "tests/widgets/test_sessions.py",
+                          "tests/widgets/test_server_limits.py",
                           # the same widget kinds as the rest; their worker processes and the owner checks
                           # behind crafted ids (plain Python) are proven once, under 8
                           "-k", "not check_my_labels and not confusion_cell and not test_panel_predicts and not "

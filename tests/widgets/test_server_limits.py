@@ -11,13 +11,12 @@ import traitlets
 
 from nocode_widgets import auth
 from nocode_widgets.training import jobs
-from nocode_widgets.ui import App
-from nocode_widgets.ui.camera import Camera
-from nocode_widgets.ui.uploader import Receiver
+from nocode_widgets.ui import App, DatasetsPanel
+from nocode_widgets.ui.uploader import CHUNK, Receiver
 from tests.conftest import make_workspace
-from tests.images import COLORS, picture
+from tests.images import COLORS, class_files, make_zip, picture
 from tests.training.helpers import colour_dataset, train
-from tests.widgets.driving import record, sign_in, talk, uploads_left
+from tests.widgets.driving import record, sign_in, talk, upload, uploads_left
 
 LIMIT_LIKE = re.compile(r"^(max.*|min|step|mode|multiple|accept)$")
 MIB = 2**20
@@ -107,7 +106,7 @@ def test_no_synced_trait_widens_what_the_server_allows(tmp_path):
     crafted_set(train_panel.auto, value=False)  # the page's own settings count
     before = len(jobs.runs(ws, alice))
     for field, value, said in ((train_panel.epochs, 10_000_000, "Max epochs must be a whole number from 1 to 500"),
-                               (train_panel.patience, 10_000_000, "Patience must be a whole number from 1 to 100"),
+                               (train_panel.patience, 10_000_000, "Patience must be a whole number from 1 to 500"),
                                (train_panel.batch_size, 4096, "Batch size must be a whole number from 1 to 512")):
         crafted_set(field, value=value)
         assert field.value == value  # the page could set it...
@@ -119,3 +118,28 @@ def test_no_synced_trait_widens_what_the_server_allows(tmp_path):
     datasets.work.wait()
     assert not uploads_left(ws)
     app.log_out()
+
+
+def test_an_upload_whose_panel_fails_leaves_no_temp_folder(ws, alice):
+    colour_dataset(ws, alice, per_class=3)
+    panel = DatasetsPanel(ws, alice)
+
+    def fails(received):
+        raise RuntimeError("a bug in the panel")
+
+    panel.zip_upload.on_done = fails
+    upload(panel.zip_upload, {"more.zip": make_zip(class_files(per_class=2))})
+    assert "could not be taken in" in panel.message.text and not uploads_left(ws)
+
+
+def test_logging_out_mid_upload_removes_what_had_arrived(ws, alice):
+    colour_dataset(ws, alice, per_class=3)
+    app = App(ws, poll_interval=0.05)
+    sign_in(app)
+    uploader = app.panels["Datasets"].zip_upload
+    data = make_zip(class_files(per_class=20, size=(200, 150)))
+    assert talk(uploader, {"kind": "begin", "files": [{"name": "big.zip", "size": len(data)}]})["kind"] == "ack"
+    assert talk(uploader, {"kind": "chunk", "index": 0, "offset": 0}, [data[:CHUNK]])["kind"] == "ack"
+    assert len(uploads_left(ws)) == 1
+    app.log_out()
+    assert not uploads_left(ws)
