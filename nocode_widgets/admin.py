@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from .auth import User, is_locked, list_users, require_admin
 from .quota import folder_bytes
-from .store import Table
 from .workspace import Workspace
 
 
@@ -21,8 +20,9 @@ class UserUsage:
 
 
 def usage(ws: Workspace, actor: User) -> list[UserUsage]:
+    """Counts from the store's summary of each person (no one's records are read); bytes from disk."""
     require_admin(ws, actor)
-    datasets, runs = ws.store.find(Table.DATASETS), ws.store.find(Table.RUNS)
-    return [UserUsage(u, sum(d["owner"] == u.id for d in datasets), sum(r["owner"] == u.id for r in runs),
+    counts = ws.store.owner_summaries()
+    return [UserUsage(u, counts.get(u.id, {}).get("datasets", 0), counts.get(u.id, {}).get("runs", 0),
                       folder_bytes(ws.settings.user_dir(u.id)), ws.settings.max_bytes_per_user, is_locked(ws, u.id))
             for u in list_users(ws)]

@@ -1,13 +1,26 @@
-"""The embedded TinyDB store, safe across processes (every browser tab is a kernel process) and
-across crashes.
+"""The embedded TinyDB store, safe across processes (every browser tab is a kernel process) and across
+crashes, with a cost that follows the scope of each operation rather than everyone's history.
 
-Each operation takes `FileLock(<db>.lock)`, opens TinyDB, acts and closes. Writes are buffered for
-the whole transaction and land as one temp file + fsync + `os.replace`, so a reader sees the old or
-the new file, never half of one, and a transaction that raises writes nothing. Reads that change
-nothing skip the lock: the atomic replace already makes them consistent.
+Files (schema version 2), under the data folder:
+- `nocode.json`: accounts: users, remembered devices, meta (the schema version);
+- `users/<id>/records.json`: that person's datasets, runs and studies (the *owned* tables);
+- `store/index/<xx>.json`: which person owns a dataset, run or study id (256 shards by the id's last two
+  hex digits), so an id finds its file without reading anyone else's;
+- `store/watch/<table>.json`: the active runs and open studies of everyone, for the scheduler;
+- `store/owners.json`: per person, how many datasets, runs and studies, and their newest run (the admin's
+  views read this instead of every file);
+- `store/locks/<id>.lock`: each person's lock (the accounts file's is `nocode.json.lock`).
 
-Documents are small (users, dataset summaries, one summary per run) and carry their own string
-`id`; bulk data lives in files referenced by path.
+Each file has its own lock: two people's writes never wait for each other. A transaction takes the lock
+of each file it changes (the accounts file first, then a person's), acts on TinyDB in memory, and writes
+each changed file once, as a temp file + fsync + `os.replace`, so a reader sees the old or the new file,
+never half of one; a transaction that raises writes nothing. Reads skip the locks and reuse the parsed
+file while it is unchanged on disk (same inode, size and mtime); only what is returned is copied.
+Index entries are added before the records they point to and removed after, so a crash in between leaves
+at most an entry pointing to nothing, which readers ignore.
+
+Documents are small and carry their own string `id`; owned documents carry their `owner`. Bulk data
+lives in files referenced by path.
 """
 
 from __future__ import annotations
@@ -15,21 +28,24 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import secrets
-from contextlib import contextmanager
+import threading
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .errors import StoreBusy
+from .errors import NocodeError, StoreBusy
 from .files import write_json_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 log = logging.getLogger("nocode_widgets.store")
+BUSY = "The server is busy right now. Please try again in a moment."
 
 
 class Table(str, Enum):
@@ -41,140 +57,388 @@ class Table(str, Enum):
     META = "meta"
 
 
+OWNED = (Table.DATASETS, Table.RUNS, Table.STUDIES)  # in their owner's file
+WATCHED = {Table.RUNS: ("queued", "running"), Table.STUDIES: ("open",)}  # statuses found across everyone
+
+
+class StoreTooNew(NocodeError):
+    """The data folder was written by a newer version of the app."""
+
+
 def new_id(prefix: str) -> str:
     """An id nobody can guess (64 random bits), readable in logs: `ds_9f3c...`."""
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
-class _AtomicJSONStorage(Storage):
-    """TinyDB storage that reads the file once and writes it once, atomically, on commit."""
+# Parsed files, reused while unchanged on disk ------------------------------------------------------------
 
-    def __init__(self, path: str):
+_PARSED: dict[str, tuple[tuple, Any]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _identity(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def read_parsed(path: Path, empty=None):
+    """The JSON in `path` (shared: never change it), parsed again only when the file changed."""
+    key = str(path)
+    ident = _identity(path)
+    if ident is None:
+        return empty
+    with _PARSED_LOCK:
+        cached = _PARSED.get(key)
+    if cached is not None and cached[0] == ident:
+        return cached[1]
+    text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text) if text.strip() else (empty if empty is not None else {})
+    with _PARSED_LOCK:
+        _PARSED[key] = (ident, data)
+    return data
+
+
+class _CachedStorage(Storage):
+    """TinyDB storage over one file: reads the shared parse (copied first when the session may write),
+    writes once, atomically, on commit."""
+
+    def __init__(self, path: str, writable: bool = False, drop_when_empty: bool = False):
         self.path = Path(path)
+        self.writable, self.drop_when_empty = writable, drop_when_empty
         self._data: dict | None = None
         self.dirty = False
 
     def read(self) -> dict | None:
         if self._data is None:
-            try:
-                text = self.path.read_text(encoding="utf-8")
-            except FileNotFoundError:
+            data = read_parsed(self.path)
+            if data is None:
                 return None
-            self._data = json.loads(text) if text.strip() else {}
-        return copy.deepcopy(self._data)
+            self._data = copy.deepcopy(data) if self.writable else data
+        return self._data
 
     def write(self, data: dict) -> None:
-        self._data = copy.deepcopy(data)
+        if not self.writable:
+            raise RuntimeError("this transaction is read-only")
+        self._data = data
         self.dirty = True
 
     def commit(self) -> None:
         if self.dirty:
-            write_json_atomic(self.path, self._data)
+            if self.drop_when_empty and not any(self._data.values()):
+                self.path.unlink(missing_ok=True)  # a person with no records has no file
+            else:
+                write_json_atomic(self.path, self._data)
             self.dirty = False
 
     def close(self) -> None:
         pass
 
 
+class _File:
+    """One TinyDB file in a session: its documents by table, read lazily."""
+
+    def __init__(self, path: Path, writable: bool, person: bool):
+        self.path = path
+        self.db = TinyDB(str(path), storage=_CachedStorage, writable=writable, drop_when_empty=person)
+        self.before = self._owned_state() if writable else {}
+
+    def table(self, table: Table):
+        return self.db.table(Table(table).value)
+
+    def _owned_state(self) -> dict:
+        """{table: {id: status}} of the owned tables as they are now (what a commit compares against)."""
+        data = self.db.storage.read() or {}
+        return {t: {d["id"]: d.get("status") for d in data.get(t.value, {}).values()} for t in OWNED}
+
+    def changes(self) -> dict:
+        return {"before": self.before, "after": self._owned_state()}
+
+    def commit(self) -> None:
+        self.db.storage.commit()
+
+
 class Transaction:
-    """The operations of one locked session with the store. Documents go in and out as plain dicts
-    with a string `id`; what comes out is a copy, so changing it changes nothing stored."""
+    """The operations of one session with the store. Documents go in and out as plain dicts with a string
+    `id`; what comes out is a copy, so changing it changes nothing stored. Owned documents are found in
+    their owner's file: by `owner=` in `find`, by the document in `insert`, by the id index otherwise."""
 
-    def __init__(self, db: TinyDB, writable: bool):
-        self._db = db
-        self._writable = writable
+    def __init__(self, store: "Store", writable: bool, owner: str | None, stack: ExitStack):
+        self._store, self._writable, self._owner, self._stack = store, writable, owner, stack
+        self._files: dict[str | None, _File] = {}  # None: the accounts file; else an owner's file
 
-    def _table(self, table: Table):
-        return self._db.table(Table(table).value)
+    # Routing ------------------------------------------------------------------------------------------
+
+    def _file(self, owner: str | None) -> _File:
+        if owner not in self._files:
+            if self._writable:
+                if self._owner is not None and owner != self._owner:
+                    raise RuntimeError(f"a transaction of {self._owner} cannot change {owner or 'the accounts'}")
+                self._stack.enter_context(self._store._locked(self._store._lock_of(owner)))
+            self._files[owner] = _File(self._store._path_of(owner), self._writable, person=owner is not None)
+        return self._files[owner]
+
+    def _table(self, table: Table, owner: str | None = None):
+        table = Table(table)
+        if table in OWNED:
+            if owner is None:
+                raise RuntimeError(f"{table.value} live in their owner's file: say whose")
+            return self._file(owner).table(table)
+        return self._file(None).table(table)
+
+    def _owner_of(self, table: Table, doc_id: str) -> str | None:
+        return self._store.owner_of(doc_id) if Table(table) in OWNED else None
+
+    def _outside(self, table: Table, owner: str | None) -> bool:
+        """An owned document that is nobody's, or not in this person-scoped transaction's file: absent here."""
+        return Table(table) in OWNED and (owner is None or (self._writable and self._owner not in (None, owner)))
 
     def _check_writable(self) -> None:
         if not self._writable:
             raise RuntimeError("this transaction is read-only")
 
+    # Operations ---------------------------------------------------------------------------------------
+
     def insert(self, table: Table, doc: dict) -> str:
         self._check_writable()
         if "id" not in doc:
             raise ValueError("documents need an 'id'")
-        self._table(table).insert(dict(doc))
+        self._table(table, doc.get("owner")).insert(copy.deepcopy(doc))
         return doc["id"]
 
     def get(self, table: Table, doc_id: str) -> dict | None:
-        found = self._table(table).get(Query().id == doc_id)
-        return dict(found) if found is not None else None
+        owner = self._owner_of(table, doc_id)
+        if self._outside(table, owner):
+            return None
+        found = self._table(table, owner).get(Query().id == doc_id)
+        return copy.deepcopy(dict(found)) if found is not None else None
 
     def find(self, table: Table, **equals: Any) -> list[dict]:
-        """Every document whose fields equal the given values (all of them, if none given)."""
+        """Every document whose fields equal the given values (all of them, if none given). An owned
+        table without `owner=` reads every person's file: for the administrator's rare views only."""
+        if Table(table) in OWNED and "owner" not in equals:
+            return [d for owner in self._store.owners() for d in self.find(table, owner=owner, **equals)]
+        if self._outside(table, equals.get("owner")):
+            return []
+        t = self._table(table, equals.get("owner"))
         if not equals:
-            return [dict(d) for d in self._table(table).all()]
-        q = Query().noop()
-        for key, value in equals.items():
-            q &= Query()[key] == value
-        return [dict(d) for d in self._table(table).search(q)]
+            docs = t.all()
+        else:
+            q = Query().noop()
+            for key, value in equals.items():
+                q &= Query()[key] == value
+            docs = t.search(q)
+        return [copy.deepcopy(dict(d)) for d in docs]
 
     def update(self, table: Table, doc_id: str, changes: dict) -> bool:
         self._check_writable()
-        return bool(self._table(table).update(dict(changes), Query().id == doc_id))
+        owner = self._owner_of(table, doc_id)
+        if self._outside(table, owner):
+            return False
+        return bool(self._table(table, owner).update(copy.deepcopy(dict(changes)), Query().id == doc_id))
 
     def remove(self, table: Table, doc_id: str) -> bool:
         self._check_writable()
-        return bool(self._table(table).remove(Query().id == doc_id))
+        owner = self._owner_of(table, doc_id)
+        if self._outside(table, owner):
+            return False
+        return bool(self._table(table, owner).remove(Query().id == doc_id))
 
     def remove_where(self, table: Table, **equals: Any) -> int:
         self._check_writable()
         ids = [d["id"] for d in self.find(table, **equals)]
+        if not ids:
+            return 0
+        t = self._table(table, equals.get("owner") if Table(table) in OWNED else None)
         for doc_id in ids:
-            self.remove(table, doc_id)
+            t.remove(Query().id == doc_id)
         return len(ids)
+
+    # Commit -------------------------------------------------------------------------------------------
+
+    def _commit(self) -> None:
+        """Each changed file once: index entries added first, the records, then entries removed."""
+        people = [(owner, f) for owner, f in self._files.items() if owner is not None and f.db.storage.dirty]
+        changes = {owner: f.changes() for owner, f in people}
+        for owner, change in changes.items():
+            self._store._index_changes(owner, change, adding=True)
+        for _, f in people:
+            f.commit()
+        if None in self._files:
+            self._files[None].commit()
+        for owner, change in changes.items():
+            self._store._index_changes(owner, change, adding=False)
+            self._store._summarize(owner, self._files[owner])
 
 
 class Store:
-    """The store file at `path`. Cheap to create; holds no open file between operations."""
+    """The store of one data folder, `path` being its accounts file (`<data>/nocode.json`). Cheap to
+    create; holds no open file between operations."""
 
     def __init__(self, path: str | Path, lock_timeout: float = 20.0):
         self.path = Path(path)
+        self.root = self.path.parent
         self.lock_timeout = lock_timeout
         self._lock = FileLock(str(self.path) + ".lock")
-        if self.read(lambda tx: tx.get(Table.META, "schema")) is None:
-            with self.transaction() as tx:
-                if tx.get(Table.META, "schema") is None:
-                    tx.insert(Table.META, {"id": "schema", "version": SCHEMA_VERSION})
+        self.meta = self.root / "store"
+        from .migrations import open_store  # migrations use this module
+
+        open_store(self)
+
+    # Where things are ---------------------------------------------------------------------------------
+
+    def _path_of(self, owner: str | None) -> Path:
+        return self.path if owner is None else self.root / "users" / owner / "records.json"
+
+    def _lock_of(self, owner: str | None) -> FileLock:
+        """Beside the index, not in the person's folder: a deleted account's folder never comes back."""
+        if owner is None:
+            return self._lock
+        (self.meta / "locks").mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.meta / "locks" / f"{owner}.lock"))
+
+    def _shard(self, doc_id: str) -> Path:
+        return self.meta / "index" / f"{doc_id[-2:]}.json"
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """A locked read-modify-write session: all its writes land together, or none if it raises.
-        A lock held longer than `lock_timeout` (a stopped process) gives StoreBusy, never a hang."""
+    def _locked(self, lock: FileLock):
         try:
-            self._lock.acquire(timeout=self.lock_timeout)
+            lock.acquire(timeout=self.lock_timeout)
         except Timeout:
-            log.warning("store lock %s not acquired within %.0f s", self._lock.lock_file, self.lock_timeout)
-            raise StoreBusy("The server is busy right now. Please try again in a moment.") from None
+            log.warning("store lock %s not acquired within %.0f s", lock.lock_file, self.lock_timeout)
+            raise StoreBusy(BUSY) from None
         try:
-            yield from self._session(writable=True)
+            yield
         finally:
-            self._lock.release()
+            lock.release()
+
+    def _update_json(self, path: Path, change: Callable[[dict], bool]) -> None:
+        """Read-modify-write a small shared file under its own lock; `change` says whether it changed."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked(FileLock(str(path) + ".lock")):
+            data = copy.deepcopy(read_parsed(path, {}))
+            if change(data):
+                write_json_atomic(path, data)
+
+    # Indexes ------------------------------------------------------------------------------------------
+
+    def owner_of(self, doc_id: str) -> str | None:
+        """Whose file holds this dataset, run or study id (None: no such id)."""
+        if not isinstance(doc_id, str) or len(doc_id) < 2:
+            return None
+        return read_parsed(self._shard(doc_id), {}).get(doc_id)
+
+    def owners(self) -> list[str]:
+        """Everyone with a file of records."""
+        return sorted(read_parsed(self.meta / "owners.json", {}))
+
+    def owner_summaries(self) -> dict:
+        """{owner: {"datasets", "runs", "studies", "newest_run", "last_served"}}, kept up to date on every
+        write (`last_served`: when one of their runs last got a worker, for the fair queue)."""
+        return read_parsed(self.meta / "owners.json", {})
+
+    def _index_changes(self, owner: str, change: dict, adding: bool) -> None:
+        before, after = change["before"], change["after"]
+        ids = {}
+        for table in OWNED:
+            new, old = after[table], before[table]
+            ids.update({i: (table, new.get(i), old.get(i)) for i in (new.keys() - old.keys() if adding
+                                                                       else old.keys() - new.keys())})
+        by_shard: dict[Path, list[str]] = {}
+        for doc_id in ids:
+            by_shard.setdefault(self._shard(doc_id), []).append(doc_id)
+        for shard, members in by_shard.items():
+            def edit(data, members=members):
+                for doc_id in members:
+                    if adding:
+                        data[doc_id] = owner
+                    else:
+                        data.pop(doc_id, None)
+                return True
+            self._update_json(shard, edit)
+        for table, statuses in WATCHED.items():
+            new, old = after[table], before[table]
+            both = new.keys() | old.keys()
+            if adding:
+                moves = [i for i in both if new.get(i) in statuses and old.get(i) not in statuses]
+            else:
+                moves = [i for i in both if old.get(i) in statuses and new.get(i) not in statuses]
+            if moves:
+                def watch(data, moves=moves):
+                    for doc_id in moves:
+                        if adding:
+                            data[doc_id] = owner
+                        else:
+                            data.pop(doc_id, None)
+                    return True
+                self._update_json(self.meta / "watch" / f"{table.value}.json", watch)
+
+    def _summarize(self, owner: str, file: _File) -> None:
+        data = file.db.storage.read() or {}
+        runs = data.get(Table.RUNS.value, {}).values()
+        summary = {t.value: len(data.get(t.value, {})) for t in OWNED}
+        summary["newest_run"] = max((r.get("created", 0.0) for r in runs), default=0.0)
+        summary["last_served"] = max((r.get("launched") or r.get("started") or 0.0 for r in runs), default=0.0)
+
+        empty = not any(summary[t.value] for t in OWNED)
+        if read_parsed(self.meta / "owners.json", {}).get(owner) == (None if empty else summary):
+            return
+
+        def edit(owners):
+            if empty:
+                return owners.pop(owner, None) is not None
+            if owners.get(owner) == summary:
+                return False
+            owners[owner] = summary
+            return True
+        self._update_json(self.meta / "owners.json", edit)
+
+    def watched(self, table: Table) -> list[dict]:
+        """Every document of `table` whose status is watched (active runs, open studies), everyone's."""
+        table = Table(table)
+        entries = read_parsed(self.meta / "watch" / f"{table.value}.json", {})
+        by_owner: dict[str, set] = {}
+        for doc_id, owner in entries.items():
+            by_owner.setdefault(owner, set()).add(doc_id)
+        found = []
+        with self.snapshot() as tx:
+            for owner, ids in by_owner.items():
+                found += [d for d in tx.find(table, owner=owner) if d["id"] in ids and d.get("status") in WATCHED[table]]
+        return found
+
+    # Sessions -----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, owner: str | None = None) -> Iterator[Transaction]:
+        """A locked read-modify-write session: all its writes land together, or none if it raises. With
+        `owner`, it acts on that person's datasets, runs and studies only (and waits for no one else);
+        without, on the accounts, and on any person's records it names (locking them after the accounts).
+        A lock held longer than `lock_timeout` (a stopped process) gives StoreBusy, never a hang."""
+        with ExitStack() as stack:
+            if owner is None:
+                stack.enter_context(self._locked(self._lock))
+            tx = Transaction(self, True, owner, stack)
+            if owner is not None:
+                tx._file(owner)
+            yield tx
+            tx._commit()
 
     @contextmanager
     def snapshot(self) -> Iterator[Transaction]:
-        """A consistent read-only view without taking the lock."""
-        yield from self._session(writable=False)
-
-    def _session(self, writable: bool) -> Iterator[Transaction]:
-        db = TinyDB(str(self.path), storage=_AtomicJSONStorage)
-        try:
-            yield Transaction(db, writable)
-            if writable:
-                db.storage.commit()
-        finally:
-            db.close()
+        """A consistent read-only view of each file, without taking a lock."""
+        with ExitStack() as stack:
+            yield Transaction(self, False, None, stack)
 
     def read(self, fn):
         """Run `fn(tx)` on a snapshot and return its result."""
         with self.snapshot() as tx:
             return fn(tx)
 
-    # One-operation shortcuts.
+    # One-operation shortcuts: each takes the one lock it needs.
     def insert(self, table: Table, doc: dict) -> str:
-        with self.transaction() as tx:
+        with self.transaction(doc.get("owner") if Table(table) in OWNED else None) as tx:
             return tx.insert(table, doc)
 
     def get(self, table: Table, doc_id: str) -> dict | None:
@@ -184,9 +448,24 @@ class Store:
         return self.read(lambda tx: tx.find(table, **equals))
 
     def update(self, table: Table, doc_id: str, changes: dict) -> bool:
-        with self.transaction() as tx:
-            return tx.update(table, doc_id, changes)
+        with self.transaction_of(table, doc_id) as tx:
+            return tx is not None and tx.update(table, doc_id, changes)
 
     def remove(self, table: Table, doc_id: str) -> bool:
-        with self.transaction() as tx:
-            return tx.remove(table, doc_id)
+        with self.transaction_of(table, doc_id) as tx:
+            return tx is not None and tx.remove(table, doc_id)
+
+    @contextmanager
+    def transaction_of(self, table: Table, doc_id: str) -> Iterator[Transaction | None]:
+        """A transaction on the file that holds this document: its owner's for an owned table (None when
+        there is no such id), else the accounts'."""
+        if Table(table) not in OWNED:
+            with self.transaction() as tx:
+                yield tx
+            return
+        owner = self.owner_of(doc_id)
+        if owner is None:
+            yield None
+            return
+        with self.transaction(owner) as tx:
+            yield tx

@@ -173,7 +173,7 @@ def cancel_study(ws: Workspace, user: User, study_id: str) -> Study:
 def top_up(ws: Workspace) -> None:
     """For every open group: queue pending runs while the owner has room; make a finished bagging's ensemble.
     Called under the scheduler's lock, so two processes never queue the same member twice."""
-    for doc in ws.store.find(Table.STUDIES, status="open"):
+    for doc in ws.store.watched(Table.STUDIES):  # the open ones, everyone's
         study = Study.from_doc(doc)
         try:
             if study.pending:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import NocodeError
-from . import cluster, datasets, export, insight, serve, studies, training, users
+from . import backup, cluster, datasets, export, insight, serve, studies, training, users
 from .common import Parser, add_common
 
-GROUPS = [serve, users, datasets, training, studies, insight, export, cluster]
+GROUPS = [serve, users, datasets, training, studies, insight, export, cluster, backup]
 
 
 def build_parser() -> Parser:

@@ -111,7 +111,7 @@ def create_dataset(ws: Workspace, user: User, name: str, classes=()) -> Dataset:
     now = time.time()
     doc = {"id": new_id("ds"), "owner": user.id, "name": name, "key": _key(name), "classes": labels,
            "counts": {c: 0 for c in labels}, "version": 0, "created": now, "updated": now}
-    with ws.store.transaction() as tx:
+    with ws.store.transaction(user.id) as tx:
         mine = tx.find(Table.DATASETS, owner=user.id)
         if any(d["key"] == doc["key"] for d in mine):
             raise DatasetError(f"You already have a dataset called {name!r}.")
@@ -133,7 +133,7 @@ def _unique_classes(classes) -> list[str]:
 def update_summary(ws: Workspace, user: User, dataset_id: str, change) -> Dataset:
     """Apply `change(doc) -> dict of new fields` to the owner's dataset in one locked transaction."""
     user = current_user(ws, user)
-    with ws.store.transaction() as tx:
+    with ws.store.transaction(user.id) as tx:
         doc = _doc(tx, user, dataset_id, write=True)
         fields = change(doc)
         fields["updated"] = time.time()
@@ -145,7 +145,7 @@ def update_summary(ws: Workspace, user: User, dataset_id: str, change) -> Datase
 def rename_dataset(ws: Workspace, user: User, dataset_id: str, new_name: str) -> Dataset:
     name = clean_name(new_name, "dataset")
     user = current_user(ws, user)
-    with ws.store.transaction() as tx:
+    with ws.store.transaction(user.id) as tx:
         doc = _doc(tx, user, dataset_id, write=True)
         clash = [d for d in tx.find(Table.DATASETS, owner=user.id, key=_key(name)) if d["id"] != dataset_id]
         if clash:
@@ -158,7 +158,7 @@ def rename_dataset(ws: Workspace, user: User, dataset_id: str, new_name: str) ->
 def delete_dataset(ws: Workspace, user: User, dataset_id: str) -> None:
     """Delete the dataset and its images."""
     user = current_user(ws, user)
-    with ws.store.transaction() as tx:
+    with ws.store.transaction(user.id) as tx:
         doc = _doc(tx, user, dataset_id, write=True)
         tx.remove(Table.DATASETS, dataset_id)
     ds = Dataset.from_doc(doc)

@@ -156,7 +156,7 @@ def runs(ws: Workspace, user: User, everyone: bool = False, runner: Runner | Non
 
 def all_runs(ws: Workspace, runner: Runner | None = None) -> list[RunRecord]:
     """Every run, newest first, for the machine's operator (the CLI without --user)."""
-    docs = ws.store.find(Table.RUNS)
+    docs = ws.store.find(Table.RUNS)  # every file: the operator's rare full listing
     return _fresh(ws, sorted((RunRecord.from_doc(d) for d in docs), key=lambda r: -r.created), runner)
 
 

@@ -72,15 +72,12 @@ def schedule(ws: Workspace, runner=None) -> list[str]:
         from ..studies import top_up
 
         top_up(ws)  # comparisons and baggings queue their next runs as their owners get room
-        docs = ws.store.find(Table.RUNS)
+        docs = ws.store.watched(Table.RUNS)  # the active runs of everyone, from the watch list
         active = [reconcile(ws, RunRecord.from_doc(d), runner, reschedule=False) for d in docs
                   if d["status"] in ACTIVE]
         busy = [r for r in active if r.is_active and not r.waiting]
         waiting = [r for r in active if r.waiting]
-        last_served: dict[str, float] = {}
-        for d in docs:
-            served = d.get("launched") or d.get("started") or 0.0
-            last_served[d["owner"]] = max(last_served.get(d["owner"], 0.0), served)
+        last_served = {owner: s.get("last_served", 0.0) for owner, s in ws.store.owner_summaries().items()}
         free = capacity(ws) - len(busy)
         return [run.id for run in fair_order(waiting, busy, last_served)[:max(free, 0)] if _launch(ws, run, runner)]
     finally:

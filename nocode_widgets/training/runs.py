@@ -19,6 +19,7 @@ from ..store import Table, new_id
 from ..workspace import Workspace
 
 ACTIVE = ("queued", "running")
+EVERYONE_PAGE = 200  # runs in the administrator's view of everyone's
 FINAL = ("done", "failed", "cancelled", "interrupted")
 INTERRUPTED = ("The training process stopped unexpectedly (the server restarted or the process was ended). "
                "The best epoch so far is kept when there was one.")
@@ -107,7 +108,7 @@ def create_run(ws: Workspace, user: User, dataset, config: dict, limit: int | No
     user = current_user(ws, user)
     run = RunRecord(new_id("run"), user.id, dataset.id, dataset.name, dataset.version, dict(config),
                     created=time.time())
-    with ws.store.transaction() as tx:
+    with ws.store.transaction(user.id) as tx:
         active = [d for d in tx.find(Table.RUNS, owner=user.id) if d["status"] in ACTIVE]
         if limit is not None and len(active) >= limit:
             raise TrainingError(f"You already have {len(active)} runs waiting or training; cancel one or wait "
@@ -139,12 +140,27 @@ def load_run(ws: Workspace, run_id: str) -> RunRecord:
 
 
 def list_runs(ws: Workspace, user: User, everyone: bool = False, dataset_id: str | None = None) -> list[RunRecord]:
+    """The user's runs, newest first; `everyone` (admins only): everyone's newest `EVERYONE_PAGE`."""
     user = current_user(ws, user)
-    where = {} if (everyone and user.is_admin) else {"owner": user.id}
-    if dataset_id:
-        where["dataset_id"] = dataset_id
+    if everyone and user.is_admin:
+        return newest_runs(ws, EVERYONE_PAGE)
+    where = {"owner": user.id, **({"dataset_id": dataset_id} if dataset_id else {})}
     runs = [RunRecord.from_doc(d) for d in ws.store.find(Table.RUNS, **where)]
     return sorted(runs, key=lambda r: r.created, reverse=True)
+
+
+def newest_runs(ws: Workspace, count: int) -> list[RunRecord]:
+    """Everyone's `count` newest runs, reading only the files of the people who have them (their newest
+    run is in the owners' summary): the administrator's view costs the same at any size of history."""
+    summaries = sorted(ws.store.owner_summaries().items(), key=lambda kv: -kv[1].get("newest_run", 0.0))
+    found: list[RunRecord] = []
+    with ws.store.snapshot() as tx:
+        for owner, summary in summaries:
+            if len(found) >= count and summary.get("newest_run", 0.0) < found[count - 1].created:
+                break
+            found += [RunRecord.from_doc(d) for d in tx.find(Table.RUNS, owner=owner)]
+            found.sort(key=lambda r: r.created, reverse=True)
+    return found[:count]
 
 
 def update_run(ws: Workspace, run_id: str, **changes) -> None:
@@ -154,8 +170,8 @@ def update_run(ws: Workspace, run_id: str, **changes) -> None:
 def transition(ws: Workspace, run_id: str, from_states: tuple[str, ...], **changes) -> bool:
     """Change the run only if its status is still one of `from_states` (one locked transaction), so
     a cancel, a worker starting and a reader noticing a dead worker cannot overwrite each other."""
-    with ws.store.transaction() as tx:
-        doc = tx.get(Table.RUNS, run_id)
+    with ws.store.transaction_of(Table.RUNS, run_id) as tx:
+        doc = tx and tx.get(Table.RUNS, run_id)
         if doc is None or doc["status"] not in from_states:
             return False
         tx.update(Table.RUNS, run_id, changes)

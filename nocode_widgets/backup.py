@@ -1,0 +1,126 @@
+"""Backups of a data folder that run while the app runs and training goes on, and restoring one into an
+empty folder.
+
+A backup is a tar file (`.tar.gz` or `.tgz`: compressed). The store's files are copied under all of its
+locks at once (the accounts first, then every person's), so the records are one consistent moment; the
+pictures and runs are copied after, without holding anything: a finished run's files no longer change. What
+the app can make again is left out: picture caches, upload temp files, locks, the space ledgers, the
+store's indexes (rebuilt on restore). A run still training at backup time is restored as interrupted, with
+its best epoch so far."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import NocodeError
+from .workspace import Workspace
+
+SKIPPED_DIRS = {"cache", "tmp", "store", "slots", "space"}  # made again by the app
+MANIFEST = "nocode-backup.txt"
+
+
+class BackupError(NocodeError):
+    """A backup that cannot be made or restored as asked."""
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    path: Path
+    files: int
+    bytes: int
+    seconds: float
+
+
+def _store_files(ws: Workspace) -> dict[str, bytes]:
+    """The store's own files as they are at one moment: read under every one of its locks."""
+    store, root = ws.store, ws.settings.data_dir
+    with ExitStack() as stack:
+        stack.enter_context(store._locked(store._lock))
+        for owner in sorted(p.parent.name for p in (root / "users").glob("*/records.json")):
+            stack.enter_context(store._locked(store._lock_of(owner)))
+        files = {"nocode.json": store.path.read_bytes()} if store.path.exists() else {}
+        for path in sorted((root / "users").glob("*/records.json")):
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def _data_files(root: Path):
+    """Every picture and run file under the users' folders, but what the app can make again."""
+    for path in sorted((root / "users").rglob("*")):
+        rel = path.relative_to(root)
+        if (set(rel.parts[:-1]) & SKIPPED_DIRS or path.name == "records.json" or path.suffix in (".lock", ".tmp")
+                or not path.is_file()):
+            continue
+        yield path, rel.as_posix()
+
+
+def backup(ws: Workspace, out: Path, store_only: bool = False) -> BackupReport:
+    """Write a backup of the data folder to `out` (a new file)."""
+    started, out = time.time(), Path(out)
+    if out.exists():
+        raise BackupError(f"{out} already exists; choose a new file name.")
+    root = ws.settings.data_dir.resolve()
+    if out.resolve().is_relative_to(root):
+        raise BackupError("Write the backup outside the data folder it backs up.")
+    mode = "w:gz" if out.name.endswith((".tar.gz", ".tgz")) else "w"
+    count = size = 0
+    partial = out.with_name(out.name + ".partial")
+    with tarfile.open(partial, mode, compresslevel=1) if mode == "w:gz" else tarfile.open(partial, mode) as tar:
+        def add_bytes(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
+            tar.addfile(info, io.BytesIO(data))
+
+        add_bytes(MANIFEST, f"nocode_widgets backup of {root}\nmade {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+                  f"{'store only' if store_only else 'store, pictures and runs'}\n".encode())
+        for name, data in _store_files(ws).items():
+            add_bytes(name, data)
+            count, size = count + 1, size + len(data)
+        if not store_only:
+            for path, name in _data_files(root):
+                try:
+                    info = tar.gettarinfo(path, arcname=name)
+                    with path.open("rb") as f:
+                        tar.addfile(info, f)
+                except FileNotFoundError:  # removed while we walked (a run deleted meanwhile)
+                    continue
+                count, size = count + 1, size + info.size
+    partial.replace(out)
+    return BackupReport(out, count, size, round(time.time() - started, 2))
+
+
+def restore(archive: Path, data_dir: Path) -> Workspace:
+    """Unpack a backup into `data_dir`, which must be empty (or not exist yet), and open it there."""
+    archive, data_dir = Path(archive), Path(data_dir)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise BackupError(f"{data_dir} is not empty. Restore into a new, empty folder.")
+    try:
+        tar = tarfile.open(archive)
+    except (OSError, tarfile.TarError):
+        raise BackupError(f"{archive} is not a backup made by `nocode backup`.") from None
+    with tar:
+        members = tar.getmembers()
+        if MANIFEST not in {m.name for m in members}:
+            raise BackupError(f"{archive} is not a backup made by `nocode backup`.")
+        for m in members:
+            parts = PurePosixPath(m.name).parts
+            if m.name.startswith("/") or ".." in parts or not (m.isfile() or m.isdir()):
+                raise BackupError(f"{archive} holds a file that would land outside the folder ({m.name}).")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for m in members:
+            if m.isfile() and m.name != MANIFEST:
+                target = data_dir / m.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(m) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 2**20)
+    ws = Workspace.open(data_dir)  # an older store is migrated here
+    from .migrations import rebuild_indexes
+
+    rebuild_indexes(ws.store)
+    return ws
