@@ -101,6 +101,27 @@ def read_parsed(path: Path, empty=None):
     return data
 
 
+_LOOKUPS: dict[tuple[str, str, str], tuple[tuple, dict]] = {}
+
+
+def lookup(path: Path, table: str, field: str) -> dict:
+    """{value: [document, ...]} of `table` in the file at `path` by `field`, made once per version of the
+    file (shared: never change it): a read by id or by name costs the same with 10 people or 1,000."""
+    key, ident = (str(path), table, field), _identity(path)
+    with _PARSED_LOCK:
+        cached = _LOOKUPS.get(key)
+    if cached is not None and cached[0] == ident:
+        return cached[1]
+    index: dict = {}
+    for doc in ((read_parsed(path) or {}).get(table) or {}).values():
+        value = doc.get(field)
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            index.setdefault(value, []).append(doc)
+    with _PARSED_LOCK:
+        _LOOKUPS[key] = (ident, index)
+    return index
+
+
 class _CachedStorage(Storage):
     """TinyDB storage over one file: reads the shared parse (copied first when the session may write),
     writes once, atomically, on commit."""
@@ -212,6 +233,9 @@ class Transaction:
         owner = self._owner_of(table, doc_id)
         if self._outside(table, owner):
             return None
+        if not self._writable:  # from the file's index: no scan
+            found = lookup(self._store._path_of(owner), Table(table).value, "id").get(doc_id)
+            return copy.deepcopy(found[0]) if found else None
         found = self._table(table, owner).get(Query().id == doc_id)
         return copy.deepcopy(dict(found)) if found is not None else None
 
@@ -222,6 +246,11 @@ class Transaction:
             return [d for owner in self._store.owners() for d in self.find(table, owner=owner, **equals)]
         if self._outside(table, equals.get("owner")):
             return []
+        first = next((k for k, v in equals.items() if k != "owner" and isinstance(v, (str, int, float, bool))), None)
+        if not self._writable and first is not None:  # from the file's index on one field, then the others
+            path = self._store._path_of(equals.get("owner") if Table(table) in OWNED else None)
+            docs = lookup(path, Table(table).value, first).get(equals[first], [])
+            return [copy.deepcopy(d) for d in docs if all(d.get(k) == v for k, v in equals.items())]
         t = self._table(table, equals.get("owner"))
         if not equals:
             docs = t.all()
