@@ -1,4 +1,4 @@
-"""Execute one run from its record, in three pieces (DESIGN.md, "One training path, two runners"):
+"""Execute one run from its record, in three pieces (docs/architecture.md, "One training path, two runners"):
 
 - *prepare* (app host): the dataset's facts, Auto, the split, the uint8 picture cache and the
   pretrained weights found here, packed into a `FitJob` (tensors + the resolved config, no paths);
