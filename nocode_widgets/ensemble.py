@@ -26,6 +26,7 @@ import numpy as np
 
 from .auth import User, current_user
 from .calibrate import apply_temperature, calibrate
+from .datasets.records import clean_name
 from .errors import TrainingError
 from .evaluate import evaluate
 from .files import read_json, write_json_atomic
@@ -71,7 +72,7 @@ def make_ensemble(ws: Workspace, user: User, run_ids: list[str], weights: list[f
     record = RunRecord(new_id("run"), user.id, first.dataset_id, first.dataset_name, first.dataset_version,
                        {"ensemble": [m.run.id for m in members], "weights": [m.weight for m in members]},
                        status="done", kind="ensemble", members=[m.run.id for m in members], study=study,
-                       name=(name or "").strip()[:80] or default_name(members), created=time.time())
+                       name=clean_name(name, "ensemble") if (name or "").strip() else default_name(members), created=time.time())
     folder = run_folder(ws, record)
     try:
         report, predictions, calibration = evaluate_parts(scored, classes)

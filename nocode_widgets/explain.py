@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import NocodeError
 from .files import read_json, write_atomic, write_json_atomic
 from .predict import NO_MODEL
+from .auth import current_user
 from .quota import reserved
 from .slots import helper_slot
 from .training.runs import get_run, run_folder
@@ -24,7 +25,6 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 MAX_PICTURES = 48  # per request: the worker takes about 0.1-1 s per picture on a CPU
-MAP_BYTES = 512 * 1024  # at most, a heat map's PNG (512 px) and its JSON
 TIMEOUT_S = 300
 
 
@@ -62,7 +62,8 @@ def explain(ws: Workspace, user, run_id: str, pictures: list[tuple[str, bytes]],
     keys = [hashlib.sha256(raw + b"\0" + (t or "").encode()).hexdigest()[:24] for (_, raw), t in zip(pictures, targets)]
     missing = [i for i, k in enumerate(keys) if not ((cache / f"{k}.json").exists() and (cache / f"{k}.png").exists())]
     if missing:  # the maps count in the owner's space: reserved first, refused when it is full
-        with reserved(ws, run.owner, len(missing) * MAP_BYTES), helper_slot(ws, "heat maps, estimates and label checks"):
+        room = len(missing) * map_bytes(ws.settings.image_max_side)
+        with reserved(ws, run.owner, room), helper_slot(ws, current_user(ws, user).id, "heat maps, estimates and label checks"):
             _compute(ws, folder, cache, [(pictures[i][1], targets[i], keys[i]) for i in missing])
     out = []
     for (name, _), key in zip(pictures, keys):
@@ -73,6 +74,11 @@ def explain(ws: Workspace, user, run_id: str, pictures: list[tuple[str, bytes]],
             out.append(Explanation(name, meta["label"], meta["probability"], meta["target"], meta["target_probability"],
                                    (cache / f"{key}.png").read_bytes()))
     return out
+
+
+def map_bytes(side: int) -> int:
+    """At most, one heat map's PNG (RGB, `side` px, incompressible at worst) and its JSON."""
+    return side * side * 3 + 8192
 
 
 def _compute(ws: Workspace, folder: Path, cache: Path, todo: list[tuple[bytes, str | None, str]]) -> None:

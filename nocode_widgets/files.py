@@ -70,14 +70,17 @@ def sweep_stale_temp_files(folder: Path, max_age_s: float = 3600.0) -> int:
 
 
 def process_exists(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (whoever's it is)."""
+    """Whether a process with this id runs on this machine (whoever's it is); a zombie has ended."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return True
-    return True
 
 
 def safe_file_name(name: str, fallback: str = "file", max_length: int = 80) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~&$=:])")
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~&$=:.@])")  # . and @: no autolinks (www.x.org, a@b.org)
 
 
 def md_text(text: str) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import logging
+
 from filelock import FileLock, Timeout
 
 from .auth import User, current_user
@@ -24,6 +26,7 @@ from .errors import NocodeError, StoreBusy
 from .files import process_exists, read_json, write_json_atomic
 from .workspace import Workspace
 
+log = logging.getLogger(__name__)
 LEDGERS = "space"  # under the data folder: <user id>.json, the live reservations of that person
 RESERVATION_MAX_AGE_S = 24 * 3600.0  # a reservation older than this has lapsed, whoever holds it
 
@@ -140,14 +143,20 @@ class Reservation:
             room = self.room = max(0, limit - max(0, used) - ledger.outstanding(but=self.id))
             if total > room:
                 raise _no_room(total, Usage(limit - room, limit))
-            self.bytes = min(room, total + extra)
+            self.bytes = min(room, total + (max(extra, total) if extra else 0))  # ahead: doubles, few walks
             ledger.entries[self.id] = {"bytes": self.bytes, "written": written, "pid": os.getpid(), "at": time.time()}
             ledger.save()
 
     def release(self) -> None:
-        with _ledger(self.ws, self.user_id) as ledger:
-            if ledger.entries.pop(self.id, None) is not None:
-                ledger.save()
+        """Best effort: a reservation that cannot be struck out now lapses with its process anyway."""
+        if not self.bytes:
+            return
+        try:
+            with _ledger(self.ws, self.user_id) as ledger:
+                if ledger.entries.pop(self.id, None) is not None:
+                    ledger.save()
+        except (NocodeError, OSError):
+            log.warning("a space reservation of %s was left to lapse", self.user_id, exc_info=True)
         self.bytes = 0
 
 

@@ -119,7 +119,7 @@ def _compute(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dict:
     except Timeout:
         raise NocodeError("A label check of yours is already running; wait for it to finish.") from None
     try:
-        with helper_slot(ws, "label checks, heat maps and estimates"):
+        with helper_slot(ws, user.id, "label checks, heat maps and estimates"):
             return _run_worker(ws, user, ds, folds, out, progress)
     finally:
         mine.release()
@@ -140,6 +140,7 @@ def _run_worker(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dic
                 progress(state["done"], state["total"], state["what"])
             if time.time() > deadline:
                 proc.kill()
+                proc.wait()
                 raise NocodeError("Checking the labels took too long and was stopped.")
             time.sleep(POLL_S)
         stdout, stderr = proc.communicate()

@@ -7,6 +7,7 @@ know ipywidgets)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -17,6 +18,7 @@ from .auth import User, current_user
 from .errors import AuthError
 from .workspace import Workspace
 
+log = logging.getLogger(__name__)
 LOGGED_OUT = "You have logged out."
 IDLE = "You were signed out after {minutes:g} minutes without activity. Please log in again."
 ENDED = "Your session has ended. Please log in again."
@@ -92,7 +94,10 @@ class Session:
                 return
             self.end_reason = reason
         for thing in list(self._owned):
-            thing.close()
+            try:
+                thing.close()
+            except Exception:  # one widget failing to close must not keep the rest, or the sign-out, alive
+                log.exception("closing %r at the end of a session", type(thing).__name__)
         for callback in self._on_end:
             callback(reason)
 

@@ -13,7 +13,8 @@ from filelock import FileLock, Timeout
 from .errors import NocodeError
 from .workspace import Workspace
 
-BUSY = "The server is busy with other people's {what} right now. Please try again in a moment."
+BUSY = "The server is busy with {what} right now. Please try again in a moment."
+YOURS = "One of yours ({what}) is still running. Please wait for it to finish, then try again."
 
 
 class HelpersBusy(NocodeError):
@@ -32,14 +33,21 @@ def free_lock(locks: list[FileLock]) -> FileLock | None:
 
 
 @contextmanager
-def helper_slot(ws: Workspace, what: str = "heat maps, estimates and label checks") -> Iterator[None]:
-    """Hold one of the machine's helper slots while the block runs (HelpersBusy when none is free)."""
+def helper_slot(ws: Workspace, user_id: str, what: str = "heat maps, estimates and label checks") -> Iterator[None]:
+    """Hold one of the machine's helper slots while the block runs, at most one per person (so one person's
+    tabs cannot take them all): HelpersBusy when that person's is taken or none is free."""
     folder = ws.settings.data_dir / "slots"
     folder.mkdir(parents=True, exist_ok=True)
-    lock = free_lock([FileLock(str(folder / f"helper-{k}.lock")) for k in range(ws.settings.max_helper_processes)])
-    if lock is None:
-        raise HelpersBusy(BUSY.format(what=what))
+    mine = free_lock([FileLock(str(folder / f"helper-of-{user_id}.lock"))])
+    if mine is None:
+        raise HelpersBusy(YOURS.format(what=what))
     try:
-        yield
+        lock = free_lock([FileLock(str(folder / f"helper-{k}.lock")) for k in range(ws.settings.max_helper_processes)])
+        if lock is None:
+            raise HelpersBusy(BUSY.format(what=what))
+        try:
+            yield
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        mine.release()

@@ -60,15 +60,23 @@ class UploadFolder:
 
     CLAIM_AHEAD = 2 * 2**20
 
-    def __init__(self, ws, user_id: str, nbytes: int = 0):
+    def __init__(self, ws, user_id: str, nbytes: int = 0, reserve: bool = True):
+        """`reserve=False`: files that are read and removed at once (pictures to test a model on), bounded
+        by the upload limit rather than the person's space, so a full space does not stop testing."""
         from .quota import Reservation  # quota counts what is under the user's folder
 
-        self.reservation = Reservation(ws, user_id)
-        self.reservation.claim(nbytes)
-        self.written = 0
         root = upload_root(ws, user_id)
-        root.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f"upload-{os.getpid()}-", dir=root))
+        sweep_folder(root)  # where no server sweeps (JupyterLab, Colab): a killed kernel's leftovers
+        self.reservation = Reservation(ws, user_id)
+        if reserve:
+            self.reservation.claim(nbytes)
+        self.written = 0
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f"upload-{os.getpid()}-", dir=root))
+        except BaseException:
+            self.reservation.release()
+            raise
         _LIVE.add(self.path)
 
     def claim(self, total: int, ahead: bool = False) -> None:
@@ -85,15 +93,23 @@ class UploadFolder:
 
 
 def sweep_uploads(data_dir: Path, max_idle_s: float = UPLOAD_MAX_IDLE_S) -> int:
-    """Remove the upload folders of processes that are gone, and any idle for `max_idle_s` (the app does
-    this when it starts and every few minutes). Returns how many were removed."""
+    """Remove the upload folders of processes that are gone, and any idle for `max_idle_s`, in everyone's
+    folder (the server does this when it starts and every few minutes). Returns how many were removed."""
+    shutil.rmtree(Path(data_dir) / "tmp" / "uploads", ignore_errors=True)  # where earlier versions kept them
+    return sum(sweep_folder(root, max_idle_s) for root in Path(data_dir).glob("users/*/" + "/".join(UPLOADS)))
+
+
+def sweep_folder(root: Path, max_idle_s: float = UPLOAD_MAX_IDLE_S) -> int:
+    """The same in one person's upload folder."""
     removed, now = 0, time.time()
-    for folder in Path(data_dir).glob("users/*/" + "/".join(UPLOADS) + "/upload-*"):
+    for folder in Path(root).glob("upload-*"):
         pid = folder.name.split("-")[1]
-        gone = not (pid.isdigit() and process_exists(int(pid)))
-        if gone or now - _last_change(folder) > max_idle_s:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
+        try:
+            if not (pid.isdigit() and process_exists(int(pid))) or now - _last_change(folder) > max_idle_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:  # removed meanwhile by its own process
+            continue
     return removed
 
 

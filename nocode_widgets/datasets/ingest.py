@@ -25,7 +25,7 @@ from ..errors import DatasetError
 from ..files import remove_tree_and_empty_parents, write_atomic
 from ..quota import QuotaError, Reservation, check_room, human_bytes, reserved
 from ..store import Table
-from ..uploads import UploadedFile
+from ..uploads import UploadedFile, upload_root
 from ..workspace import Workspace
 from .images import ImageRejected, normalize_image
 from .manifest import ImageEntry, read_manifest, write_manifest
@@ -148,10 +148,10 @@ def import_folder(ws: Workspace, user: User, path, name: str | None = None, data
 
 
 def _credit(ws: Workspace, owner_id: str, paths: list[Path]) -> int:
-    """Bytes of the source files that lie in the owner's own space (an upload's temp files, removed once
-    imported): the import may reuse that room."""
-    home = ws.settings.user_dir(owner_id).resolve()
-    return sum(p.stat().st_size for p in map(Path, paths) if p.resolve().is_relative_to(home))
+    """Bytes of the source files that are the owner's upload temp files (removed once imported, and counted
+    in their space while they exist): the import may reuse that room."""
+    uploads = upload_root(ws, owner_id).resolve()
+    return sum(p.stat().st_size for p in map(Path, paths) if p.resolve().is_relative_to(uploads) and p.is_file())
 
 
 def _import(ws, user, source: Source, name, dataset_id, progress, credit: int = 0) -> IngestReport:

@@ -25,7 +25,7 @@ MIN_FOLDS, MAX_FOLDS = 2, 10  # bagging
 # holds a training slot, so none may ask for one that never ends. The Train panel's fields show the same.
 RANGES = {"epochs": (1, 500, "Max epochs"), "patience": (1, 500, "Patience"), "batch_size": (1, 512, "Batch size"),
           "image_size": (16, 512, "Picture size")}
-FLOAT_RANGES = {"lr": (1e-6, 1.0, "The learning rate"), "gamma": (0.01, 1.0, "The learning rate's decay"),
+FLOAT_RANGES = {"lr": (1e-8, 1.0, "The learning rate"), "gamma": (0.01, 1.0, "The learning rate's decay"),
                 "weight_decay": (0.0, 1.0, "Weight decay"), "label_smoothing": (0.0, 0.5, "Label smoothing"),
                 "cutmix": (0.0, 1.0, "CutMix's share of batches"), "focal_gamma": (0.0, 10.0, "Focal loss's gamma"),
                 "test_fraction": (0.0, 0.5, "The test share")}

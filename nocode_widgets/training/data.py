@@ -17,6 +17,7 @@ import torch
 from ..errors import TrainingError
 from ..files import read_json, sweep_stale_temp_files, write_json_atomic
 from ..preprocess import load_rgb, to_uint8_array
+from ..quota import reserved
 
 IN_MEMORY_LIMIT = 1_500_000_000  # bytes of cache kept in RAM; larger caches are memory-mapped files
 
@@ -129,6 +130,19 @@ def build_cache(paths: list[Path], hashes: list[str], size: int, cache_dir: Path
         raise TrainingError("The prepared copy of this dataset's pictures was damaged, so this run stopped. "
                             "It has been removed: start the run again and it will be prepared afresh.") from None
     return torch.from_numpy(array)
+
+
+def dataset_cache(ws, owner_id: str, ds_folder: Path, entries, size: int,
+                  progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """`build_cache` for a dataset's pictures (`entries` of its manifest), a new cache's bytes reserved in the
+    owner's space while it is written (QuotaError, in plain words, when it does not fit)."""
+    hashes = [e.hash for e in entries]
+    cache_dir = ds_folder / "cache"
+    final = cache_dir / f"{cache_key(hashes, size)}.npy"
+    new = 0 if final.exists() else cache_bytes(len(entries), size)
+    replaced = sum(p.stat().st_size for p in cache_dir.glob(f"{size}px-*.npy") if p != final)  # pruned first
+    with reserved(ws, owner_id, new, credit=replaced):
+        return build_cache([ds_folder / e.file for e in entries], hashes, size, cache_dir, progress)
 
 
 def prune_caches(cache_dir: Path, keep: Path) -> None:

@@ -1,4 +1,4 @@
-"""Execute one run from its record, in three pieces (DESIGN.md, "One training path, two runners"):
+"""Execute one run from its record, in three pieces (docs/architecture.md, "One training path, two runners"):
 
 - *prepare* (app host): the dataset's facts, Auto, the split, the uint8 picture cache and the
   pretrained weights found here, packed into a `FitJob` (tensors + the resolved config, no paths);
@@ -37,7 +37,7 @@ from ..quota import Reservation, reserved
 from ..store import Table
 from ..workspace import Workspace
 from .config import MIN_STEPS_PER_EPOCH, TrainConfig, resolve
-from .data import Split, build_cache, cache_bytes, cache_key, fold_split, stable_split
+from .data import Split, dataset_cache, fold_split, stable_split
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, Cancelled, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
@@ -230,12 +230,8 @@ def prepare(ws: Workspace, run: RunRecord, folder: Path, reporter: Reporter, lap
 
     space.claim(zoo.model_bytes(cfg.arch))
     reporter.update(force=True, phase="preparing pictures", done=0, total=len(entries))
-    cache_dir = ds_folder / "cache"
-    new_cache = 0 if (cache_dir / f"{cache_key(hashes, cfg.image_size)}.npy").exists() else cache_bytes(
-        len(entries), cfg.image_size)
-    with reserved(ws, run.owner, new_cache):
-        cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, cache_dir,
-                            progress=lambda d, t: reporter.update(done=d, total=t))
+    cache = dataset_cache(ws, run.owner, ds_folder, entries, cfg.image_size,
+                          progress=lambda d, t: reporter.update(done=d, total=t))
     laps("picture cache")
     seed_everything(cfg.seed)
     initial, notice = starting_weights(cfg, len(classes), ws.settings.allow_weight_download)

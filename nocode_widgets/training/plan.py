@@ -60,7 +60,7 @@ def estimate(ws: Workspace, user: User, dataset_id: str, config: dict | None = N
     p = plan(ws, user, dataset_id, config)
     job = json.dumps({"config": p.config.to_json(), "images": p.images, "train_images": p.train_images})
     try:
-        with helper_slot(ws, "estimates, heat maps and label checks"):
+        with helper_slot(ws, user.id, "estimates, heat maps and label checks"):
             out = subprocess.run([sys.executable, "-m", "nocode_widgets.training.estimate"], input=job,
                                  capture_output=True, text=True, timeout=ESTIMATE_TIMEOUT_S)
     except subprocess.TimeoutExpired:

@@ -25,7 +25,7 @@ from ..files import write_json_atomic
 from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig, resolve
-from .data import build_cache, folds_of, split_indices
+from .data import dataset_cache, folds_of, split_indices
 from .engine import extract_features, feature_settings, starting_weights
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device, predict_probs,
@@ -46,7 +46,7 @@ def out_of_sample(ws: Workspace, owner: User, dataset_id: str, folds: int,
     labels = torch.tensor([classes.index(e.label) for e in entries], dtype=torch.long)
     hashes = [e.hash for e in entries]
     progress(0, folds, "preparing pictures")
-    cache = build_cache([ds_folder / e.file for e in entries], hashes, cfg.image_size, ds_folder / "cache")
+    cache = dataset_cache(ws, ds.owner, ds_folder, entries, cfg.image_size)
     seed_everything(cfg.seed)
     initial, _ = starting_weights(cfg, len(classes), ws.settings.allow_weight_download)
     feeder = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, device, cfg.augment, cfg.channels_last, cfg.seed)

@@ -156,12 +156,13 @@ class Camera(Receiver):
     size = traitlets.Int(320).tag(sync=True)  # longest side, made smaller in the browser
     rate = traitlets.Float(5.0).tag(sync=True)  # pictures a second at most
     max_frames = traitlets.Int(MAX_FRAMES).tag(sync=True)
-    _limits = Receiver._limits + ("mode", "max_frames")  # fixed by the panel that made it
+    _limits = Receiver._limits + ("mode", "max_frames", "rate")  # fixed by the panel that made it
     _steps = {**Receiver._steps, "begin": "_begin", "frame": "_frame", "end": "_end", "live": "_live"}
 
     def __init__(self, *args, on_live: Callable[[bytes], None] | None = None, **traits):
         super().__init__(*args, **traits)
         self.on_live = on_live
+        self._last_live = 0.0
         self._frames: list[tuple[str, object]] = []
         self._bytes = 0
 
@@ -195,7 +196,11 @@ class Camera(Receiver):
     def _live(self, _content, buffers) -> None:
         if self.limits["mode"] != "live" or self.on_live is None:
             raise UploadRefused("This camera does not test live.")
-        self.on_live(self._picture(buffers))
+        picture = self._picture(buffers)
+        if time.monotonic() - self._last_live < 1 / self.limits["rate"]:
+            return  # faster than the panel's rate: skipped, as the page skips frames while the kernel is busy
+        self._last_live = time.monotonic()
+        self.on_live(picture)
 
     @staticmethod
     def _picture(buffers) -> bytes:

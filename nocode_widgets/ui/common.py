@@ -46,6 +46,10 @@ class SessionPanel(w.VBox):
         """A temp folder for an upload arriving, in the signed-in person's space, with `nbytes` reserved."""
         return UploadFolder(self.ws, self.user.id, nbytes)
 
+    def passing_folder(self, nbytes: int) -> UploadFolder:
+        """The same for files read and removed at once (pictures to test): within the upload limit only."""
+        return UploadFolder(self.ws, self.user.id, nbytes, reserve=False)
+
     def refusal(self, work: "Background") -> str | None:
         """Why new work cannot start now (the session ended, or the panel's work still runs), or None."""
         try:

@@ -28,7 +28,7 @@ class TestPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User):
         self.work, self.message = Background(), Message()
         self.run = w.Dropdown(description="Model", layout=w.Layout(width="560px"))
-        self.upload = Uploader(self.upload_folder, ws.settings.max_upload_bytes, self._predict,
+        self.upload = Uploader(self.passing_folder, ws.settings.max_upload_bytes, self._predict,
                                self._can_start, lambda text: self.message.show(text, "warn"), accept="image/*",
                                multiple=True, label="Choose pictures to test")
         self.results = w.VBox()
@@ -43,7 +43,7 @@ class TestPanel(SessionPanel):
         self.run.observe(lambda _: self._default_threshold(), names="value")
         self._run_id: str | None = None
         self._tta = False
-        self.camera = Camera(self.upload_folder, ws.settings.max_upload_bytes, Received.discard,
+        self.camera = Camera(self.passing_folder, ws.settings.max_upload_bytes, Received.discard,
                              mode="live", rate=4.0, on_live=self._live)
         self.live = w.HTML(layout=w.Layout(min_width="320px"))
         self._live_model: tuple[str | None, object] = (None, None)

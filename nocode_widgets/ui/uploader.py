@@ -191,8 +191,8 @@ class Receiver(anywidget.AnyWidget):
 
     def _hand_over(self, files: list[tuple[str, Path]]) -> None:
         received, self._tmp = Received(files, self._tmp), None  # on_done owns the files now
-        received.folder.arrived()
         try:
+            received.folder.arrived()
             self.on_done(received)
         except BaseException:
             received.discard()
@@ -205,8 +205,10 @@ class Receiver(anywidget.AnyWidget):
             self._tmp = None
 
     def close(self) -> None:
-        self.discard()
-        super().close()
+        try:
+            self.discard()
+        finally:
+            super().close()
 
 
 class Uploader(Receiver):

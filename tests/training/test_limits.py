@@ -81,11 +81,15 @@ def test_heat_maps_are_refused_when_the_space_is_full(hostile):
 def test_helper_processes_are_capped_on_the_whole_machine(hostile):
     ws, alice, ds, run = hostile
     one = Workspace(ws.settings.with_changes(max_helper_processes=1), ws.store)
-    with helper_slot(one):  # another page's heat maps, say
+    with helper_slot(one, "someone-else"):  # another person's heat maps, say
         with pytest.raises(HelpersBusy, match="busy .* try again in a moment"):
             explain(one, alice, run.id, [("p.jpg", picture(seed=7))])
         with pytest.raises(HelpersBusy):
             estimate(one, alice, ds.id, {})
+    two = Workspace(ws.settings.with_changes(max_helper_processes=2), ws.store)
+    with helper_slot(two, alice.id):  # alice's label check in another tab: one helper a person
+        with pytest.raises(HelpersBusy, match="One of yours .* still running"):
+            explain(two, alice, run.id, [("p.jpg", picture(seed=7))])
     assert explain(one, alice, run.id, [("p.jpg", picture(seed=7))])[0].png  # free again
 
 

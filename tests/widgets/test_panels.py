@@ -301,6 +301,7 @@ def test_the_live_camera_shows_the_models_answer_for_each_frame(ws, alice):
     assert answer == {"kind": "ack"} and ("It is <b>red</b>" in said or "looks most like <b>red</b>" in said) and "%" in said
     assert talk(panel.camera, {"kind": "begin"})["kind"] == "error"  # the Test panel's camera does not record
     delete_run(ws, alice, panel.run.value)
+    time.sleep(1 / panel.camera.limits["rate"])  # the page sends frames at the panel's rate at most
     answer = talk(panel.camera, {"kind": "live"}, [picture(COLORS["red"], seed=6)])
     assert answer["kind"] == "error" and "run" in answer["text"].lower()
 

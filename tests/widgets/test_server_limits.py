@@ -1,5 +1,5 @@
 """A synced trait is a request, never a limit. Every widget of a signed-in page has each limit-like synced
-trait (`max*`, `min`, `step`, `mode`, `multiple`, `accept`) pushed to an extreme over the comm, as any page can;
+trait (`max*`, `min`, `step`, `mode`, `multiple`, `accept`, `rate`) pushed to an extreme over the comm, as any page can;
 then the server must still refuse what it refused before: an oversize upload, a second file for the zip, a
 recording from the live camera, a non-picture frame, a recording past its frames, a huge training run.
 A widget added later gets the same treatment without anyone writing it."""
@@ -18,7 +18,7 @@ from tests.images import COLORS, class_files, make_zip, picture
 from tests.training.helpers import colour_dataset, train
 from tests.widgets.driving import record, sign_in, talk, upload, uploads_left
 
-LIMIT_LIKE = re.compile(r"^(max.*|min|step|mode|multiple|accept)$")
+LIMIT_LIKE = re.compile(r"^(max.*|min|step|mode|multiple|accept|rate)$")
 MIB = 2**20
 
 
@@ -100,6 +100,14 @@ def test_no_synced_trait_widens_what_the_server_allows(tmp_path):
     assert talk(datasets.camera, {"kind": "frame"}, [b"MZ" + b"\0" * 5000])["kind"] == "error"
     answers = record(datasets.camera, [picture(COLORS["red"], seed=s) for s in range(3)])
     assert answers[3]["kind"] == "error" and "as much as one recording" in answers[3]["text"]
+
+    # Live frames come no faster than the panel's rate, whatever the page's `rate` says now.
+    assert test.camera.rate == 1e12 and test.camera.limits["rate"] == 4.0
+    seen = []
+    test.camera.on_live = seen.append
+    for s in range(5):
+        assert talk(test.camera, {"kind": "live"}, [picture(seed=s)])["kind"] == "ack"
+    assert len(seen) <= 2
 
     # Training settings past the server's ranges, in fields whose max the page raised.
     train_panel.dataset.value = train_panel.dataset.options[0][1]
