@@ -35,7 +35,8 @@ def crafted_set(widget, **state) -> None:
 def everything_stored(ws) -> tuple:
     files = sorted(str(p.relative_to(ws.settings.data_dir)) for p in ws.settings.data_dir.rglob("*")
                    if p.is_file() and not p.name.endswith(".lock"))
-    return ws.settings.db_path.read_bytes(), files
+    records = {f: (ws.settings.data_dir / f).read_bytes() for f in files if f.endswith("records.json")}
+    return ws.settings.db_path.read_bytes(), records, files
 
 
 def wait_signed_out(app: App, timeout: float = 10) -> None:
