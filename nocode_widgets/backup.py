@@ -123,4 +123,17 @@ def restore(archive: Path, data_dir: Path) -> Workspace:
     from .migrations import rebuild_indexes
 
     rebuild_indexes(ws.store)
+    _interrupt_what_was_training(ws)
     return ws
+
+
+def _interrupt_what_was_training(ws: Workspace) -> None:
+    """A run that had a worker at backup time has none here: interrupted, keeping its best epoch so far.
+    A run still waiting for a worker waits here too."""
+    from .store import Table
+    from .training.runs import INTERRUPTED
+
+    for doc in ws.store.watched(Table.RUNS):
+        if doc["status"] == "running" or doc.get("launched"):
+            ws.store.update(Table.RUNS, doc["id"], {"status": "interrupted", "error": INTERRUPTED,
+                                                    "finished": time.time()})
