@@ -170,3 +170,17 @@ def test_training_settings_have_server_side_ranges(field, value, said):
 
 def test_the_largest_allowed_settings_pass():
     TrainConfig(epochs=500, patience=500, batch_size=512, image_size=512, lr=1.0).check()
+
+
+def test_the_server_sweeps_upload_folders_of_gone_pages_when_it_starts(tmp_path, monkeypatch):
+    from nocode_widgets.pages import CappedKernelManager
+
+    data = tmp_path / "data"
+    gone = data / "users" / "u_1" / "tmp" / "uploads" / "upload-999999999-abc"  # no such process
+    mine = data / "users" / "u_1" / "tmp" / "uploads" / f"upload-{os.getpid()}-def"  # a live page's
+    for folder in (gone, mine):
+        folder.mkdir(parents=True)
+        (folder / "0").write_bytes(b"x" * 1000)
+    monkeypatch.setenv("NOCODE_DATA_DIR", str(data))
+    CappedKernelManager()
+    assert not gone.exists() and mine.exists()
