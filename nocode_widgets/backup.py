@@ -13,12 +13,14 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import NocodeError
+from .store import ID_SHAPE
 from .workspace import Workspace
 
 SKIPPED_DIRS = {"cache", "tmp", "store", "slots", "space"}  # made again by the app
@@ -85,8 +87,9 @@ def backup(ws: Workspace, out: Path, store_only: bool = False) -> BackupReport:
         if not store_only:
             for path, name in _data_files(root):
                 try:
-                    info = tar.gettarinfo(path, arcname=name)
-                    with path.open("rb") as f:
+                    with path.open("rb") as f:  # opened first: the size is that of the file read
+                        info = tar.gettarinfo(arcname=name, fileobj=f)
+                        info.type = tarfile.REGTYPE  # an ensemble's hard-linked files travel as files
                         tar.addfile(info, f)
                 except FileNotFoundError:  # removed while we walked (a run deleted meanwhile)
                     continue
@@ -95,8 +98,16 @@ def backup(ws: Workspace, out: Path, store_only: bool = False) -> BackupReport:
     return BackupReport(out, count, size, round(time.time() - started, 2))
 
 
+def _allowed(name: str) -> bool:
+    """What a backup may hold: the accounts file and what is under a person's folder, nothing else."""
+    parts = PurePosixPath(name).parts
+    return (name == "nocode.json" or (len(parts) >= 3 and parts[0] == "users" and ID_SHAPE.match(parts[1])
+                                      and not set(parts) & SKIPPED_DIRS and not name.endswith(".lock")))
+
+
 def restore(archive: Path, data_dir: Path) -> Workspace:
-    """Unpack a backup into `data_dir`, which must be empty (or not exist yet), and open it there."""
+    """Unpack a backup into `data_dir`, which must be empty (or not exist yet), and open it there. It is
+    unpacked beside it first and moved into place whole, so a failed restore leaves nothing half-done."""
     archive, data_dir = Path(archive), Path(data_dir)
     if data_dir.exists() and any(data_dir.iterdir()):
         raise BackupError(f"{data_dir} is not empty. Restore into a new, empty folder.")
@@ -108,17 +119,26 @@ def restore(archive: Path, data_dir: Path) -> Workspace:
         members = tar.getmembers()
         if MANIFEST not in {m.name for m in members}:
             raise BackupError(f"{archive} is not a backup made by `nocode backup`.")
-        for m in members:
-            parts = PurePosixPath(m.name).parts
-            if m.name.startswith("/") or ".." in parts or not (m.isfile() or m.isdir()):
-                raise BackupError(f"{archive} holds a file that would land outside the folder ({m.name}).")
-        data_dir.mkdir(parents=True, exist_ok=True)
-        for m in members:
-            if m.isfile() and m.name != MANIFEST:
-                target = data_dir / m.name
+        files = [m for m in members if m.name != MANIFEST and not m.isdir()]
+        bad = next((m.name for m in files if not (m.isreg() and _allowed(m.name))), None)
+        if bad is not None:
+            raise BackupError(f"{archive} holds something a backup of this app never holds ({bad[:200]}).")
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if sum(m.size for m in files) > shutil.disk_usage(data_dir.parent).free * 0.9:
+            raise BackupError("There is not enough free disk space to restore this backup here.")
+        unpacking = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-restoring-", dir=data_dir.parent))
+        try:
+            for m in files:
+                target = unpacking / m.name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with tar.extractfile(m) as src, target.open("wb") as dst:
                     shutil.copyfileobj(src, dst, 2**20)
+            if data_dir.exists():
+                data_dir.rmdir()  # empty, checked above
+            unpacking.replace(data_dir)
+        except BaseException:
+            shutil.rmtree(unpacking, ignore_errors=True)
+            raise
     ws = Workspace.open(data_dir)  # an older store is migrated here
     from .migrations import rebuild_indexes
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, min_mtime_ns: int | None = None) -> None:
+    """`min_mtime_ns`: the new file's mtime is at least this (a reader caching by mtime sees it changed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -20,6 +21,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            if min_mtime_ns is not None:
+                now = max(time.time_ns(), min_mtime_ns)
+                os.utime(f.fileno(), ns=(now, now))
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -32,8 +36,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def write_json_atomic(path: Path, data) -> None:
-    write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+def write_json_atomic(path: Path, data, min_mtime_ns: int | None = None) -> None:
+    write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), min_mtime_ns)
 
 
 def read_json(path: Path, default=None):

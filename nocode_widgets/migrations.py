@@ -9,15 +9,18 @@ older version migrates it once, under the accounts lock, after copying the old f
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from typing import TYPE_CHECKING
 
 from .files import write_json_atomic
-from .store import OWNED, SCHEMA_VERSION, WATCHED, StoreTooNew, Table, read_parsed
+from .store import ID_SHAPE, OWNED, SCHEMA_VERSION, WATCHED, StoreTooNew, Table, read_parsed
 
 if TYPE_CHECKING:
     from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 def schema_version(data: dict | None) -> int | None:
@@ -63,10 +66,17 @@ def _one_file_to_per_person(store: "Store", data: dict) -> dict:
     """Version 1 -> 2: move datasets, runs and studies into their owners' files, and build the indexes.
     Every file written here is written whole, so a migration cut short is simply done again."""
     people: dict[str, dict] = {}
+    orphans = []
     for table in OWNED:
         for doc in (data.get(table.value) or {}).values():
+            if not all(isinstance(doc.get(k), str) and ID_SHAPE.match(doc[k]) for k in ("id", "owner")):
+                orphans.append({"table": table.value, "doc": doc})  # kept aside, never lost
+                continue
             person = people.setdefault(doc["owner"], {t.value: {} for t in OWNED})
             person[table.value][str(len(person[table.value]) + 1)] = doc
+    if orphans:
+        log.warning("%d records without a proper id or owner kept aside in store/orphans-v1.json", len(orphans))
+        write_json_atomic(store.meta / "orphans-v1.json", orphans)
     for owner, tables in people.items():
         write_json_atomic(store._path_of(owner), tables)
     rebuild_indexes(store, people)
@@ -86,6 +96,8 @@ def rebuild_indexes(store: "Store", people: dict[str, dict] | None = None) -> No
     for owner, tables in people.items():
         for table in OWNED:
             for doc in (tables.get(table.value) or {}).values():
+                if not (isinstance(doc.get("id"), str) and ID_SHAPE.match(doc["id"])):
+                    continue  # not an id the app makes: never a file name
                 index.setdefault(doc["id"][-2:], {})[doc["id"]] = owner
                 if table in WATCHED and doc.get("status") in WATCHED[table]:
                     watch[table.value][doc["id"]] = owner

@@ -29,8 +29,10 @@ import copy
 import json
 import logging
 import os
+import re
 import secrets
 import threading
+from collections import OrderedDict
 from contextlib import ExitStack, contextmanager
 from enum import Enum
 from pathlib import Path
@@ -72,8 +74,18 @@ def new_id(prefix: str) -> str:
 
 # Parsed files, reused while unchanged on disk ------------------------------------------------------------
 
-_PARSED: dict[str, tuple[tuple, Any]] = {}
+CACHED_FILES = 4096  # parsed files (and their lookups) a process keeps, the least recently used dropped
+_PARSED: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
 _PARSED_LOCK = threading.Lock()
+ID_SHAPE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")  # what an owned document's id and an owner id look like
+
+
+def _remember(cache: OrderedDict, key, value) -> None:
+    with _PARSED_LOCK:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > CACHED_FILES:
+            cache.popitem(last=False)
 
 
 def _identity(path: Path) -> tuple | None:
@@ -85,7 +97,9 @@ def _identity(path: Path) -> tuple | None:
 
 
 def read_parsed(path: Path, empty=None):
-    """The JSON in `path` (shared: never change it), parsed again only when the file changed."""
+    """The JSON in `path` (shared: never change it), parsed again only when the file changed. Every store
+    write gives its file a newer mtime than the last (`write_store_file`), so an unchanged identity means
+    unchanged content even when the file system reuses the inode at once."""
     key = str(path)
     ident = _identity(path)
     if ident is None:
@@ -94,14 +108,27 @@ def read_parsed(path: Path, empty=None):
         cached = _PARSED.get(key)
     if cached is not None and cached[0] == ident:
         return cached[1]
-    text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text) if text.strip() else (empty if empty is not None else {})
-    with _PARSED_LOCK:
-        _PARSED[key] = (ident, data)
+    data = read_fresh(path, empty)
+    _remember(_PARSED, key, (ident, data))
     return data
 
 
-_LOOKUPS: dict[tuple[str, str, str], tuple[tuple, dict]] = {}
+def read_fresh(path: Path, empty=None):
+    """The JSON in `path` read from disk now (a private copy): what a write under a lock starts from."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:  # removed between a look and the read (a person's last record deleted)
+        return copy.deepcopy(empty)
+    return json.loads(text) if text.strip() else (copy.deepcopy(empty) if empty is not None else {})
+
+
+def write_store_file(path: Path, data) -> None:
+    """Atomically, with an mtime strictly newer than the file's last (see `read_parsed`)."""
+    before = _identity(path)
+    write_json_atomic(path, data, min_mtime_ns=before[2] + 1 if before else None)
+
+
+_LOOKUPS: OrderedDict[tuple[str, str, str], tuple[tuple, dict]] = OrderedDict()
 
 
 def lookup(path: Path, table: str, field: str) -> dict:
@@ -117,8 +144,7 @@ def lookup(path: Path, table: str, field: str) -> dict:
         value = doc.get(field)
         if isinstance(value, (str, int, float, bool)) or value is None:
             index.setdefault(value, []).append(doc)
-    with _PARSED_LOCK:
-        _LOOKUPS[key] = (ident, index)
+    _remember(_LOOKUPS, key, (ident, index))
     return index
 
 
@@ -133,11 +159,8 @@ class _CachedStorage(Storage):
         self.dirty = False
 
     def read(self) -> dict | None:
-        if self._data is None:
-            data = read_parsed(self.path)
-            if data is None:
-                return None
-            self._data = copy.deepcopy(data) if self.writable else data
+        if self._data is None:  # a session that may write reads the disk, never a cached parse
+            self._data = read_fresh(self.path) if self.writable and self.path.exists() else read_parsed(self.path)
         return self._data
 
     def write(self, data: dict) -> None:
@@ -151,7 +174,7 @@ class _CachedStorage(Storage):
             if self.drop_when_empty and not any(self._data.values()):
                 self.path.unlink(missing_ok=True)  # a person with no records has no file
             else:
-                write_json_atomic(self.path, self._data)
+                write_store_file(self.path, self._data)
             self.dirty = False
 
     def close(self) -> None:
@@ -193,6 +216,10 @@ class Transaction:
     # Routing ------------------------------------------------------------------------------------------
 
     def _file(self, owner: str | None) -> _File:
+        if owner is None and self._writable and self._owner is not None:  # a person's transaction reads accounts
+            if "accounts" not in self._files:
+                self._files["accounts"] = _File(self._store.path, False, person=False)
+            return self._files["accounts"]
         if owner not in self._files:
             if self._writable:
                 if self._owner is not None and owner != self._owner:
@@ -210,22 +237,34 @@ class Transaction:
         return self._file(None).table(table)
 
     def _owner_of(self, table: Table, doc_id: str) -> str | None:
-        return self._store.owner_of(doc_id) if Table(table) in OWNED else None
+        """The owner by the index, or by this transaction's own files (what it inserted is not indexed yet)."""
+        if Table(table) not in OWNED:
+            return None
+        owner = self._store.owner_of(doc_id)
+        if owner is None and self._writable:
+            owner = next((o for o, f in self._files.items() if o not in (None, "accounts")
+                          and f.table(table).contains(Query().id == doc_id)), None)
+        return owner
 
     def _outside(self, table: Table, owner: str | None) -> bool:
         """An owned document that is nobody's, or not in this person-scoped transaction's file: absent here."""
         return Table(table) in OWNED and (owner is None or (self._writable and self._owner not in (None, owner)))
 
-    def _check_writable(self) -> None:
+    def _check_writable(self, table: Table) -> None:
+        """Before TinyDB touches anything: a read-only file's parse is shared by every reader of the process."""
         if not self._writable:
             raise RuntimeError("this transaction is read-only")
+        if self._owner is not None and Table(table) not in OWNED:
+            raise RuntimeError(f"a transaction of {self._owner} reads the accounts but cannot change them")
 
     # Operations ---------------------------------------------------------------------------------------
 
     def insert(self, table: Table, doc: dict) -> str:
-        self._check_writable()
+        self._check_writable(table)
         if "id" not in doc:
             raise ValueError("documents need an 'id'")
+        if Table(table) in OWNED and not all(isinstance(doc.get(k), str) and ID_SHAPE.match(doc[k]) for k in ("id", "owner")):
+            raise ValueError(f"an owned document needs an id and an owner of letters and digits: {doc.get('id')!r}")
         self._table(table, doc.get("owner")).insert(copy.deepcopy(doc))
         return doc["id"]
 
@@ -262,21 +301,21 @@ class Transaction:
         return [copy.deepcopy(dict(d)) for d in docs]
 
     def update(self, table: Table, doc_id: str, changes: dict) -> bool:
-        self._check_writable()
+        self._check_writable(table)
         owner = self._owner_of(table, doc_id)
         if self._outside(table, owner):
             return False
         return bool(self._table(table, owner).update(copy.deepcopy(dict(changes)), Query().id == doc_id))
 
     def remove(self, table: Table, doc_id: str) -> bool:
-        self._check_writable()
+        self._check_writable(table)
         owner = self._owner_of(table, doc_id)
         if self._outside(table, owner):
             return False
         return bool(self._table(table, owner).remove(Query().id == doc_id))
 
     def remove_where(self, table: Table, **equals: Any) -> int:
-        self._check_writable()
+        self._check_writable(table)
         ids = [d["id"] for d in self.find(table, **equals)]
         if not ids:
             return 0
@@ -289,7 +328,7 @@ class Transaction:
 
     def _commit(self) -> None:
         """Each changed file once: index entries added first, the records, then entries removed."""
-        people = [(owner, f) for owner, f in self._files.items() if owner is not None and f.db.storage.dirty]
+        people = [(owner, f) for owner, f in self._files.items() if owner not in (None, "accounts") and f.db.storage.dirty]
         changes = {owner: f.changes() for owner, f in people}
         for owner, change in changes.items():
             self._store._index_changes(owner, change, adding=True)
@@ -297,9 +336,27 @@ class Transaction:
             f.commit()
         if None in self._files:
             self._files[None].commit()
-        for owner, change in changes.items():
-            self._store._index_changes(owner, change, adding=False)
-            self._store._summarize(owner, self._files[owner])
+        for owner, change in changes.items():  # the records are written: what follows must not fail the caller
+            try:
+                self._store._index_changes(owner, change, adding=False)
+                self._store._summarize(owner, self._files[owner])
+            except (NocodeError, OSError):
+                log.exception("the store's indexes for %s were not brought up to date (a stale entry is ignored "
+                              "by readers; the summary catches up at their next write)", owner)
+
+
+def _entered(ids: list[str], owner: str, adding: bool) -> Callable[[dict], bool]:
+    """An edit of an {id: owner} file: the ids entered for `owner`, or struck out."""
+    def edit(data: dict) -> bool:
+        changed = False
+        for doc_id in ids:
+            if adding and data.get(doc_id) != owner:
+                data[doc_id], changed = owner, True
+            elif not adding and doc_id in data:
+                del data[doc_id]
+                changed = True
+        return changed
+    return edit
 
 
 class Store:
@@ -311,6 +368,7 @@ class Store:
         self.root = self.path.parent
         self.lock_timeout = lock_timeout
         self._lock = FileLock(str(self.path) + ".lock")
+        self._person_locks: dict[str, FileLock] = {}
         self.meta = self.root / "store"
         from .migrations import open_store  # migrations use this module
 
@@ -319,14 +377,21 @@ class Store:
     # Where things are ---------------------------------------------------------------------------------
 
     def _path_of(self, owner: str | None) -> Path:
-        return self.path if owner is None else self.root / "users" / owner / "records.json"
+        if owner is None:
+            return self.path
+        if not (isinstance(owner, str) and ID_SHAPE.match(owner)):
+            raise ValueError(f"not an owner id: {owner!r}")  # never a path of its own making
+        return self.root / "users" / owner / "records.json"
 
     def _lock_of(self, owner: str | None) -> FileLock:
         """Beside the index, not in the person's folder: a deleted account's folder never comes back."""
         if owner is None:
             return self._lock
-        (self.meta / "locks").mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.meta / "locks" / f"{owner}.lock"))
+        if owner not in self._person_locks:
+            self._path_of(owner)  # a proper owner id
+            (self.meta / "locks").mkdir(parents=True, exist_ok=True)
+            self._person_locks[owner] = FileLock(str(self.meta / "locks" / f"{owner}.lock"))
+        return self._person_locks[owner]
 
     def _shard(self, doc_id: str) -> Path:
         return self.meta / "index" / f"{doc_id[-2:]}.json"
@@ -347,62 +412,44 @@ class Store:
         """Read-modify-write a small shared file under its own lock; `change` says whether it changed."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked(FileLock(str(path) + ".lock")):
-            data = copy.deepcopy(read_parsed(path, {}))
+            data = read_fresh(path, {})
             if change(data):
-                write_json_atomic(path, data)
+                write_store_file(path, data)
 
     # Indexes ------------------------------------------------------------------------------------------
 
     def owner_of(self, doc_id: str) -> str | None:
-        """Whose file holds this dataset, run or study id (None: no such id)."""
-        if not isinstance(doc_id, str) or len(doc_id) < 2:
+        """Whose file holds this dataset, run or study id (None: no such id, or not an id at all)."""
+        if not isinstance(doc_id, str) or not ID_SHAPE.match(doc_id):
             return None
         return read_parsed(self._shard(doc_id), {}).get(doc_id)
 
     def owners(self) -> list[str]:
-        """Everyone with a file of records."""
-        return sorted(read_parsed(self.meta / "owners.json", {}))
+        """Everyone with a file of records (from the files themselves: the rare views that read them all)."""
+        return sorted(path.parent.name for path in (self.root / "users").glob("*/records.json"))
 
     def owner_summaries(self) -> dict:
         """{owner: {"datasets", "runs", "studies", "newest_run", "last_served"}}, kept up to date on every
         write (`last_served`: when one of their runs last got a worker, for the fair queue)."""
-        return read_parsed(self.meta / "owners.json", {})
+        return copy.deepcopy(read_parsed(self.meta / "owners.json", {}))
 
     def _index_changes(self, owner: str, change: dict, adding: bool) -> None:
+        """Enter (`adding`) or strike out the ids a commit of `owner`'s file adds or removes, and the documents
+        whose status moves into or out of a watched one."""
         before, after = change["before"], change["after"]
-        ids = {}
+        by_shard: dict[Path, list[str]] = {}
         for table in OWNED:
             new, old = after[table], before[table]
-            ids.update({i: (table, new.get(i), old.get(i)) for i in (new.keys() - old.keys() if adding
-                                                                       else old.keys() - new.keys())})
-        by_shard: dict[Path, list[str]] = {}
-        for doc_id in ids:
-            by_shard.setdefault(self._shard(doc_id), []).append(doc_id)
+            for doc_id in (new.keys() - old.keys() if adding else old.keys() - new.keys()):
+                by_shard.setdefault(self._shard(doc_id), []).append(doc_id)
         for shard, members in by_shard.items():
-            def edit(data, members=members):
-                for doc_id in members:
-                    if adding:
-                        data[doc_id] = owner
-                    else:
-                        data.pop(doc_id, None)
-                return True
-            self._update_json(shard, edit)
+            self._update_json(shard, _entered(members, owner, adding))
         for table, statuses in WATCHED.items():
             new, old = after[table], before[table]
-            both = new.keys() | old.keys()
-            if adding:
-                moves = [i for i in both if new.get(i) in statuses and old.get(i) not in statuses]
-            else:
-                moves = [i for i in both if old.get(i) in statuses and new.get(i) not in statuses]
+            into, out_of = (new, old) if adding else (old, new)
+            moves = [i for i in new.keys() | old.keys() if into.get(i) in statuses and out_of.get(i) not in statuses]
             if moves:
-                def watch(data, moves=moves):
-                    for doc_id in moves:
-                        if adding:
-                            data[doc_id] = owner
-                        else:
-                            data.pop(doc_id, None)
-                    return True
-                self._update_json(self.meta / "watch" / f"{table.value}.json", watch)
+                self._update_json(self.meta / "watch" / f"{table.value}.json", _entered(moves, owner, adding))
 
     def _summarize(self, owner: str, file: _File) -> None:
         data = file.db.storage.read() or {}
@@ -432,9 +479,9 @@ class Store:
         for doc_id, owner in entries.items():
             by_owner.setdefault(owner, set()).add(doc_id)
         found = []
-        with self.snapshot() as tx:
-            for owner, ids in by_owner.items():
-                found += [d for d in tx.find(table, owner=owner) if d["id"] in ids and d.get("status") in WATCHED[table]]
+        for owner, ids in by_owner.items():
+            by_id = lookup(self._path_of(owner), table.value, "id")
+            found += [copy.deepcopy(d) for i in ids for d in by_id.get(i, ()) if d.get("status") in WATCHED[table]]
         return found
 
     # Sessions -----------------------------------------------------------------------------------------

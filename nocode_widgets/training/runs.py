@@ -142,8 +142,11 @@ def load_run(ws: Workspace, run_id: str) -> RunRecord:
 def list_runs(ws: Workspace, user: User, everyone: bool = False, dataset_id: str | None = None) -> list[RunRecord]:
     """The user's runs, newest first; `everyone` (admins only): everyone's newest `EVERYONE_PAGE`."""
     user = current_user(ws, user)
-    if everyone and user.is_admin:
+    if everyone and user.is_admin and not dataset_id:
         return newest_runs(ws, EVERYONE_PAGE)
+    if everyone and user.is_admin:  # one dataset's runs, whoever made them: every person's file (rare)
+        docs = ws.store.find(Table.RUNS, dataset_id=dataset_id)
+        return sorted((RunRecord.from_doc(d) for d in docs), key=lambda r: r.created, reverse=True)
     where = {"owner": user.id, **({"dataset_id": dataset_id} if dataset_id else {})}
     runs = [RunRecord.from_doc(d) for d in ws.store.find(Table.RUNS, **where)]
     return sorted(runs, key=lambda r: r.created, reverse=True)

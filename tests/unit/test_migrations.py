@@ -74,3 +74,15 @@ def test_a_new_folder_starts_at_the_current_version(tmp_path):
     store = Store(tmp_path / "nocode.json")
     assert store.get(Table.META, "schema")["version"] == SCHEMA_VERSION
     assert not list(tmp_path.glob("*backup*"))
+
+
+def test_records_without_a_proper_owner_are_kept_aside_not_lost(tmp_path):
+    runs = {"1": {"id": "run_01", "owner": "u_1", "status": "done"}, "2": {"id": "run_02", "status": "done"},
+            "3": {"id": "run_03", "owner": None}, "4": {"id": "run_04", "owner": "../x"}}
+    (tmp_path / "nocode.json").write_text(json.dumps({"users": {"1": {"id": "u_1"}}, "runs": runs,
+                                                      "meta": {"1": {"id": "schema", "version": 1}}}))
+    store = Store(tmp_path / "nocode.json")
+    assert [d["id"] for d in store.find(Table.RUNS)] == ["run_01"] and store.get(Table.USERS, "u_1")
+    kept = json.loads((tmp_path / "store" / "orphans-v1.json").read_text())
+    assert sorted(o["doc"]["id"] for o in kept) == ["run_02", "run_03", "run_04"]
+    assert not (tmp_path / "x").exists() and not (tmp_path / "users" / "records.json").exists()

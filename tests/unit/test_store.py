@@ -242,3 +242,45 @@ def test_an_unchanged_file_is_not_parsed_again(tmp_path, monkeypatch):
     assert parsed == []
     store.update(Table.RUNS, "run_01", {"status": "failed"})
     assert store.get(Table.RUNS, "run_01")["status"] == "failed" and parsed  # changed on disk: read again
+
+
+def test_a_write_in_the_same_clock_tick_and_of_the_same_size_is_still_seen(tmp_path, monkeypatch):
+    """The parse cache keys on (inode, size, mtime); a file system may reuse the inode at once and a coarse
+    clock may give two writes one mtime: every store write moves the mtime on, so no reader sees an old one."""
+    import nocode_widgets.files as F
+
+    store = Store(tmp_path / "nocode.json")
+    store.insert(Table.RUNS, {"id": "run_01", "owner": "alice", "status": "queued"})
+    assert store.get(Table.RUNS, "run_01")["status"] == "queued"  # parsed and cached
+    frozen = (tmp_path / "users" / "alice" / "records.json").stat().st_mtime_ns
+    monkeypatch.setattr(F.time, "time_ns", lambda: frozen)  # a clock that has not moved
+    store.update(Table.RUNS, "run_01", {"status": "failed"})  # same length as "queued"
+    assert store.get(Table.RUNS, "run_01")["status"] == "failed"
+    store.update(Table.RUNS, "run_01", {"status": "queued"})
+    assert store.get(Table.RUNS, "run_01")["status"] == "queued"
+    assert [d["id"] for d in store.watched(Table.RUNS)] == ["run_01"]
+
+
+def test_a_transaction_sees_what_it_inserted_and_may_read_the_accounts(tmp_path):
+    store = Store(tmp_path / "nocode.json")
+    store.insert(Table.USERS, {"id": "alice", "username": "alice"})
+    with store.transaction("alice") as tx:
+        tx.insert(Table.RUNS, {"id": "run_01", "owner": "alice", "status": "queued"})
+        assert tx.get(Table.RUNS, "run_01")["status"] == "queued"
+        assert tx.update(Table.RUNS, "run_01", {"status": "done"})
+        assert tx.get(Table.USERS, "alice")["username"] == "alice"
+        with pytest.raises(RuntimeError):
+            tx.insert(Table.USERS, {"id": "mallory"})  # reading the accounts, not writing them
+    assert store.get(Table.RUNS, "run_01")["status"] == "done" and store.get(Table.USERS, "mallory") is None
+
+
+def test_ids_that_are_not_ids_never_become_file_names(tmp_path):
+    store = Store(tmp_path / "nocode.json")
+    for bad in ("../../x", "a/b", "", "x" * 100):
+        assert store.get(Table.RUNS, bad) is None
+        with pytest.raises(ValueError):
+            store.insert(Table.RUNS, {"id": bad, "owner": "alice"})
+    with pytest.raises(ValueError):
+        store.insert(Table.RUNS, {"id": "run_01", "owner": "../bob"})
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["nocode.json", "nocode.json.lock", "store/locks/alice.lock"]
