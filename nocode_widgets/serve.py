@@ -1,15 +1,22 @@
-"""Start Voila on `notebooks/app.ipynb` from the repository root, where `voila.json` lives."""
+"""Start Voila on `notebooks/app.ipynb` from the repository root, where `voila.json` lives.
+
+`nocode serve` stays in front of Voila: SIGTERM or SIGINT to it (a service manager's stop, `docker stop`,
+Ctrl+C) is passed on to Voila, which shuts its page kernels down; a Voila that has not ended within
+`STOP_WITHIN_S` is killed with whatever kernels are left. Nothing keeps serving the port after it."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from .config import REPO_ROOT, Settings
 from .errors import NocodeError
 
 APP_NOTEBOOK = REPO_ROOT / "notebooks" / "app.ipynb"
+STOP_WITHIN_S = 10.0
 
 
 def voila_command(port: int, host: str = "127.0.0.1", open_browser: bool = False) -> list[str]:
@@ -21,13 +28,52 @@ def voila_command(port: int, host: str = "127.0.0.1", open_browser: bool = False
 
 
 def serve(settings: Settings, port: int, host: str = "127.0.0.1", open_browser: bool = False) -> int:
-    """Run Voila in the foreground until interrupted; the kernels it starts use `settings.data_dir`."""
+    """Run Voila in the foreground until it ends or this process is asked to stop; the kernels it starts
+    use `settings.data_dir`."""
     if not APP_NOTEBOOK.exists():
         raise NocodeError(f"The app notebook is missing: {APP_NOTEBOOK}. Run from a checkout of the project.")
     # The page's kernels learn where they are served: beyond this machine, nobody becomes admin through it.
     env = dict(os.environ, NOCODE_DATA_DIR=str(settings.data_dir), NOCODE_SERVE_HOST=host)
     print(f"nocode: serving http://{host}:{port}/ with data in {settings.data_dir}", flush=True)
+    voila = subprocess.Popen(voila_command(port, host, open_browser), cwd=REPO_ROOT, env=env)
+    stopping: list[float] = []
+
+    def stop(_sig, _frame) -> None:
+        if not stopping:
+            stopping.append(time.monotonic())
+            voila.send_signal(signal.SIGTERM)  # Voila shuts its kernels down on SIGTERM
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.call(voila_command(port, host, open_browser), cwd=REPO_ROOT, env=env)
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                return voila.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > STOP_WITHIN_S - 2:
+                    _kill_with_kernels(voila)
+                    return voila.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _kill_with_kernels(voila: subprocess.Popen) -> None:
+    """The last resort: Voila and the kernels it started (they lead process groups of their own)."""
+    kernels = [pid for pid, ppid in _children() if ppid == voila.pid]
+    for pid in [voila.pid, *kernels]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+
+
+def _children() -> list[tuple[int, int]]:
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    found.append((int(entry), int(f.read().rsplit(b")", 1)[1].split()[1])))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,33 @@ def empty_torch_cache(tmp_path_factory):
         os.environ.pop("TORCH_HOME", None)
     else:
         os.environ["TORCH_HOME"] = old_env
+
+
+SERVERS = (b"-m\0voila", b"ipykernel_launcher", b"jupyter-lab", b"-m\0jupyterlab", b"nocode_widgets\0serve")
+
+
+def servers_left() -> list[tuple[int, str]]:
+    """Voila and JupyterLab servers, `nocode serve` and kernels run by this checkout's Python."""
+    python = os.fsencode(sys.executable)
+    return [(pid, cmdline.replace(b"\0", b" ").decode(errors="replace")[:160]) for pid, _, cmdline in processes()
+            if cmdline.startswith(python) and any(kind in cmdline for kind in SERVERS) and pid != os.getpid()]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_server_outlives_the_suite():
+    """The suite fails if a server or kernel it started is still running when it ends (every fixture that
+    starts one must end it and its kernels); they are killed either way."""
+    before = {pid for pid, _ in servers_left()}  # a developer's own app, running beside the tests
+    yield
+    deadline = time.time() + 15
+    while (left := [p for p in servers_left() if p[0] not in before]) and time.time() < deadline:
+        time.sleep(0.5)
+    for pid, _ in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        pytest.fail("servers or kernels outlived the test suite: " + "; ".join(f"{pid} {cmd}" for pid, cmd in left),
+                    pytrace=False)
 
 
 @pytest.fixture(autouse=True)
