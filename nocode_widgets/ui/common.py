@@ -9,6 +9,7 @@ import html
 import logging
 import re
 import threading
+from pathlib import Path
 from typing import Callable
 
 import ipywidgets as w
@@ -26,6 +27,14 @@ IPYWIDGETS_8 = int(w.__version__.split(".")[0]) >= 8
 GENERIC_ERROR = "Something went wrong. Please try again; if it keeps happening, tell an administrator."
 BUSY = "That is still running. Please wait for it to finish."
 FIGURE_WIDTH = "640px"  # figures sit beside the text, not across the whole page
+
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def front_end(name: str) -> str:
+    """The JavaScript module of one of our anywidgets (`ui/static/NAME`)."""
+    return (STATIC / name).read_text(encoding="utf-8")
 
 
 class SessionPanel(w.VBox):
