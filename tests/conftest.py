@@ -39,30 +39,39 @@ def empty_torch_cache(tmp_path_factory):
         os.environ["TORCH_HOME"] = old_env
 
 
-SERVERS = (b"-m\0voila", b"ipykernel_launcher", b"jupyter-lab", b"-m\0jupyterlab", b"nocode_widgets\0serve")
+SESSION_MARK = "NOCODE_TEST_SESSION"  # in the environment of every process the tests start (and theirs)
 
 
 def servers_left() -> list[tuple[int, str]]:
-    """Voila and JupyterLab servers, `nocode serve` and kernels run by this checkout's Python."""
-    python = os.fsencode(sys.executable)
-    return [(pid, cmdline.replace(b"\0", b" ").decode(errors="replace")[:160]) for pid, _, cmdline in processes()
-            if cmdline.startswith(python) and any(kind in cmdline for kind in SERVERS) and pid != os.getpid()]
+    """Processes this test session started, directly or not, that are still running (a developer's own app
+    beside the tests is not one of them: it lacks the session's mark)."""
+    mark = f"{SESSION_MARK}={os.getpid()}".encode()
+    left = []
+    for pid, _, cmdline in processes():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                marked = mark in f.read().split(b"\0")
+        except OSError:
+            continue
+        if marked and pid != os.getpid():
+            left.append((pid, cmdline.replace(b"\0", b" ").decode(errors="replace")[:160]))
+    return left
 
 
 @pytest.fixture(autouse=True, scope="session")
 def no_server_outlives_the_suite():
-    """The suite fails if a server or kernel it started is still running when it ends (every fixture that
-    starts one must end it and its kernels); they are killed either way."""
-    before = {pid for pid, _ in servers_left()}  # a developer's own app, running beside the tests
+    """The suite fails if a server, kernel or worker it started is still running when it ends (every fixture
+    that starts one must end it and its kernels); they are killed either way."""
+    os.environ[SESSION_MARK] = str(os.getpid())
     yield
     deadline = time.time() + 15
-    while (left := [p for p in servers_left() if p[0] not in before]) and time.time() < deadline:
+    while (left := servers_left()) and time.time() < deadline:
         time.sleep(0.5)
     for pid, _ in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     if left:
-        pytest.fail("servers or kernels outlived the test suite: " + "; ".join(f"{pid} {cmd}" for pid, cmd in left),
+        pytest.fail("processes the tests started outlived the suite: " + "; ".join(f"{pid} {cmd}" for pid, cmd in left),
                     pytrace=False)
 
 

@@ -38,6 +38,7 @@ from ..store import Table
 from ..workspace import Workspace
 from .config import MIN_STEPS_PER_EPOCH, TrainConfig, resolve
 from .data import Split, dataset_cache, fold_split, stable_split
+from .events import BatchDone, Emit, EpochDone, FitEvent, PhaseChanged, Restarted
 from .facts import dataset_facts, worker_locate
 from .fit import (Callbacks, Cancelled, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
@@ -96,9 +97,6 @@ class Laps:
 
 def cancel_requested(folder: Path) -> bool:
     return (folder / "cancel").exists()
-
-
-Emit = Callable[[str, dict], None]
 
 
 @dataclass
@@ -261,10 +259,9 @@ def starting_weights(cfg: TrainConfig, num_classes: int, allow_download: bool) -
 # Fit and evaluate (anywhere) ---------------------------------------------------------------------------
 
 def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = lambda: False) -> FitOutput:
-    """Train the job's model and evaluate the kept weights on validation (and test). Events:
-    ("phase", {phase, done?, total?}), ("batch", {epoch, epochs, batch, batches}),
-    ("epoch", {stats, improved, weights}) with the kept weights (a CPU copy) when the epoch improved
-    and the whole model trains (fast mode has nothing worth keeping before its head is put back)."""
+    """Train the job's model and evaluate the kept weights on validation (and test), telling `emit` how it
+    goes (`events`: PhaseChanged, BatchDone, EpochDone with the kept weights when the epoch improved and
+    the whole model trains (fast mode has nothing worth keeping before its head is put back), Restarted)."""
     laps = Laps(time.time())
     cfg = TrainConfig.from_json(job.config)
     device = pick_device(cfg.device)
@@ -280,19 +277,19 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
 
     def epoch_end(stats: EpochStats, improved: bool) -> None:
         weights = cpu_copy(best.pop("state")) if improved and "state" in best else None
-        emit("epoch", {"stats": stats.to_json(), "improved": improved, "weights": weights})
+        emit(EpochDone(stats.to_json(), improved, weights))
 
     callbacks = Callbacks(
-        on_batch_end=lambda e, b, n: emit("batch", {"epoch": e, "epochs": cfg.epochs, "batch": b, "batches": n}),
+        on_batch_end=lambda e, b, n: emit(BatchDone(e, cfg.epochs, b, n)),
         on_best=lambda state: best.update(state=state) if cfg.mode != "fast" else None,
         on_epoch_end=epoch_end, should_stop=should_stop)
     if cfg.mode == "fast":
-        emit("phase", {"phase": "computing features", "done": 0, "total": len(job.labels)})
+        emit(PhaseChanged("computing features", 0, len(job.labels)))
         result = _fit_head(model, feeder, job.labels, job.split, cfg, device, callbacks, emit)
     else:
         result = fit(model, feeder, job.labels, job.split.train, job.split.val, cfg, device, callbacks)
         if result.stopped == "stalled":  # start again from other initial weights, once, with the whole budget
-            emit("restart", {"epochs": len(result.history), "train_acc": result.history[-1].train_acc})
+            emit(Restarted(len(result.history), result.history[-1].train_acc))
             cfg = replace(cfg, seed=cfg.seed + RESTART_SEED, restart_stalled=False)
             seed_everything(cfg.seed)
             model = zoo.build_model(cfg.arch, len(job.classes)).to(
@@ -303,7 +300,7 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
                     device=str(device), usage=usage(model, device, cfg, len(job.split.train), len(result.history),
                                                     laps.seconds["training"]))
     if result.best_epoch:
-        emit("phase", {"phase": "evaluating"})
+        emit(PhaseChanged("evaluating"))
         out.metrics, out.report, out.predictions = _evaluate(model, feeder, job.labels, job.split, cfg, device,
                                                              job.classes)
         if "validation" in out.report:  # what an ordinary picture looks like, to say "not sure" about others
@@ -357,26 +354,29 @@ class Recorder:
     def should_stop(self) -> bool:
         return self.reporter.gone or cancel_requested(self.folder)
 
-    def event(self, kind: str, payload: dict) -> None:
-        if self.reporter.gone:
-            return
-        if kind == "batch":
-            self.reporter.update(phase="training", **payload)
-        elif kind == "phase":
-            self.reporter.update(force=payload.get("done") in (None, 0), **payload)
-        elif kind == "epoch":
-            self._epoch(EpochStats(**payload["stats"]), payload["improved"], payload.get("weights"))
-        elif kind == "restart":  # the curves start again; the checkpoint is replaced by the new start's first epoch
-            (self.folder / "history.jsonl").unlink(missing_ok=True)
-            note = RESTARTED.format(acc=payload["train_acc"], epochs=payload["epochs"],
-                                    chance=1 / len(self.job.classes))
-            update_run(self.ws, self.run.id, epochs_run=0,
-                       notice=" ".join(filter(None, [load_run(self.ws, self.run.id).notice, note])))
-            self.started = time.time()
+    def event(self, event: FitEvent) -> None:
+        if not self.reporter.gone:
+            self._handlers[type(event)](self, event)
 
-    def _epoch(self, stats: EpochStats, improved: bool, weights: dict | None) -> None:
-        if weights is not None:
-            self._save(weights)
+    def _batch(self, e: BatchDone) -> None:
+        self.reporter.update(phase="training", epoch=e.epoch, epochs=e.epochs, batch=e.batch, batches=e.batches)
+
+    def _phase(self, e: PhaseChanged) -> None:
+        extra = {k: v for k, v in (("done", e.done), ("total", e.total)) if v is not None}
+        self.reporter.update(force=e.done in (None, 0), phase=e.phase, **extra)
+
+    def _restarted(self, e: Restarted) -> None:
+        """The curves start again; the checkpoint is replaced by the new start's first epoch."""
+        (self.folder / "history.jsonl").unlink(missing_ok=True)
+        note = RESTARTED.format(acc=e.train_acc, epochs=e.epochs, chance=1 / len(self.job.classes))
+        update_run(self.ws, self.run.id, epochs_run=0,
+                   notice=" ".join(filter(None, [load_run(self.ws, self.run.id).notice, note])))
+        self.started = time.time()
+
+    def _epoch(self, e: EpochDone) -> None:
+        stats, improved = EpochStats(**e.stats), e.improved
+        if e.weights is not None:
+            self._save(e.weights)
         append_history(self.folder, {**stats.to_json(), "improved": improved})
         per_epoch = (time.time() - self.started) / stats.epoch
         self.reporter.update(force=True, phase="training", epoch=stats.epoch, epochs=self.cfg.epochs,
@@ -431,6 +431,8 @@ class Recorder:
         transition(ws, run.id, ("running",), status=status, metrics=out.metrics, export=export,  # not if interrupted
                    usage=out.usage, **summary)
 
+    _handlers = {BatchDone: _batch, PhaseChanged: _phase, EpochDone: _epoch, Restarted: _restarted}
+
 
 def feature_settings(device: torch.device) -> dict:
     """How fast mode computes features here: measured in benchmarks/bench_fast_mode.py (BENCHMARKS.md)."""
@@ -468,7 +470,7 @@ def _fit_head(model, feeder, labels, split, cfg, device, callbacks, emit):
     every = split.train + split.val + split.test
     feats, (parent, attr, head) = extract_features(
         model, feeder, every, device, how["batch"], how["channels_last"], how["bf16"],
-        progress=lambda d, t: emit("phase", {"phase": "computing features", "done": d, "total": t}),
+        progress=lambda d, t: emit(PhaseChanged("computing features", d, t)),
         should_stop=callbacks.should_stop)
     model.to(memory_format=torch.contiguous_format)
     new_head = nn.Linear(head.in_features, head.out_features).to(device)

@@ -29,6 +29,7 @@ import os
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home (these machines are offline)
@@ -38,10 +39,11 @@ from ray import exceptions as rx  # noqa: E402
 
 from ..config import Settings  # noqa: E402
 from ..errors import NocodeError, TrainingError  # noqa: E402
+from .events import BatchDone, Emit, PhaseChanged  # noqa: E402
 from .runs import WorkerLost  # noqa: E402
 
 if TYPE_CHECKING:  # torch is imported by the worker meanwhile: joining the cluster overlaps it
-    from .engine import Emit, FitJob, FitOutput
+    from .engine import FitJob, FitOutput
 
 EVENT_EVERY_S = 0.25  # progress events within an epoch are thinned to this; epochs and the output never are
 POLL_S = 0.2
@@ -99,8 +101,8 @@ class FitActor:
         self._stop.set()
 
     def run(self, job: FitJob):
-        """Fit in a thread; yield its events as (kind, payload), ending with ("output", FitOutput), or
-        ("failed", message) for a plain-language failure, or ("error", {kind, traceback})."""
+        """Fit in a thread; yield its events (`events`), ending with Finished(FitOutput), or Failed(message)
+        for a plain-language failure, or Crashed(kind, traceback)."""
         import traceback
 
         from .engine import fit_and_evaluate
@@ -109,29 +111,43 @@ class FitActor:
 
         def work():
             try:
-                events.put(("output", fit_and_evaluate(job, lambda k, p: events.put((k, p)), self._stop.is_set)))
+                events.put(Finished(fit_and_evaluate(job, events.put, self._stop.is_set)))
             except NocodeError as exc:
-                events.put(("failed", str(exc)))
+                events.put(Failed(str(exc)))
             except BaseException as exc:  # noqa: BLE001 - reported to the app side with its traceback
-                events.put(("error", {"kind": type(exc).__name__, "traceback": traceback.format_exc()}))
+                events.put(Crashed(type(exc).__name__, traceback.format_exc()))
 
         threading.Thread(target=work, daemon=True).start()
         last = 0.0
         while True:
-            kind, payload = events.get()
-            if _in_between(kind, payload) and time.time() - last < EVENT_EVERY_S:
-                continue
-            last = time.time() if kind in ("batch", "phase") else last
-            yield kind, payload
-            if kind in ("output", "failed", "error"):
+            event = events.get()
+            if event.stale_soon and time.time() - last < EVENT_EVERY_S:
+                continue  # a later one says the same and more
+            last = time.time() if isinstance(event, (BatchDone, PhaseChanged)) else last
+            yield event
+            if isinstance(event, (Finished, Failed, Crashed)):
                 return
 
 
-def _in_between(kind: str, payload: dict) -> bool:
-    """A progress event that a later one makes stale (not the last batch of an epoch, not a phase start)."""
-    if kind == "batch":
-        return payload["batch"] != payload["batches"]
-    return kind == "phase" and payload.get("done") not in (None, 0, payload.get("total"))
+@dataclass(frozen=True)
+class Finished:
+    """The end of a run's stream from its actor: what fit-and-evaluate returned."""
+
+    output: object  # FitOutput
+    stale_soon = False
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str  # plain words for the person
+    stale_soon = False
+
+
+@dataclass(frozen=True)
+class Crashed:
+    kind: str
+    traceback: str
+    stale_soon = False
 
 
 def resources(found: dict, asked: str, cpus_per_run: int = 0) -> dict:
@@ -216,14 +232,14 @@ class RayFitter:
         threading.Thread(target=self._relay_cancel, args=(should_stop, finished), daemon=True).start()
         try:
             for ref in self.actor.run.options(num_returns="streaming").remote(job):
-                kind, payload = ray.get(ref)
-                if kind == "output":
-                    return payload
-                if kind == "failed":
-                    raise TrainingError(payload)
-                if kind == "error":
-                    raise RemoteError(payload["kind"], payload["traceback"])
-                emit(kind, payload)
+                event = ray.get(ref)
+                if isinstance(event, Finished):
+                    return event.output
+                if isinstance(event, Failed):
+                    raise TrainingError(event.message)
+                if isinstance(event, Crashed):
+                    raise RemoteError(event.kind, event.traceback)
+                emit(event)
             raise WorkerLost(LOST)
         except _DEAD:
             raise WorkerLost(LOST) from None
