@@ -97,7 +97,7 @@ def run(job: dict) -> list[dict]:
     """The job: {"folder": run folder, "max_side", "max_pixels", "pictures": [{"path", "target" (class or
     null = the predicted one), "out"}]}. Writes each overlay to its `out`; returns per picture its label,
     calibrated probability, target, or an `error` in plain words."""
-    from .model_torch import TorchPredictor
+    from .predict_torch import TorchPredictor
     from .portable import with_temperature
     from .preprocess import normalize_batch
     from .datasets.images import ImageRejected

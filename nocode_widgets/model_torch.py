@@ -1,7 +1,6 @@
-"""A trained model's PyTorch side: saving it (`weights.pt`, a state_dict loaded with
-`weights_only=True`, and `model.json`: no pickled Python objects), exporting it to ONNX with a parity
-check, and the PyTorch predictor (worker processes, `nocode predict --engine torch`, runs without a
-good export)."""
+"""A trained model's files, made at training time: saving it (`weights.pt`, a state_dict loaded with
+`weights_only=True`, and `model.json`: no pickled Python objects) and exporting it to ONNX with a parity
+check. Predicting with it is `predict_torch`'s."""
 
 from __future__ import annotations
 
@@ -15,11 +14,8 @@ import torch
 from torch import nn
 
 from . import __version__
-from .errors import NocodeError
 from .files import write_json_atomic
-from .predict import NO_MODEL, Predictor
 from .preprocess import normalize_batch
-from .zoo import build_model, load_weights
 
 FORMAT = 1
 OPSET = 17
@@ -150,22 +146,3 @@ def export_and_check(model: nn.Module, folder: Path, image_size: int, pictures_u
     report["seconds"] = time.time() - started
     write_json_atomic(folder / "export.json", report)
     return report
-
-
-class TorchPredictor(Predictor):
-    engine = "torch"
-
-    def __init__(self, folder: Path, device: str = "cpu", **limits):
-        super().__init__(folder, **limits)
-        weights = self.folder / "weights.pt"
-        if not weights.exists():
-            raise NocodeError(NO_MODEL)
-        self.device = torch.device(device)
-        self.model = build_model(self.card["arch"], len(self.classes))
-        load_weights(self.model, torch.load(weights, map_location="cpu", weights_only=True))
-        self.model.to(self.device).eval()
-
-    @torch.no_grad()
-    def probabilities(self, batch_uint8: np.ndarray) -> np.ndarray:
-        x = normalize_batch(torch.from_numpy(batch_uint8).to(self.device), self.card["mean"], self.card["std"])
-        return torch.softmax(self.model(x).float(), 1).cpu().numpy()

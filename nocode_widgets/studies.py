@@ -8,25 +8,27 @@ the competition's bagging, in one click).
   (`TrainConfig.folds/fold`); when the last one finishes they are combined into an ensemble scored out of
   fold (`ensemble.make_ensemble`).
 
-A group's runs count against the owner's run limit like any run: the group queues as many as the limit
-allows and the rest wait in the group's record (`pending`), costing nothing; `top_up` (called by the queue's
-scheduler, so by every submit, finishing worker and page that follows a run) queues the next ones as room
-frees and makes a finished bagging's ensemble. Each run can be cancelled on its own; cancelling the group
-cancels its runs and drops what was still pending."""
+A group's runs count against the owner's run limit like any run: the rest wait in the group's record and
+`groups.top_up`, called by the queue's scheduler, queues them as room frees and makes a finished bagging's
+ensemble. Each run can be cancelled on its own; cancelling the group cancels its runs and drops what was
+still pending."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from .auth import User, current_user
-from .errors import NotFound, NocodeError, TrainingError
+from .errors import NotFound, TrainingError
 from .store import Table, new_id
 from .training.config import MAX_FOLDS, MIN_FOLDS
-from .training.runs import ACTIVE, FINAL, RunRecord, create_run, load_run, read_history, run_folder
+from .training.runs import ACTIVE, FINAL, load_run, read_history, run_folder
 from .workspace import Workspace
 from .zoo import ARCHS, get_arch, recommended
+from .groups import Study, maybe_run, top_up  # noqa: F401 - top_up: how the queue moves groups on
+from .training.jobs import check_trainable
+from .training.queue import schedule
 
 log = logging.getLogger("nocode_widgets.studies")
 
@@ -39,34 +41,6 @@ PRESETS = {  # key -> (title, architectures; None: chosen for the device)
                                                 "mnasnet0_5", "shufflenet_v2_x1_0", "mobilenet_v2")),
     "competition": ("The competition", ("resnet152", "densenet161", "inception_v3", "efficientnet_v2_m")),
 }
-
-
-@dataclass(frozen=True)
-class Study:
-    id: str
-    owner: str
-    dataset_id: str
-    dataset_name: str
-    kind: str  # "study" or "bagging"
-    title: str
-    configs: list  # one asked config per member, in order
-    runs: list = field(default_factory=list)  # the run ids queued so far (configs[:len(runs)])
-    status: str = "open"  # open | cancelled | stopped (its dataset is gone)
-    ensemble: str = ""  # a bagging's ensemble run, once made
-    note: str = ""  # why a bagging has no ensemble, or why the group stopped
-    created: float = 0.0
-
-    @property
-    def pending(self) -> list:
-        return self.configs[len(self.runs):] if self.status == "open" else []
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_doc(cls, doc: dict) -> "Study":
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in doc.items() if k in names})
 
 
 def preset_archs(preset: str, device_type: str) -> list[str]:
@@ -109,9 +83,6 @@ def start_bagging(ws: Workspace, user: User, dataset_id: str, config: dict | Non
 
 
 def _start(ws, user, dataset_id, kind, title, configs, runner) -> Study:
-    from .training.jobs import check_trainable
-    from .training.queue import schedule
-
     user = current_user(ws, user)
     ds = check_trainable(ws, user, dataset_id, configs)
     if kind == "bagging":
@@ -166,77 +137,6 @@ def cancel_study(ws: Workspace, user: User, study_id: str) -> Study:
         except NotFound:
             continue
     return load_study(ws, study.id)
-
-
-# Kept moving by the scheduler ----------------------------------------------------------------------------
-
-def top_up(ws: Workspace) -> None:
-    """For every open group: queue pending runs while the owner has room; make a finished bagging's ensemble.
-    Called under the scheduler's lock, so two processes never queue the same member twice."""
-    for doc in ws.store.watched(Table.STUDIES):  # the open ones, everyone's
-        study = Study.from_doc(doc)
-        try:
-            if study.pending:
-                _queue_pending(ws, study)
-            elif study.kind == "bagging" and not study.ensemble and not study.note:
-                _combine_if_finished(ws, study)
-        except Exception:  # noqa: BLE001 - one broken group must not stop the queue
-            log.exception("could not move study %s on", study.id)
-
-
-def _owner(ws: Workspace, study: Study) -> User | None:
-    doc = ws.store.get(Table.USERS, study.owner)
-    return User.from_doc(doc) if doc else None
-
-
-def _queue_pending(ws: Workspace, study: Study) -> None:
-    from .datasets import get_own_dataset
-
-    owner = _owner(ws, study)
-    try:
-        ds = get_own_dataset(ws, owner, study.dataset_id) if owner else None
-    except NotFound:
-        ds = None
-    if ds is None:
-        ws.store.update(Table.STUDIES, study.id, {"status": "stopped", "note": "Its dataset was deleted."})
-        return
-    runs = list(study.runs)
-    for config in study.pending:
-        try:
-            run = create_run(ws, owner, ds, config, limit=ws.settings.max_queued_runs_per_user)
-        except TrainingError:  # the owner's limit: the rest wait for room
-            break
-        ws.store.update(Table.RUNS, run.id, {"study": study.id})
-        runs.append(run.id)
-        ws.store.update(Table.STUDIES, study.id, {"runs": runs})
-
-
-def _combine_if_finished(ws: Workspace, study: Study) -> None:
-    from .ensemble import make_ensemble
-
-    members = [_maybe_run(ws, i) for i in study.runs]
-    if any(r is not None and r.status not in FINAL for r in members):
-        return
-    usable = [r for r in members if r is not None and r.usable]
-    if len(usable) < len(study.runs):
-        ws.store.update(Table.STUDIES, study.id, {"note": f"Only {len(usable)} of {len(study.runs)} models finished "
-                        "with a model, so they were not combined (you can combine them yourself in Results)."})
-        return
-    owner = _owner(ws, study)
-    try:
-        ensemble = make_ensemble(ws, owner, [r.id for r in usable], name=study.title.replace("Bagging", "Bagged"),
-                                 study=study.id)
-    except NocodeError as exc:
-        ws.store.update(Table.STUDIES, study.id, {"note": str(exc)})
-        return
-    ws.store.update(Table.STUDIES, study.id, {"ensemble": ensemble.id})
-
-
-def _maybe_run(ws: Workspace, run_id: str) -> RunRecord | None:
-    try:
-        return load_run(ws, run_id)
-    except NotFound:
-        return None
 
 
 # What Results shows -------------------------------------------------------------------------------------
@@ -326,5 +226,5 @@ def recommend(rows: list[StudyRow]) -> tuple[str, str]:
 
 def is_active(ws: Workspace, study: Study) -> bool:
     """Some member still waits (in the group or the queue) or trains."""
-    return bool(study.pending) or any((run := _maybe_run(ws, i)) is not None and run.status in ACTIVE
+    return bool(study.pending) or any((run := maybe_run(ws, i)) is not None and run.status in ACTIVE
                                       for i in study.runs)

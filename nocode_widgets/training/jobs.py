@@ -16,15 +16,10 @@ kills or culls a page's kernel) and its progress is visible from any process.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator
 
 from ..auth import User, current_user
 from ..datasets import get_own_dataset
@@ -34,66 +29,10 @@ from ..store import Table
 from ..workspace import Workspace
 from .config import TrainConfig
 from .queue import schedule
-from .runs import (ACTIVE, FINAL, INTERRUPTED, RunRecord, create_run, get_run, list_runs, load_run, read_history,
-                   read_progress, run_folder, transition, update_run)
+from .runner import RUNNER, LocalProcessRunner, Runner, reconcile  # noqa: F401 - the service's names for them
+from .runs import (ACTIVE, FINAL, RunRecord, create_run, get_run, list_runs, load_run, read_history, read_progress,
+                   run_folder, transition)
 
-class Runner(Protocol):
-    def start(self, ws: Workspace, run: RunRecord) -> None:
-        """Start a worker that executes `run` now (the queue decided it may) and record its pid."""
-
-    def is_alive(self, run: RunRecord) -> bool | None:
-        """Whether the run's worker still exists; None when this runner cannot tell."""
-
-    def stop(self, run: RunRecord) -> None:
-        """End the run's worker for good (it stopped answering)."""
-
-
-class LocalProcessRunner:
-    """A worker process per run on this machine, in a new session so it survives its caller."""
-
-    def start(self, ws: Workspace, run: RunRecord) -> None:
-        folder = run_folder(ws, run)
-        folder.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **ws.settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        with open(folder / "worker.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "nocode_widgets.training.worker", run.id],
-                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True)
-        update_run(ws, run.id, pid=proc.pid, host=os.uname().nodename)
-        threading.Thread(target=proc.wait, daemon=True).start()  # reap it if we are still here when it ends
-
-    def stop(self, run: RunRecord, grace: float = 5.0) -> None:
-        """SIGTERM to the worker's process group (it asks for a cancel), SIGKILL if it is still there
-        after `grace` seconds (a stopped or hung process ignores SIGTERM)."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not self.is_alive(run):
-                return
-            try:
-                os.killpg(run.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                return
-            deadline = time.time() + grace
-            while time.time() < deadline and self.is_alive(run):
-                time.sleep(0.05)
-
-    def is_alive(self, run: RunRecord) -> bool | None:
-        if not run.pid or run.host != os.uname().nodename:
-            return None
-        try:
-            cmdline = Path(f"/proc/{run.pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-        return run.id.encode() in cmdline and not _is_zombie(run.pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-RUNNER: Runner = LocalProcessRunner()
 QUEUE_NUDGE_S = 5.0  # how often a page following a waiting run asks the queue to move
 
 
@@ -146,8 +85,7 @@ def cancel(ws: Workspace, user: User, run_id: str) -> RunRecord:
 
 def get(ws: Workspace, user: User, run_id: str, runner: Runner | None = None) -> RunRecord:
     """The run as it stands, after marking it `interrupted` if its worker vanished."""
-    run = get_run(ws, user, run_id)
-    return reconcile(ws, run, runner) if run.is_active else run
+    return _fresh(ws, [get_run(ws, user, run_id)], runner)[0]
 
 
 def runs(ws: Workspace, user: User, everyone: bool = False, runner: Runner | None = None) -> list[RunRecord]:
@@ -161,26 +99,12 @@ def all_runs(ws: Workspace, runner: Runner | None = None) -> list[RunRecord]:
 
 
 def _fresh(ws: Workspace, records: list[RunRecord], runner: Runner | None) -> list[RunRecord]:
-    return [reconcile(ws, r, runner) if r.is_active else r for r in records]
-
-
-def reconcile(ws: Workspace, run: RunRecord, runner: Runner | None = None, reschedule: bool = True) -> RunRecord:
-    """Mark an active run whose worker is gone as interrupted; a worker silent too long is
-    terminated first, so its slot is free. The queue then starts the next run (`reschedule`)."""
-    if run.waiting:
-        return run
-    runner = runner or RUNNER
-    alive = runner.is_alive(run)
-    beat = read_progress(run_folder(ws, run)).get("heartbeat") or run.launched or run.started or run.created
-    silent = time.time() - beat > ws.settings.heartbeat_timeout_s
-    if alive is False or silent:
-        if alive:
-            runner.stop(run)
-        transition(ws, run.id, ACTIVE, status="interrupted", error=INTERRUPTED, finished=time.time())
-        if reschedule:
-            schedule(ws, runner)
-        return load_run(ws, run.id)
-    return run
+    """The records with every run whose worker vanished marked interrupted; then the queue moves on (its slot
+    is free)."""
+    fresh = [reconcile(ws, r, runner) if r.is_active else r for r in records]
+    if any(old.is_active and not new.is_active for old, new in zip(records, fresh)):
+        schedule(ws, runner)
+    return fresh
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from filelock import FileLock, Timeout
 
 from ..store import Table
 from ..workspace import Workspace
+from ..groups import top_up
+from .runner import RUNNER, reconcile
 from .runs import ACTIVE, RunRecord, load_run, transition
 
 log = logging.getLogger("nocode_widgets.queue")
@@ -57,8 +59,6 @@ def fair_order(waiting: list[RunRecord], busy: list[RunRecord], last_served: dic
 def schedule(ws: Workspace, runner=None) -> list[str]:
     """Reconcile the active runs (dead or silent workers end `interrupted`), then start workers for
     the fairest waiting runs while slots are free. Returns the ids started."""
-    from .jobs import RUNNER, reconcile
-
     runner = runner or RUNNER
     folder = ws.settings.data_dir / "slots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -69,11 +69,9 @@ def schedule(ws: Workspace, runner=None) -> list[str]:
         log.warning("the scheduler lock is held too long; leaving scheduling to its holder")
         return []
     try:
-        from ..studies import top_up
-
         top_up(ws)  # comparisons and baggings queue their next runs as their owners get room
         docs = ws.store.watched(Table.RUNS)  # the active runs of everyone, from the watch list
-        active = [reconcile(ws, RunRecord.from_doc(d), runner, reschedule=False) for d in docs
+        active = [reconcile(ws, RunRecord.from_doc(d), runner) for d in docs
                   if d["status"] in ACTIVE]
         busy = [r for r in active if r.is_active and not r.waiting]
         waiting = [r for r in active if r.waiting]

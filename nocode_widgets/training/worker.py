@@ -1,5 +1,5 @@
 """The worker process of one run: `python -m nocode_widgets.training.worker RUN_ID`, started
-detached by `jobs.LocalProcessRunner` when the fair queue (`queue.schedule`) gives the run a slot,
+detached by `runner.LocalProcessRunner` when the fair queue (`queue.schedule`) gives the run a slot,
 with the workspace's settings in NOCODE_* variables.
 
 It takes a device slot (a file lock, released by the system when the process ends, however it
