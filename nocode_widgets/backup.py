@@ -11,6 +11,7 @@ its best epoch so far."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tarfile
 import tempfile
@@ -89,7 +90,8 @@ def backup(ws: Workspace, out: Path, store_only: bool = False) -> BackupReport:
                 try:
                     with path.open("rb") as f:  # opened first: the size is that of the file read
                         info = tar.gettarinfo(arcname=name, fileobj=f)
-                        info.type = tarfile.REGTYPE  # an ensemble's hard-linked files travel as files
+                        # an ensemble's hard-linked files travel as files of their own, whole
+                        info.type, info.linkname, info.size = tarfile.REGTYPE, "", os.fstat(f.fileno()).st_size
                         tar.addfile(info, f)
                 except FileNotFoundError:  # removed while we walked (a run deleted meanwhile)
                     continue
