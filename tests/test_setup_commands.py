@@ -5,6 +5,8 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
+
 from tests.conftest import REPO, cli_env, free_port
 
 
@@ -23,6 +25,7 @@ def test_ci_runs_the_readme_test_command():
     assert "./scripts/test" in ci and "set -euo pipefail" in ci
 
 
+@pytest.mark.slow
 def test_app_command_serves_the_login_page(tmp_path):
     port = free_port()
     proc = subprocess.Popen([str(REPO / "scripts" / "app"), "--port", str(port)], cwd=REPO,

@@ -24,6 +24,7 @@ def answers(ws, user, run_id):
     return [(p.label, p.probabilities) for p in predictor_for(ws, user, run_id, engine="onnx").predict(PICTURES)]
 
 
+@pytest.mark.slow
 def test_a_backup_taken_while_a_run_trains_restores_elsewhere_and_predicts_the_same(trained, tmp_path):
     ws, alice, ds, finished = trained
     training = jobs.submit(ws, alice, ds.id, LONG)

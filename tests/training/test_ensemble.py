@@ -41,6 +41,7 @@ def validation_files(ws, run):
     return set(read_json(run_folder(ws, run) / "predictions.json")["validation"]["files"])
 
 
+@pytest.mark.slow
 def test_an_ensemble_is_scored_on_the_validation_pictures_its_members_share(three):
     ws, alice, _, _, (a, b), _, _ = three
     ens = make_ensemble(ws, alice, [a.id, b.id], name="pair")

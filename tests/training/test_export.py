@@ -147,6 +147,7 @@ def load_pixels(raw: bytes) -> np.ndarray:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(zoo.ARCHS))
+@pytest.mark.slow
 def test_every_architecture_exports_and_passes_parity(name, tmp_path):
     size = zoo.ARCHS[name].min_size
     torch.manual_seed(0)

@@ -52,6 +52,7 @@ def test_the_map_follows_the_evidence_in_a_model_that_looks_at_one_corner():
     assert maps[0, :6, :6].mean() > 0.9 and maps[0, 10:, 10:].mean() < 0.1
 
 
+@pytest.mark.slow
 def test_heat_maps_of_a_run_are_made_in_a_worker_cached_and_kept_to_their_owner(trained, monkeypatch):
     ws, alice, ds, run = trained
     red = picture(COLORS["red"], size=(40, 30), seed=11)

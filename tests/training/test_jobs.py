@@ -48,6 +48,7 @@ def test_run_keeps_training_after_the_submitting_process_exits(ws, alice):
     assert done.status == "done" and done.epochs_run >= 1 and done.metrics["val_accuracy"] > 0
 
 
+@pytest.mark.slow
 def test_progress_is_visible_from_another_process(ws, alice):
     ds = colour_dataset(ws, alice)
     run = jobs.submit(ws, alice, ds.id, LONG)
@@ -97,6 +98,7 @@ def test_sigkill_of_the_worker_makes_the_run_interrupted_and_keeps_its_best_epoc
     assert done.usable and open_predictor(run_folder(ws, done)).classes == list(ds.classes)
 
 
+@pytest.mark.slow
 def test_three_runs_with_a_limit_of_one_run_one_after_another_in_order(ws, alice):
     ds = colour_dataset(ws, alice)
     ids = [jobs.submit(ws, alice, ds.id, SHORT).id for _ in range(3)]
@@ -107,6 +109,7 @@ def test_three_runs_with_a_limit_of_one_run_one_after_another_in_order(ws, alice
     assert [r.started for r in runs] == sorted(r.started for r in runs)
 
 
+@pytest.mark.slow
 def test_damaged_picture_cache_fails_the_run_with_its_reason_then_recovers(ws, alice):
     ds = colour_dataset(ws, alice)
     assert final(ws, alice, jobs.submit(ws, alice, ds.id, SHORT).id).status == "done"
@@ -157,6 +160,7 @@ def test_an_account_deleted_as_its_run_finishes_gets_no_files_back(ws, alice, bo
     assert not ws.settings.user_dir(bob.id).exists()
 
 
+@pytest.mark.slow
 def test_deleting_the_account_stops_its_training_and_leaves_no_files(ws, alice, bob):
     ds = colour_dataset(ws, bob)
     run = jobs.submit(ws, bob, ds.id, LONG)

@@ -75,6 +75,7 @@ def test_two_users_with_three_runs_each_and_one_slot_alternate(ws, alice, bob):
     assert order == ["A1", "B1", "A2", "B2", "A3", "B3"]
 
 
+@pytest.mark.slow
 def test_a_worker_that_goes_silent_is_killed_and_the_next_run_starts(tmp_path):
     ws = make_workspace(tmp_path / "data", heartbeat_timeout_s=1.5)
     alice = auth.sign_up(ws, "alice", "password-alice")

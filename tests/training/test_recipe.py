@@ -3,6 +3,7 @@ reaches zero exactly at its end, early stopping only once the rate has come down
 the weights as the evaluated model; and the pretrained path chosen as designed when ImageNet weights
 are at hand."""
 
+import pytest
 import torch
 
 from nocode_widgets import zoo
@@ -237,6 +238,7 @@ def test_auto_fine_tunes_imagenet_weights_on_a_gpu():
     assert resolve(TrainConfig(), Facts(images=400, **CPU))[0].restart_stalled  # the small CNN from scratch
 
 
+@pytest.mark.slow
 def test_a_run_that_has_not_taken_off_by_mid_budget_starts_again_once_and_says_so(ws, alice):
     from nocode_widgets.training.runs import read_history, run_folder
 

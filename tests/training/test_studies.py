@@ -77,6 +77,7 @@ def nocode_json(ws, *args, timeout=300):
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_a_study_and_a_bagging_from_the_command_line(ws, alice, tmp_path):
     colour_dataset(ws, alice, per_class=6)
     table = nocode_json(ws, "study", "--user", "alice", "--dataset", "colours", "--archs", "small_cnn,mobilenet_v3_small",

@@ -1,3 +1,4 @@
+import pytest
 import json
 import os
 import signal
@@ -69,6 +70,7 @@ def test_one_class_zip_is_a_clear_error(tmp_path):
     assert out.returncode == 1 and "at least two classes" in out.stderr
 
 
+@pytest.mark.slow
 def test_import_killed_half_way_leaves_store_and_manifest_consistent(tmp_path):
     setup_user(tmp_path)
     ws = Workspace.open(tmp_path / "data")

@@ -1,6 +1,7 @@
 """From the page alone (issue: studies and ensembles): compare models in Train, read the table and the plot in
 Results, combine runs into an ensemble, test and download it; bagging in one click; crafted clicks refused."""
 
+import pytest
 import ipywidgets as w
 
 from nocode_widgets import studies as S
@@ -20,6 +21,7 @@ def finish_study(ws, user, study_id):
     return S.get_study(ws, user, study_id)
 
 
+@pytest.mark.slow
 def test_compare_read_combine_test_and_download_from_the_page(ws, alice):
     colour_dataset(ws, alice, per_class=8)
     train = TrainPanel(ws, alice, poll_interval=0.2)
@@ -61,6 +63,7 @@ def test_compare_read_combine_test_and_download_from_the_page(ws, alice):
     assert "new-red.png" in card and ("it is" in card or "not sure" in card) and "probability" in card
 
 
+@pytest.mark.slow
 def test_bagging_in_one_click_ends_in_an_ensemble_measured_out_of_fold(ws, alice):
     colour_dataset(ws, alice, per_class=4)
     train = TrainPanel(ws, alice, poll_interval=0.2)

@@ -12,6 +12,7 @@ from tests.conftest import REPO
 IPYW7 = REPO / ".ipywidgets7"
 
 
+@pytest.mark.slow
 def test_panels_pass_under_ipywidgets_7_7():
     if not (IPYW7 / "ipywidgets" / "__init__.py").exists():
         pytest.fail("ipywidgets 7.7.1 is not installed in .ipywidgets7/: run ./scripts/test once, which installs it")

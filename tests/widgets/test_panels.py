@@ -145,6 +145,7 @@ def test_add_rename_delete_class(ws, alice):
 
 # Train, Results, Test ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_train_panel_explains_auto_and_trains_live(ws, alice):
     colour_dataset(ws, alice)
     panel = TrainPanel(ws, alice, poll_interval=0.2)
@@ -197,6 +198,7 @@ def test_cancelling_a_waiting_run_ends_on_cancelled_even_when_the_watcher_sees_i
     jobs.cancel(ws, alice, first.id)
 
 
+@pytest.mark.slow
 def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice):
     colour_dataset(ws, alice)
     train = TrainPanel(ws, alice, poll_interval=0.2)
@@ -217,6 +219,7 @@ def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice)
     assert len(jobs.runs(ws, alice)) == 1 and "Run deleted" in panel.message.text
 
 
+@pytest.mark.slow
 def test_a_confusion_cell_shows_its_pictures_and_mistakes_show_where_it_looked(ws, alice):
     colour_dataset(ws, alice, classes=("plain", "dull"), per_class=10)  # both grey: mistakes for sure
     quick_train(TrainPanel(ws, alice, poll_interval=0.2))
@@ -236,6 +239,7 @@ def test_a_confusion_cell_shows_its_pictures_and_mistakes_show_where_it_looked(w
     assert len(find_all(panel.detail, w.Image)) >= before
 
 
+@pytest.mark.slow
 def test_test_panel_predicts_uploaded_pictures(ws, alice):
     colour_dataset(ws, alice, per_class=14)
     quick_train(TrainPanel(ws, alice, poll_interval=0.2))
@@ -292,6 +296,7 @@ def test_the_camera_refuses_what_is_not_a_frame_and_keeps_nothing(ws, alice):
     assert not uploads_left(ws)
 
 
+@pytest.mark.slow
 def test_the_live_camera_shows_the_models_answer_for_each_frame(ws, alice):
     colour_dataset(ws, alice, per_class=14)
     quick_train(TrainPanel(ws, alice, poll_interval=0.2))
@@ -319,6 +324,7 @@ def test_crafted_dropdown_value_for_someone_elses_dataset_shows_nothing(ws, alic
     assert D.get_dataset(ws, alice, secret.id)  # still there
 
 
+@pytest.mark.slow
 def test_crafted_run_id_cannot_be_tested_deleted_or_trained_on(ws, alice, bob):
     ds = colour_dataset(ws, alice)
     quick_train(TrainPanel(ws, alice, poll_interval=0.2))
@@ -430,6 +436,7 @@ def test_auto_choices_fill_the_disabled_fields_and_unticking_starts_from_them(ws
     assert panel.config()["arch"] == "small_cnn" and panel.config()["epochs"] == panel.epochs.value
 
 
+@pytest.mark.slow
 def test_check_my_labels_in_the_datasets_panel_moves_keeps_and_deletes_with_a_confirmation(ws, alice):
     from tests.training.test_review import flipped_dataset
 

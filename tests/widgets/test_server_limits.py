@@ -4,6 +4,7 @@ then the server must still refuse what it refused before: an oversize upload, a 
 recording from the live camera, a non-picture frame, a recording past its frames, a huge training run.
 A widget added later gets the same treatment without anyone writing it."""
 
+import pytest
 import re
 
 import ipywidgets as w
@@ -65,6 +66,7 @@ def signed_in_page(tmp_path):
     return ws, alice, app
 
 
+@pytest.mark.slow
 def test_no_synced_trait_widens_what_the_server_allows(tmp_path):
     ws, alice, app = signed_in_page(tmp_path)
     datasets, test, train_panel = app.panels["Datasets"], app.panels["Test"], app.panels["Train"]

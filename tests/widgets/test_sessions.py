@@ -2,6 +2,7 @@
 browser's side is played with crafted comm messages, as any page can send them to any live widget,
 shown, hidden or disabled."""
 
+import pytest
 import threading
 import time
 
@@ -55,6 +56,7 @@ def open_every_confirmation(app: App) -> None:
     crafted_click(panels["Admin"].delete)
 
 
+@pytest.mark.slow
 def test_after_log_out_no_widget_of_the_page_can_change_anything(ws, alice, bob):
     earlier = set(live_widgets())  # other tests' pages in this process: not this page's, left alone
     ds = colour_dataset(ws, alice)
@@ -98,6 +100,7 @@ def test_crafted_messages_to_an_ended_sessions_widgets_are_dropped(ws, alice):
     assert D.get_dataset(ws, alice, ds.id)
 
 
+@pytest.mark.slow
 def test_live_widgets_stay_flat_under_refreshes(ws, alice):
     for thread in threading.enumerate():  # earlier tests' pages (clicked by the test above) finish their work
         if thread.name == BACKGROUND:
@@ -147,6 +150,7 @@ def test_a_page_idle_too_long_signs_out_by_itself(tmp_path):
     assert create.comm is None and isinstance(app.body.children[0], type(app.login))
 
 
+@pytest.mark.slow
 def test_activity_keeps_a_page_signed_in(tmp_path):
     ws = make_workspace(tmp_path / "data", session_idle_minutes=0.05)  # 3 s
     auth.sign_up(ws, "alice", "password-alice")
