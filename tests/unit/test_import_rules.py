@@ -17,7 +17,7 @@ TORCH_SIDE = {"nocode_widgets.gradcam", "nocode_widgets.model_torch", "nocode_wi
               "nocode_widgets.small_cnn", "nocode_widgets.training.augment", "nocode_widgets.training.data",
               "nocode_widgets.training.engine", "nocode_widgets.training.estimate", "nocode_widgets.training.fit",
               "nocode_widgets.training.losses", "nocode_widgets.training.optimizers", "nocode_widgets.training.review",
-              "nocode_widgets.training.worker", "nocode_widgets.training.on_ray", "nocode_widgets.cli.__main__"}
+              "nocode_widgets.training.worker", "nocode_widgets.training.on_ray"}
 # Imports inside functions that are the point of their module, each run only where torch is wanted anyway.
 LAZY_ALLOWED = {
     ("nocode_widgets.predict", "nocode_widgets.predict_torch"),  # the factory, for a run without a good export
