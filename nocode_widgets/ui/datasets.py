@@ -42,15 +42,18 @@ class DatasetsPanel(SessionPanel):
         self.delete_class_button = w.Button(description="Delete class", button_style="warning")
         # uploads
         refused = lambda text: self.message.show(text, "warn")  # noqa: E731
-        self.upload = Uploader(self.upload_folder, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
-                               refused, accept="image/*", multiple=True, label="Add pictures to the class")
-        self.zip_upload = Uploader(self.upload_folder, ws.settings.max_upload_bytes, self._zip_received, self._start_zip,
-                                   refused, accept=".zip", multiple=False, label="Import a zip of class folders")
-        self.camera = Camera(self.upload_folder, ws.settings.max_upload_bytes, self._pictures_received, self._start_pictures,
-                             refused, mode="record")
+        # each receiver keeps the dataset and class it started with: another one starting meanwhile changes nothing
+        self._targets: dict[str, tuple[str | None, str | None]] = {}
+        self.upload = Uploader(self.upload_folder, ws.settings.max_upload_bytes, self._pictures_received("upload"),
+                               self._start_pictures("upload"), refused, accept="image/*", multiple=True,
+                               label="Add pictures to the class")
+        self.zip_upload = Uploader(self.upload_folder, ws.settings.max_upload_bytes, self._zip_received,
+                                   self._start_zip, refused, accept=".zip", multiple=False,
+                                   label="Import a zip of class folders")
+        self.camera = Camera(self.upload_folder, ws.settings.max_upload_bytes, self._pictures_received("camera"),
+                             self._start_pictures("camera"), refused, mode="record")
         self.limit_note = w.HTML(f"<small>Up to {mib(ws.settings.max_upload_bytes)} per upload. For more, upload a "
                                  "zip of class folders (cats/…, dogs/…) in parts.</small>")
-        self._target: tuple[str | None, str | None] = (None, None)
         roots = ", ".join(str(r) for r in ws.settings.import_roots)
         self.folder_path = w.Text(placeholder=f"a folder of class folders under {roots}", layout=w.Layout(width="420px"))
         self.folder_button = w.Button(description="Import folder", icon="folder-open")
@@ -179,25 +182,30 @@ class DatasetsPanel(SessionPanel):
         if not self.work.run([self.folder_button], self.message, work) and received is not None:
             received.discard()  # another import started in between
 
-    def _start_pictures(self) -> str | None:
-        """Bind the dataset and class when the upload starts, not when it ends."""
-        if not (self.dataset_id and self.class_picker.value):
-            return "Create a dataset and choose a class first."
-        self._target = (self.dataset_id, self.class_picker.value)
-        return self.refusal(self.work)
+    def _start_pictures(self, source: str):
+        """`source`'s can_start: bind the dataset and class when its upload starts, not when it ends."""
+        def can_start() -> str | None:
+            if not (self.dataset_id and self.class_picker.value):
+                return "Create a dataset and choose a class first."
+            self._targets[source] = (self.dataset_id, self.class_picker.value)
+            return self.refusal(self.work)
+        return can_start
 
     def _start_zip(self) -> str | None:
-        self._target = (self.dataset_id, None)
+        self._targets["zip"] = (self.dataset_id, None)
         return self.refusal(self.work)
 
-    def _pictures_received(self, received) -> None:
-        dataset_id, label = self._target
-        files = [UploadedFile(name, path=path) for name, path in received.files]
-        self._ingest(lambda: D.add_uploads(self.ws, self.user, dataset_id, label, files, progress=self._progress),
-                     received)
+    def _pictures_received(self, source: str):
+        """`source`'s on_done: into the dataset and class bound when that upload started."""
+        def received_by(received) -> None:
+            dataset_id, label = self._targets.get(source, (None, None))
+            files = [UploadedFile(name, path=path) for name, path in received.files]
+            self._ingest(lambda: D.add_uploads(self.ws, self.user, dataset_id, label, files, progress=self._progress),
+                         received)
+        return received_by
 
     def _zip_received(self, received) -> None:
-        dataset_id, _ = self._target
+        dataset_id, _ = self._targets.get("zip", (None, None))
         (name, path), = received.files
         self._ingest(lambda: D.import_archive(self.ws, self.user, path, name=name.rsplit(".", 1)[0],
                                               dataset_id=dataset_id, progress=self._progress), received)

@@ -1,9 +1,10 @@
-import pytest
 import json
 import os
 import signal
 import subprocess
 import time
+
+import pytest
 
 from nocode_widgets import datasets as D
 from nocode_widgets.workspace import Workspace

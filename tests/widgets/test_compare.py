@@ -1,8 +1,8 @@
 """From the page alone (issue: studies and ensembles): compare models in Train, read the table and the plot in
 Results, combine runs into an ensemble, test and download it; bagging in one click; crafted clicks refused."""
 
-import pytest
 import ipywidgets as w
+import pytest
 
 from nocode_widgets import studies as S
 from nocode_widgets.store import Table

@@ -4,13 +4,14 @@ then the server must still refuse what it refused before: an oversize upload, a 
 recording from the live camera, a non-picture frame, a recording past its frames, a huge training run.
 A widget added later gets the same treatment without anyone writing it."""
 
-import pytest
 import re
 
 import ipywidgets as w
+import pytest
 import traitlets
 
 from nocode_widgets import auth
+from nocode_widgets import datasets as D
 from nocode_widgets.training import jobs
 from nocode_widgets.ui import App, DatasetsPanel
 from nocode_widgets.ui.uploader import CHUNK, Receiver
@@ -153,3 +154,19 @@ def test_logging_out_mid_upload_removes_what_had_arrived(ws, alice):
     assert len(uploads_left(ws)) == 1
     app.log_out()
     assert not uploads_left(ws)
+
+
+def test_an_upload_lands_in_the_class_it_started_with_whatever_starts_meanwhile(ws, alice):
+    ds = colour_dataset(ws, alice, per_class=3)
+    panel = DatasetsPanel(ws, alice)
+    panel.class_picker.value = "red"
+    data = picture(COLORS["red"], size=(64, 48), seed=99)
+    assert talk(panel.upload, {"kind": "begin", "files": [{"name": "r.jpg", "size": len(data)}]})["kind"] == "ack"
+    panel.class_picker.value = "green"  # the person turns to the camera meanwhile
+    record(panel.camera, [picture(COLORS["green"], size=(64, 48), seed=s) for s in range(2)])
+    panel.work.wait()
+    talk(panel.upload, {"kind": "chunk", "index": 0, "offset": 0}, [data])
+    talk(panel.upload, {"kind": "end"})
+    panel.work.wait()
+    counts = D.get_dataset(ws, alice, ds.id).counts
+    assert counts["red"] == 4 and counts["green"] == 5

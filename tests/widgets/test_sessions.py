@@ -2,11 +2,11 @@
 browser's side is played with crafted comm messages, as any page can send them to any live widget,
 shown, hidden or disabled."""
 
-import pytest
 import threading
 import time
 
 import ipywidgets as w
+import pytest
 
 from nocode_widgets import auth
 from nocode_widgets import datasets as D
