@@ -70,7 +70,8 @@ def usage(ws: Workspace, user_id: str) -> Usage:
 
 
 def my_usage(ws: Workspace, user: User) -> Usage:
-    return usage(ws, current_user(ws, user).id)
+    """What the person sees as used: on disk, and reserved by work under way (uploads arriving, a run's cache)."""
+    return check_room(ws, current_user(ws, user).id, 0)
 
 
 def check_room(ws: Workspace, user_id: str, incoming: int, credit: int = 0) -> Usage:

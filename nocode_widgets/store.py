@@ -327,11 +327,14 @@ class Transaction:
     # Commit -------------------------------------------------------------------------------------------
 
     def _commit(self) -> None:
-        """Each changed file once: index entries added first, the records, then entries removed."""
+        """Each changed file once: index entries added and the person's summary written first, the records,
+        then entries removed. A crash in between leaves entries and a summary that run ahead of the records
+        (readers find nothing more behind them), never records that no index finds."""
         people = [(owner, f) for owner, f in self._files.items() if owner not in (None, "accounts") and f.db.storage.dirty]
         changes = {owner: f.changes() for owner, f in people}
         for owner, change in changes.items():
             self._store._index_changes(owner, change, adding=True)
+            self._store._summarize(owner, self._files[owner])
         for _, f in people:
             f.commit()
         if None in self._files:
@@ -339,10 +342,9 @@ class Transaction:
         for owner, change in changes.items():  # the records are written: what follows must not fail the caller
             try:
                 self._store._index_changes(owner, change, adding=False)
-                self._store._summarize(owner, self._files[owner])
             except (NocodeError, OSError):
-                log.exception("the store's indexes for %s were not brought up to date (a stale entry is ignored "
-                              "by readers; the summary catches up at their next write)", owner)
+                log.exception("the store's index entries of %s removed records were left (readers ignore them)",
+                              owner)
 
 
 def _entered(ids: list[str], owner: str, adding: bool) -> Callable[[dict], bool]:
