@@ -20,6 +20,10 @@ class AdminPanel(SessionPanel):
     def __init__(self, ws: Workspace, user: User):
         self.message = Message()
         self.users = w.HTML()
+        self.page = 0  # the page of users shown (the server clamps it)
+        self.previous_page = w.Button(description="Previous users", icon="chevron-left")
+        self.next_page = w.Button(description="Next users", icon="chevron-right")
+        self.page_note = w.HTML()
         self.picker = w.Dropdown(description="User")
         self.make_admin = w.Button(description="Make admin")
         self.make_user = w.Button(description="Make regular user")
@@ -46,9 +50,12 @@ class AdminPanel(SessionPanel):
         self.reset.on_click(self._reset_password)
         self.create.on_click(self._create)
         self.delete.on_click(self._ask_delete)
+        self.previous_page.on_click(lambda _: self._turn(-1))
+        self.next_page.on_click(lambda _: self._turn(+1))
         self.all_runs = ResultsPanel(ws, user, everyone=True)
         super().__init__(ws, user, [
-            w.HTML("<h3>Users</h3>"), self.users, self.picker,
+            w.HTML("<h3>Users</h3>"), self.users, w.HBox([self.previous_page, self.next_page, self.page_note]),
+            self.picker,
             w.HBox([self.make_admin, self.make_user, self.disable, self.enable, self.unlock, self.devices, self.delete]),
             w.HBox([self.new_password, self.reset]), self.confirm, self.message,
             w.HTML("<b>New account</b>"), w.HBox([self.new_name, self.first_password, self.create]),
@@ -58,15 +65,23 @@ class AdminPanel(SessionPanel):
     @serialized
     def refresh(self) -> None:
         def work():
-            rows = usage(self.ws, self.user)
+            shown = usage(self.ws, self.user, self.page)
+            self.page = shown.page
             self.users.value = html_table(["user", "role", "status", "datasets", "runs", "disk"], [
                 [esc(r.user.username), r.user.role,
                  "disabled" if r.user.disabled else ("locked" if r.locked else "active"), r.datasets, r.runs,
-                 f"{human_bytes(r.bytes)} of {human_bytes(r.limit)}"] for r in rows])
-            self.picker.options, self.picker.value = options_of([(r.user.username, r.user.id) for r in rows],
+                 f"{human_bytes(r.bytes)} of {human_bytes(r.limit)}"] for r in shown.rows])
+            self.page_note.value = (f"<small>Users {shown.first}-{shown.first + len(shown.rows) - 1} of "
+                                    f"{len(shown.users)}</small>" if shown.pages > 1 else "")
+            self.previous_page.disabled, self.next_page.disabled = shown.page == 0, shown.page >= shown.pages - 1
+            self.picker.options, self.picker.value = options_of([(u.username, u.id) for u in shown.users],
                                                                 self.picker.value)
             self.all_runs.refresh()
         report_errors(self.message, work)
+
+    def _turn(self, by: int) -> None:
+        self.page = max(0, self.page + by)
+        self.refresh()
 
     def _act(self, action, target: str | None = None, done: str = "Done.") -> None:
         target = target or self.picker.value

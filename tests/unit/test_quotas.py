@@ -135,3 +135,20 @@ def test_data_files_are_private_to_the_servers_account(ws, alice):
     modes = {(p.is_dir(), oct(os.stat(p).st_mode & 0o777)) for p in [ws.settings.data_dir, *ws.settings.data_dir.rglob("*")]}
     assert modes == {(True, "0o700"), (False, "0o600")}
     assert np.load(next(ws.settings.data_dir.rglob("*.npy"))).dtype == np.uint8  # still readable by us
+
+
+def test_the_admin_panel_measures_one_page_of_users_at_a_time(ws, alice, monkeypatch):
+    import nocode_widgets.admin as A
+    from nocode_widgets.ui import AdminPanel
+
+    monkeypatch.setattr(A, "PER_PAGE", 2)
+    for name in ("bob", "carol", "dave"):
+        auth.sign_up(ws, name, f"password-{name}")
+    first, last = A.usage(ws, alice, 0), A.usage(ws, alice, 99)  # a page past the end is the last one
+    assert [r.user.username for r in first.rows] == ["alice", "bob"] and first.pages == 2
+    assert [r.user.username for r in last.rows] == ["carol", "dave"] and last.page == 1 and len(last.users) == 4
+    panel = AdminPanel(ws, alice)
+    assert "bob" in panel.users.value and "carol" not in panel.users.value and "1-2 of 4" in panel.page_note.value
+    panel.next_page.click()
+    assert "carol" in panel.users.value and "bob" not in panel.users.value and panel.next_page.disabled
+    assert len(panel.picker.options) == 4  # anyone can still be chosen
