@@ -37,9 +37,10 @@ def module_name(path: Path) -> str:
 
 def imports(name: str, source: str, is_package: bool) -> list[tuple[str, bool]]:
     """(imported module, whether at module level) for every import in `source`."""
-    top = {id(n) for n in ast.parse(source).body}
+    tree = ast.parse(source)
+    top = {id(n) for n in tree.body}  # one tree: ids of nodes are only comparable while they are alive
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         at_top = id(node) in top
         if isinstance(node, ast.Import):
             found += [(a.name, at_top) for a in node.names]
