@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import TrainingError
-from ..files import read_json, sweep_stale_temp_files, write_json_atomic
+from ..files import process_exists, read_json, sweep_stale_temp_files, write_json_atomic
 from ..preprocess import load_rgb, to_uint8_array
 from ..quota import reserved
 
@@ -154,7 +154,7 @@ def prune_caches(cache_dir: Path, keep: Path) -> None:
             old.unlink(missing_ok=True)
     for tmp in cache_dir.glob("*.tmp"):
         pid = tmp.name.rsplit(".", 2)[-2]
-        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+        if not (pid.isdigit() and process_exists(int(pid))):
             tmp.unlink(missing_ok=True)
     sweep_stale_temp_files(cache_dir.parent)
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from ..files import process_exists
 from ..workspace import Workspace
 from .runs import ACTIVE, INTERRUPTED, RunRecord, load_run, read_progress, run_folder, transition, update_run
 
@@ -64,14 +65,7 @@ class LocalProcessRunner:
             cmdline = Path(f"/proc/{run.pid}/cmdline").read_bytes()
         except OSError:
             return False
-        return run.id.encode() in cmdline and not _is_zombie(run.pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+        return run.id.encode() in cmdline and process_exists(run.pid)  # a zombie has ended
 
 
 RUNNER: Runner = LocalProcessRunner()

@@ -20,19 +20,17 @@ MAX_FRAME_BYTES = 1 << 20  # a 320 px JPEG is ~20 KB; anything near this is not 
 MAX_FRAMES = 300  # one hold: a minute at 5 a second
 JPEG_START = b"\xff\xd8\xff"  # every frame is a JPEG made by the page's canvas
 
-_ESM = front_end("camera.js")
-
 
 class Camera(Receiver):
     """`mode="record"`: each hold of the button becomes a `Received` of JPEG files for `on_done` (the same
     contract as `Uploader`). `mode="live"`: each frame goes to `on_live(jpeg_bytes)` and the browser sends
     the next one only after it returns."""
 
-    _esm = _ESM
+    _esm = front_end("camera.js")
     mode = traitlets.Unicode("record").tag(sync=True)
     size = traitlets.Int(320).tag(sync=True)  # longest side, made smaller in the browser
     rate = traitlets.Float(5.0).tag(sync=True)  # pictures a second at most
-    max_frames = traitlets.Int(MAX_FRAMES).tag(sync=True)
+    max_frames = traitlets.Int(MAX_FRAMES).tag(sync=True)  # the page's own stop; enforced: self.limits
     _limits = Receiver._limits + ("mode", "max_frames", "rate")  # fixed by the panel that made it
     _steps = {**Receiver._steps, "begin": "_begin", "frame": "_frame", "end": "_end", "live": "_live"}
 

@@ -10,11 +10,9 @@ import anywidget
 
 from .common import front_end
 
-_ESM = front_end("device.js")
-
 
 class DeviceKey(anywidget.AnyWidget):
-    _esm = _ESM
+    _esm = front_end("device.js")
 
     def __init__(self, on_token: Callable[[str | None], None]):
         super().__init__()

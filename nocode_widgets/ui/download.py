@@ -12,11 +12,9 @@ from .common import front_end
 
 CHUNK = 512 * 1024
 
-_ESM = front_end("download.js")
-
 
 class Download(anywidget.AnyWidget):
-    _esm = _ESM
+    _esm = front_end("download.js")
     saved = traitlets.Int(0).tag(sync=True)  # files the browser has saved (the page counts them)
 
     def send_file(self, name: str, data: bytes, mime: str = "application/zip") -> None:

@@ -22,8 +22,6 @@ log = logging.getLogger(__name__)
 CHUNK = 512 * 1024  # under every front end's message limit (Colab's is about 1 MB)
 MAX_FILES = 5000
 
-_ESM = front_end("uploader.js")
-
 
 class UploadRefused(Exception):
     """What the page is told when an upload cannot go on (plain words)."""
@@ -48,6 +46,7 @@ class Receiver(anywidget.AnyWidget):
     A synced trait is a request, never a limit: the browser can set any of them. The traits named in
     `_limits` are copied into `self.limits` when the widget is made, and only that copy is enforced."""
 
+    # shown and pre-checked by the page; what the server enforces is `self.limits`
     max_bytes = traitlets.Int(0).tag(sync=True)
     _limits: tuple[str, ...] = ("max_bytes",)
 
@@ -128,7 +127,7 @@ class Receiver(anywidget.AnyWidget):
 
 
 class Uploader(Receiver):
-    _esm = _ESM
+    _esm = front_end("uploader.js")
     accept = traitlets.Unicode("").tag(sync=True)
     multiple = traitlets.Bool(True).tag(sync=True)
     label = traitlets.Unicode("Choose files").tag(sync=True)
