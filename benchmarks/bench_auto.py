@@ -64,7 +64,7 @@ def worst_drop(accuracies: list[float]) -> float:
 def split_folders(ws, user, run, out: Path) -> None:
     """The run's training and validation pictures as train/ and val/ class folders, for the plain loop."""
     from nocode_widgets import datasets as D
-    from nocode_widgets.training.runs import run_folder
+    from nocode_widgets.runs.records import run_folder
 
     ds = D.get_dataset(ws, user, run.dataset_id)
     folder = D.dataset_folder(ws, ds)
@@ -79,8 +79,8 @@ def split_folders(ws, user, run, out: Path) -> None:
 
 
 def one(ws, user, name: str, seed: int, env: dict, tmp: Path, figures: Path | None = None) -> dict:
-    from nocode_widgets.training.jobs import get
-    from nocode_widgets.training.runs import read_history, run_folder
+    from nocode_widgets.runs.jobs import get
+    from nocode_widgets.runs.records import read_history, run_folder
 
     command = [sys.executable, "-m", "nocode_widgets", "train", "--user", user.username, "--dataset", name,
                "--seed", str(seed), "--wait", "--json"]
@@ -96,7 +96,7 @@ def one(ws, user, name: str, seed: int, env: dict, tmp: Path, figures: Path | No
     epochs = read_history(run_folder(ws, run))
     history = [h["val_acc"] for h in epochs]
     if figures:  # the Results panel's learning-curve figure of this run
-        from nocode_widgets.plots import learning_curves
+        from nocode_widgets.insight.plots import learning_curves
 
         figures.mkdir(parents=True, exist_ok=True)
         (figures / f"{name}-seed{seed}.png").write_bytes(learning_curves(epochs, run.best_epoch))
@@ -129,7 +129,7 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(DATASETS))
     ap.add_argument("--figures", type=Path, help="write each run's learning curves (the Results panel's figure) here")
     args = ap.parse_args()
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets import datasets as D
     from nocode_widgets.config import Settings
     from nocode_widgets.workspace import Workspace

@@ -26,11 +26,11 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from nocode_widgets import zoo
-    from nocode_widgets.training.config import TrainConfig
+    from nocode_widgets.models import zoo
+    from nocode_widgets.runs.train_config import TrainConfig
     from nocode_widgets.training.engine import extract_features, feature_settings
     from nocode_widgets.training.fit import ImageFeeder, TensorFeeder, fit, set_cpu_threads
-    from nocode_widgets.preprocess import normalize_batch
+    from nocode_widgets.pictures.preprocess import normalize_batch
 
     set_cpu_threads()
     torch.manual_seed(0)

@@ -35,10 +35,10 @@ def make_zip(path: Path, n: int, size: int = 256) -> None:
 
 
 def case(kind: str, zip_path: Path, n: int) -> dict:
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets import datasets as D
     from nocode_widgets.config import Settings
-    from nocode_widgets.uploads import read_upload
+    from nocode_widgets.datasets.uploads import read_upload
     from nocode_widgets.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -66,8 +66,8 @@ def noise_and_blanks(n: int = 40) -> list[tuple[str, bytes]]:
 
 def review_rows(ws, user, name: str, zip_bytes: bytes, folds: int) -> dict:
     from nocode_widgets import datasets as D
-    from nocode_widgets.review import check_labels, rank
-    from nocode_widgets.training.review import out_of_sample
+    from nocode_widgets.insight.label_check import check_labels, rank
+    from nocode_widgets.training.label_folds import out_of_sample
 
     noisy, chosen = flipped(zip_bytes)
     ds = D.get_dataset(ws, user, D.import_archive(ws, user, io.BytesIO(noisy), name=f"{name}-noisy").dataset_id)
@@ -92,9 +92,9 @@ def zip_pictures(zip_bytes: bytes) -> list[tuple[str, bytes]]:
 
 def calibration_row(ws, user, name: str, zip_bytes: bytes, fresh: bytes | None = None) -> dict:
     from nocode_widgets import datasets as D
-    from nocode_widgets.predict import predictor_for
+    from nocode_widgets.predict.onnx import predictor_for
     from nocode_widgets.training.engine import execute_run
-    from nocode_widgets.training.runs import create_run, read_evaluation, run_folder
+    from nocode_widgets.runs.records import create_run, read_evaluation, run_folder
 
     ds = D.get_dataset(ws, user, D.import_archive(ws, user, io.BytesIO(zip_bytes), name=name).dataset_id)
     run = execute_run(ws, create_run(ws, user, ds, {}).id)
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="shapes,digits")
     parser.add_argument("--folds", type=int, default=4)
     args = parser.parse_args()
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets.config import Settings
     from nocode_widgets.workspace import Workspace
 

@@ -24,9 +24,9 @@ RULES = ("adamw", "sgd", "adamax")
 def case(which: str, name: str) -> None:
     import torch
 
-    from nocode_widgets import small_cnn
+    from nocode_widgets.models import small_cnn
     from nocode_widgets.training import optimizers
-    from nocode_widgets.training.config import TrainConfig
+    from nocode_widgets.runs.train_config import TrainConfig
     from nocode_widgets.training.fit import make_optimizer
 
     model = small_cnn.SmallCNN(3)

@@ -33,9 +33,9 @@ def predict_rows() -> list[dict]:
     import onnxruntime as ort
     import torch
 
-    from nocode_widgets import zoo
-    from nocode_widgets.model_torch import export_onnx
-    from nocode_widgets.preprocess import normalize_array
+    from nocode_widgets.models import zoo
+    from nocode_widgets.models.artifact import export_onnx
+    from nocode_widgets.pictures.preprocess import normalize_array
 
     rows = []
     for arch, size in (("small_cnn", 32), ("mobilenet_v3_large", 224)):
@@ -67,8 +67,8 @@ def predict_rows() -> list[dict]:
 def export_rows() -> list[dict]:
     import torch
 
-    from nocode_widgets import zoo
-    from nocode_widgets.model_torch import export_and_check
+    from nocode_widgets.models import zoo
+    from nocode_widgets.models.artifact import export_and_check
 
     rows = []
     for name, arch in sorted(zoo.ARCHS.items()):

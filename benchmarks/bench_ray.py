@@ -27,8 +27,8 @@ LONG = {**CONFIG, "epochs": 300, "patience": 300}
 
 
 def one_run(ws, user, ds_id) -> dict:
-    from nocode_widgets.training import jobs
-    from nocode_widgets.training.runs import read_history, run_folder
+    from nocode_widgets.runs import jobs
+    from nocode_widgets.runs.records import read_history, run_folder
 
     start = time.time()
     run = jobs.submit(ws, user, ds_id, CONFIG)
@@ -44,8 +44,8 @@ def one_run(ws, user, ds_id) -> dict:
 
 
 def one_cancel(ws, user, ds_id) -> float:
-    from nocode_widgets.training import jobs
-    from nocode_widgets.training.runs import read_history, run_folder
+    from nocode_widgets.runs import jobs
+    from nocode_widgets.runs.records import read_history, run_folder
 
     run = jobs.submit(ws, user, ds_id, LONG)
     while not read_history(run_folder(ws, run)):
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets import datasets as D
     from nocode_widgets.config import Settings
     from nocode_widgets.workspace import Workspace

@@ -72,9 +72,10 @@ def prepared(ws, user, name: str):
     import torch
 
     from nocode_widgets import datasets as D
-    from nocode_widgets.training.config import TrainConfig
+    from nocode_widgets.runs.train_config import TrainConfig
     from nocode_widgets.training.data import build_cache, stable_split
-    from nocode_widgets.training.facts import dataset_facts, worker_locate
+    from nocode_widgets.runs.facts import dataset_facts
+    from nocode_widgets.training.device_probe import worker_locate
     from nocode_widgets.training.fit import cpu_has_fast_bf16
 
     ds = next(d for d in D.list_datasets(ws, user) if d.name == name)
@@ -89,7 +90,7 @@ def prepared(ws, user, name: str):
 
 def recipe(facts, changes: dict, train_images: int):
     """Auto's resolved config with `changes`' fields (module constants are set by the caller)."""
-    from nocode_widgets.training.config import TrainConfig, budget_epochs, resolve
+    from nocode_widgets.runs.train_config import TrainConfig, budget_epochs, resolve
 
     cfg, _ = resolve(TrainConfig(), facts)
     fields_ = {k: v for k, v in changes.items() if "." not in k}
@@ -122,7 +123,7 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--curves", action="store_true", help="print every run's validation accuracy per epoch")
     args = ap.parse_args()
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets import datasets as D
     from nocode_widgets.config import Settings
     from nocode_widgets.workspace import Workspace

@@ -91,9 +91,9 @@ def migrate(root: Path, people: int) -> float:
 
 def measure(root: Path, people: int) -> dict:
     """In a fresh process, as a page's kernel: the operations a page and a worker do."""
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets.store import Table
-    from nocode_widgets.training.runs import EVERYONE_PAGE, newest_runs
+    from nocode_widgets.runs.records import EVERYONE_PAGE, newest_runs
     from nocode_widgets.workspace import Workspace
 
     ws = Workspace.open(root)

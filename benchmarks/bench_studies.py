@@ -33,13 +33,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets import datasets as D
-    from nocode_widgets import studies as S
-    from nocode_widgets.cli.studies import table_text, wait_for_study
+    from nocode_widgets.runs import studies as S
+    from nocode_widgets.cli.studies_cli import table_text, wait_for_study
     from nocode_widgets.config import Settings
-    from nocode_widgets.ensemble import make_ensemble
-    from nocode_widgets.training import jobs
+    from nocode_widgets.runs.ensemble import make_ensemble
+    from nocode_widgets.runs import jobs
     from nocode_widgets.workspace import Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-studies-"))

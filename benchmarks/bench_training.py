@@ -31,7 +31,7 @@ CASES = ("loop", "pipeline", "auto", "archs", "memory", "flops")
 
 def workspace(tmp: Path, per_class: int, picture_size: int = 96):
     from benchmarks._data import shapes_zip
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets import datasets as D
     from nocode_widgets.config import Settings
     from nocode_widgets.workspace import Workspace
@@ -59,7 +59,7 @@ def cached_tensors(ws, user, ds, size: int):
 
 
 def cfg_for(**changes):
-    from nocode_widgets.training.config import TrainConfig
+    from nocode_widgets.runs.train_config import TrainConfig
 
     base = dict(arch="small_cnn", mode="fine-tune", image_size=64, batch_size=32, epochs=3, lr=2e-3, patience=99,
                 schedule="none", augment="none", sampler="shuffle", label_smoothing=0.0, channels_last=False)
@@ -72,8 +72,8 @@ def bare_loop(model, cache, labels, idx, cfg, epochs: int, channels_last: bool, 
 
     import torch
 
-    from nocode_widgets.preprocess import normalize_batch
-    from nocode_widgets.zoo import IMAGENET_MEAN, IMAGENET_STD
+    from nocode_widgets.pictures.preprocess import normalize_batch
+    from nocode_widgets.models.zoo import IMAGENET_MEAN, IMAGENET_STD
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     idx = torch.as_tensor(idx)
@@ -99,7 +99,7 @@ def ours(cache, labels, train_idx, val_idx, cfg) -> float:
     import torch
 
     from nocode_widgets.training.fit import ImageFeeder, fit
-    from nocode_widgets.zoo import IMAGENET_MEAN, IMAGENET_STD, build_model
+    from nocode_widgets.models.zoo import IMAGENET_MEAN, IMAGENET_STD, build_model
 
     torch.manual_seed(0)
     model = build_model(cfg.arch, int(labels.max()) + 1)
@@ -117,7 +117,7 @@ def case_loop(tmp: Path) -> list[dict]:
     import torch
 
     from nocode_widgets.training.fit import set_cpu_threads
-    from nocode_widgets.zoo import build_model
+    from nocode_widgets.models.zoo import build_model
 
     set_cpu_threads()
     ws, user, ds = workspace(tmp, 400)
@@ -152,7 +152,7 @@ def case_pipeline(tmp: Path) -> list[dict]:
     from torchvision import transforms
 
     from nocode_widgets.training.fit import set_cpu_threads
-    from nocode_widgets.zoo import IMAGENET_MEAN, IMAGENET_STD, build_model
+    from nocode_widgets.models.zoo import IMAGENET_MEAN, IMAGENET_STD, build_model
 
     set_cpu_threads()
     ws, user, ds = workspace(tmp, 200, picture_size=256)
@@ -190,7 +190,7 @@ def case_auto(tmp: Path, seeds=(0, 1, 2)) -> list[dict]:
     """Per seed (the split and the initial weights change with it), Auto as a user gets it, then the
     same settings for a fixed 30 epochs without early stopping (its last epoch counts)."""
     from nocode_widgets.training.engine import execute_run
-    from nocode_widgets.training.runs import create_run, read_history, run_folder
+    from nocode_widgets.runs.records import create_run, read_history, run_folder
 
     ws, user, ds = workspace(tmp, 100)
     rows = []
@@ -211,7 +211,7 @@ def case_auto(tmp: Path, seeds=(0, 1, 2)) -> list[dict]:
 def case_arch(tmp: Path, name: str) -> dict:
     import torch
 
-    from nocode_widgets import zoo
+    from nocode_widgets.models import zoo
     from nocode_widgets.training.fit import set_cpu_threads
 
     set_cpu_threads()
@@ -239,7 +239,7 @@ def case_arch(tmp: Path, name: str) -> dict:
 
 def case_memory(tmp: Path) -> list[dict]:
     from nocode_widgets.training.engine import execute_run
-    from nocode_widgets.training.runs import create_run
+    from nocode_widgets.runs.records import create_run
 
     ws, user, ds = workspace(tmp, 667, picture_size=160)
     before = peak_rss_mb()
@@ -252,9 +252,9 @@ def case_flops(tmp: Path) -> list[dict]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from nocode_widgets.training.config import Facts, TrainConfig, resolve
+    from nocode_widgets.runs.train_config import Facts, TrainConfig, resolve
     from nocode_widgets.training.fit import set_cpu_threads
-    from nocode_widgets.zoo import build_model
+    from nocode_widgets.models.zoo import build_model
 
     set_cpu_threads()
     a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
@@ -320,7 +320,7 @@ def main() -> None:
         if case not in chosen:
             continue
         if case == "archs":
-            from nocode_widgets.zoo import ARCHS
+            from nocode_widgets.models.zoo import ARCHS
 
             rows = [run_case(__file__, "--case", "arch", "--arg", name) for name in ARCHS]
             print("## archs\n" + table(rows, ["arch", "params_M", "img_s_64", "img_s_128", "peak_rss_mb"]) + "\n",

@@ -23,12 +23,12 @@ from benchmarks._data import digits_zip, shapes_zip  # noqa: E402
 
 
 def main() -> None:
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
     from nocode_widgets import datasets as D
     from nocode_widgets.config import Settings
-    from nocode_widgets.predict import open_predictor
+    from nocode_widgets.predict.onnx import open_predictor
     from nocode_widgets.training.engine import execute_run
-    from nocode_widgets.training.runs import create_run, run_folder
+    from nocode_widgets.runs.records import create_run, run_folder
     from nocode_widgets.workspace import Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-tta-"))

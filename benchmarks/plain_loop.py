@@ -22,8 +22,8 @@ from torch import nn  # noqa: E402
 from torchvision import datasets, transforms  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nocode_widgets.evaluate import f1_scores, weighted_f1  # noqa: E402
-from nocode_widgets.small_cnn import SmallCNN  # noqa: E402
+from nocode_widgets.models.evaluate import f1_scores, weighted_f1  # noqa: E402
+from nocode_widgets.models.small_cnn import SmallCNN  # noqa: E402
 
 
 def main() -> None:

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import NocodeError
-from .store import ID_SHAPE
+from .migrations import rebuild_indexes
+from .runs.records import INTERRUPTED
+from .store import ID_SHAPE, Table
 from .workspace import Workspace
 
 SKIPPED_DIRS = {"cache", "tmp", "store", "slots", "space"}  # made again by the app
@@ -142,7 +144,6 @@ def restore(archive: Path, data_dir: Path) -> Workspace:
             shutil.rmtree(unpacking, ignore_errors=True)
             raise
     ws = Workspace.open(data_dir)  # an older store is migrated here
-    from .migrations import rebuild_indexes
 
     rebuild_indexes(ws.store)
     _interrupt_what_was_training(ws)
@@ -152,9 +153,6 @@ def restore(archive: Path, data_dir: Path) -> Workspace:
 def _interrupt_what_was_training(ws: Workspace) -> None:
     """A run that had a worker at backup time has none here: interrupted, keeping its best epoch so far.
     A run still waiting for a worker waits here too."""
-    from .store import Table
-    from .training.runs import INTERRUPTED
-
     for doc in ws.store.watched(Table.RUNS):
         if doc["status"] == "running" or doc.get("launched"):
             ws.store.update(Table.RUNS, doc["id"], {"status": "interrupted", "error": INTERRUPTED,

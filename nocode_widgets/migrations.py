@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .files import write_json_atomic
-from .store import ID_SHAPE, OWNED, SCHEMA_VERSION, WATCHED, StoreTooNew, Table, read_parsed
+from .store_files import ID_SHAPE, OWNED, SCHEMA_VERSION, WATCHED, StoreTooNew, Table, read_parsed
 
 if TYPE_CHECKING:
     from .store import Store

@@ -12,7 +12,7 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado import ioloop, web
 
 from .config import Settings
-from .uploads import sweep_uploads
+from .datasets.uploads import sweep_uploads
 
 SWEEP_EVERY_S = 300
 

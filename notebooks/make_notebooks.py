@@ -12,7 +12,7 @@ KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 PANELS = [
     new_markdown_cell("# nocode_widgets in JupyterLab\n\nEach panel of the app works on its own, and every step "
                       "is also a plain Python call. Run the cells from the top."),
-    new_code_cell("from nocode_widgets import auth, datasets\nfrom nocode_widgets.workspace import Workspace\n\n"
+    new_code_cell("from nocode_widgets import datasets\nfrom nocode_widgets.accounts import auth\nfrom nocode_widgets.workspace import Workspace\n\n"
                   "ws = Workspace.open()  # the data root: $NOCODE_DATA_DIR or the checkout's data/\n"
                   "import getpass, os\n"
                   "NAME = os.environ.get('NOCODE_USER', getpass.getuser())  # your account in the app\n"
@@ -44,13 +44,13 @@ PANELS = [
                   "    report = datasets.import_archive(ws, user, ZIP or demo_zip(), name='demo colours')\n"
                   "    print(report.summary())\n    ds = datasets.get_dataset(ws, user, report.dataset_id)\n"
                   "ds.counts"),
-    new_code_cell("from nocode_widgets.training import jobs, plan\n\n"
+    new_code_cell("from nocode_widgets.runs import jobs, plan\n\n"
                   "print(plan.plan(ws, user, ds.id).explanation)\n"
                   "run = jobs.submit(ws, user, ds.id, {'epochs': 5})  # {} leaves everything to Auto\n"
                   "for progress in jobs.follow(ws, user, run.id):\n"
                   "    print(progress.text)\n"
                   "run = jobs.get(ws, user, run.id)\nrun.status, run.metrics"),
-    new_code_cell("from nocode_widgets.predict import open_predictor\nfrom nocode_widgets.training.runs import run_folder\n\n"
+    new_code_cell("from nocode_widgets.predict import open_predictor\nfrom nocode_widgets.runs import run_folder\n\n"
                   "predictor = open_predictor(run_folder(ws, run))\n"
                   "picture = io.BytesIO()\nImage.new('RGB', (64, 48), (210, 50, 50)).save(picture, 'JPEG')\n"
                   "prediction = predictor.predict([('new.jpg', picture.getvalue())])[0]\n"

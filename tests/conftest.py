@@ -109,7 +109,7 @@ def seed_device_record(data_dir: Path) -> None:
     import tempfile
 
     from nocode_widgets.files import write_json_atomic
-    from nocode_widgets.training import facts
+    from nocode_widgets.runs import facts
 
     if not _DEVICE_RECORD:
         with tempfile.TemporaryDirectory() as scratch:
@@ -126,14 +126,14 @@ def ws(tmp_path) -> Workspace:
 
 @pytest.fixture
 def alice(ws):
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
 
     return auth.sign_up(ws, "alice", "password-alice")
 
 
 @pytest.fixture
 def bob(ws, alice):
-    from nocode_widgets import auth
+    from nocode_widgets.accounts import auth
 
     return auth.sign_up(ws, "bob", "password-bob")
 
@@ -175,3 +175,28 @@ def at_once(count: int, action) -> list:
     for t in threads:
         t.join()
     return results
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small run trained (and exported) once per test module: (ws, alice, dataset, run)."""
+    from nocode_widgets.accounts import auth
+    from tests.training_helpers import colour_dataset, train
+
+    ws = make_workspace(tmp_path_factory.mktemp("export") / "data")
+    alice = auth.sign_up(ws, "alice", "password-alice")
+    ds = colour_dataset(ws, alice, per_class=14)
+    return ws, alice, ds, train(ws, alice, ds)
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """An empty torch cache of the test's own: for this process and, through TORCH_HOME, for the processes it
+    starts (TORCH_HOME is also part of the key of a data folder's device record, so the record is probed again)."""
+    import torch
+
+    old = torch.hub.get_dir()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield tmp_path / "hub"
+    torch.hub.set_dir(old)

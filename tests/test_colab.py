@@ -58,7 +58,7 @@ import sys, time
 sys.path.append({repo!r})  # the tests' helpers, after the installed package
 import ipywidgets, nocode_widgets, torch
 from tests.images import class_files, make_zip
-from tests.widgets.driving import sign_in, upload, texts
+from tests.ui.driving import sign_in, upload, texts
 print('versions', ipywidgets.__version__, torch.__version__, nocode_widgets.__file__)
 sign_in(app, 'colab-user', 'password-colab', new=True)
 data = app.panels['Datasets']

@@ -1,16 +1,17 @@
 """`nocode`: the scriptable face of the product. Every command takes `--data-dir`; `--json` prints
 machine-readable output. User errors print one plain line and exit 1; bad arguments exit 2.
-Each command group is a module with a `register(subparsers)` function, listed in GROUPS."""
+Each command group is a module `<group>_cli` with a `register(subparsers)` function, listed in GROUPS."""
 
 from __future__ import annotations
 
 import sys
 
 from ..errors import NocodeError
-from . import backup, cluster, datasets, export, insight, serve, studies, training, users
+from . import (backup_cli, cluster_cli, datasets_cli, export_cli, insight_cli, serve_cli, studies_cli, training_cli,
+               users_cli)
 from .common import Parser, add_common
 
-GROUPS = [serve, users, datasets, training, studies, insight, export, cluster, backup]
+GROUPS = [serve_cli, users_cli, datasets_cli, training_cli, studies_cli, insight_cli, export_cli, cluster_cli, backup_cli]
 
 
 def build_parser() -> Parser:

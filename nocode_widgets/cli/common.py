@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from .. import auth
+from ..accounts import auth
 from ..errors import NocodeError
 from ..workspace import Workspace
 

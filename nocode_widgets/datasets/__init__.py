@@ -1,13 +1,13 @@
 """Datasets: named sets of pictures sorted into classes, owned by one user.
 
-`records` keeps the store summary (name, classes, counts, version) and the access rules; `ingest`
+`catalog` keeps the store summary (name, classes, counts, version) and the access rules; `ingest`
 turns uploads, zips and folders into validated images + a manifest; `stats` describes a dataset."""
 
 from .ingest import IngestReport, Skipped, add_uploads, import_archive, import_folder
 from .manifest import ImageEntry, read_manifest
-from .records import (Dataset, add_class, create_dataset, dataset_folder, delete_class, delete_dataset,
-                      delete_images, find_dataset, get_dataset, get_own_dataset, list_datasets, relabel_images, rename_class,
-                      rename_dataset)
+from .catalog import (Dataset, add_class, create_dataset, dataset_folder, delete_class, delete_dataset,
+                      delete_images, find_dataset, get_dataset, get_own_dataset, list_datasets, relabel_images,
+                      rename_class, rename_dataset)
 from .stats import DatasetStats, dataset_stats
 from .thumbnails import thumbnail_bytes, thumbnail_of_upload
 

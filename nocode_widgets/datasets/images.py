@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from ..picture_formats import open_picture
-from ..portable import JPEG_QUALITY, to_rgb
+from ..pictures.formats import open_picture
+from ..pictures.portable import JPEG_QUALITY, to_rgb
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 

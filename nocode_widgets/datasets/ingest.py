@@ -20,16 +20,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..auth import User
+from ..accounts.auth import User
 from ..errors import DatasetError
 from ..files import remove_tree_and_empty_parents, write_atomic
-from ..quota import QuotaError, Reservation, check_room, human_bytes, reserved
+from ..accounts.quota import QuotaError, Reservation, check_room, human_bytes, reserved
 from ..store import Table
-from ..uploads import UploadedFile, upload_root
+from .uploads import UploadedFile, upload_root
 from ..workspace import Workspace
 from .images import ImageRejected, normalize_image
 from .manifest import ImageEntry, read_manifest, write_manifest
-from .records import (Dataset, _key, clean_name, count_by_class, create_dataset, dataset_folder, dataset_lock,
+from .catalog import (Dataset, _key, clean_name, count_by_class, create_dataset, dataset_folder, dataset_lock,
                       delete_dataset, get_own_dataset, update_summary)
 from .sources import Item, Source, TooLarge, check_import_root, folder_source, zip_source
 

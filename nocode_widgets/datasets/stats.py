@@ -7,10 +7,10 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..auth import User
+from ..accounts.auth import User
 from ..workspace import Workspace
 from .manifest import read_manifest
-from .records import dataset_folder, get_dataset
+from .catalog import dataset_folder, get_dataset
 
 IMBALANCE_RATIO = 3.0
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ..picture_formats import open_picture
+from ..pictures.formats import open_picture
+from .images import ImageRejected, normalize_image
 
 
 def thumbnail_bytes(path: Path, size: int = 96) -> bytes:
@@ -20,8 +21,6 @@ def thumbnail_bytes(path: Path, size: int = 96) -> bytes:
 
 def thumbnail_of_upload(raw: bytes, size: int = 96, max_pixels: int = 50_000_000) -> bytes | None:
     """A preview of an uploaded picture, or None if it is not a safe, readable picture."""
-    from .images import ImageRejected, normalize_image
-
     try:
         return thumbnail_bytes(io.BytesIO(normalize_image(raw, size * 2, max_pixels).data), size)
     except ImageRejected:

@@ -1,2 +1,8 @@
-"""Training: data pipeline (split, tensor cache, sampler, augmentation), losses, the fit loop,
-Auto settings, the run record and its artifacts, and the run service's workers."""
+"""The torch side: what a run's worker and the helper processes execute. Page kernels never import it;
+the run service (`runs/`) starts it as `python -m nocode_widgets.training.worker RUN_ID`,
+`...training.estimate` and `...training.label_folds`.
+
+`worker` (the run's process) -> `engine` (prepare -> fit and evaluate -> record) -> `fit` (the loop, early
+stopping, devices), with `data` (split, picture cache, batches), `augment`, `losses`, `optimizers`;
+`on_ray` fits in a Ray actor; `estimate` times a few steps; `label_folds` gives K-fold out-of-sample
+probabilities for the label check."""

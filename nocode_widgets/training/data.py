@@ -16,8 +16,8 @@ import torch
 
 from ..errors import TrainingError
 from ..files import process_exists, read_json, sweep_stale_temp_files, write_json_atomic
-from ..preprocess import load_rgb, to_uint8_array
-from ..quota import reserved
+from ..pictures.preprocess import load_rgb, to_uint8_array
+from ..accounts.quota import reserved
 
 IN_MEMORY_LIMIT = 1_500_000_000  # bytes of cache kept in RAM; larger caches are memory-mapped files
 

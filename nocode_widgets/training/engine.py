@@ -26,24 +26,25 @@ from typing import Callable, Protocol
 import torch
 from torch import nn
 
-from .. import zoo
-from ..auth import User
+from ..models import zoo
+from ..accounts.auth import User
 from ..errors import NocodeError, TrainingError
-from ..calibrate import apply_temperature, calibrate, typical_pictures
-from ..evaluate import evaluate
+from ..models.calibrate import apply_temperature, calibrate, typical_pictures
+from ..models.evaluate import evaluate
 from ..files import remove_tree_and_empty_parents, write_json_atomic
-from ..model_torch import export_and_check, save_weights
-from ..quota import Reservation, reserved
+from ..models.artifact import export_and_check, save_weights
+from ..accounts.quota import Reservation, reserved
 from ..store import Table
 from ..workspace import Workspace
-from .config import MIN_STEPS_PER_EPOCH, TrainConfig, resolve
+from ..runs.train_config import MIN_STEPS_PER_EPOCH, TrainConfig, resolve
 from .data import Split, dataset_cache, fold_split, stable_split
-from .events import BatchDone, Emit, EpochDone, FitEvent, PhaseChanged, Restarted
-from .facts import dataset_facts, worker_locate
+from ..runs.events import BatchDone, Emit, EpochDone, FitEvent, PhaseChanged, Restarted
+from ..runs.facts import dataset_facts
+from .device_probe import worker_locate
 from .fit import (Callbacks, Cancelled, EpochStats, ImageFeeder, TensorFeeder, cpu_has_fast_bf16, fit, pick_device,
                   predict_probs, seed_everything, set_cpu_threads)
-from .runs import (INTERRUPTED, RunRecord, WorkerLost, append_history, load_run, run_folder, transition, update_run,
-                   write_progress)
+from ..runs.records import (INTERRUPTED, RunRecord, WorkerLost, append_history, load_run, run_folder, transition,
+                            update_run, write_progress)
 
 log = logging.getLogger("nocode_widgets.training")
 

@@ -11,9 +11,9 @@ import time
 
 import torch
 
-from .. import zoo
+from ..models import zoo
 from . import optimizers
-from .config import TrainConfig
+from ..runs.train_config import TrainConfig
 from .fit import ImageFeeder, autocast_for, make_optimizer, pick_device, set_cpu_threads
 
 

@@ -18,11 +18,11 @@ import torch
 from torch import nn
 
 from ..errors import TrainingError
-from ..evaluate import weighted_f1
-from ..preprocess import normalize_batch
+from ..models.evaluate import weighted_f1
+from ..pictures.preprocess import normalize_batch
 from . import optimizers
 from .augment import PRESETS, augment
-from .config import MIN_STEPS_PER_EPOCH, TrainConfig
+from ..runs.train_config import MIN_STEPS_PER_EPOCH, TrainConfig
 from .data import Batches
 from .losses import balanced_class_weights, cutmix, make_loss
 

@@ -39,8 +39,8 @@ from ray import exceptions as rx  # noqa: E402
 
 from ..config import Settings  # noqa: E402
 from ..errors import NocodeError, TrainingError  # noqa: E402
-from .events import BatchDone, Emit, PhaseChanged  # noqa: E402
-from .runs import WorkerLost  # noqa: E402
+from ..runs.events import BatchDone, Emit, PhaseChanged  # noqa: E402
+from ..runs.records import WorkerLost  # noqa: E402
 
 if TYPE_CHECKING:  # torch is imported by the worker meanwhile: joining the cluster overlaps it
     from .engine import FitJob, FitOutput

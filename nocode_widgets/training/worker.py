@@ -21,8 +21,8 @@ import sys  # noqa: E402
 from filelock import FileLock, Timeout  # noqa: E402
 
 from ..workspace import Workspace  # noqa: E402
-from .queue import capacity, gpu_count, schedule  # noqa: E402
-from .runs import load_run, run_folder, update_run, write_progress  # noqa: E402
+from ..runs.queue import capacity, gpu_count, schedule  # noqa: E402
+from ..runs.records import load_run, run_folder, update_run, write_progress  # noqa: E402
 
 POLL_S = 0.2
 

@@ -7,7 +7,7 @@ Panels are imported on first use, so the login page does not wait for torch and 
 from importlib import import_module
 
 _PANELS = {"AdminPanel": "admin", "App": "app", "DatasetsPanel": "datasets", "LoginPanel": "login",
-           "ResultsPanel": "results", "TestPanel": "predict", "TrainPanel": "train"}
+           "ResultsPanel": "results", "TestPanel": "tester", "TrainPanel": "train"}
 __all__ = sorted(_PANELS)
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import auth
-from ..admin import usage
-from ..auth import User
-from ..quota import human_bytes
+from ..accounts import auth
+from ..accounts.usage import usage
+from ..accounts.auth import User
+from ..accounts.quota import human_bytes
 from ..workspace import Workspace
-from ..remember import forget_all_devices
-from .common import Message, SessionPanel, ask, esc, html_table, on_enter, options_of, report_errors, serialized
+from ..accounts.remember import forget_all_devices
+from .parts import Message, SessionPanel, ask, esc, html_table, on_enter, options_of, report_errors, serialized
 from .results import ResultsPanel
 
 

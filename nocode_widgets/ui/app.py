@@ -13,11 +13,11 @@ import threading
 
 import ipywidgets as w
 
-from .. import auth, remember
+from ..accounts import auth, remember
 from ..errors import AuthError
-from ..session import LOGGED_OUT, Session
+from ..accounts.session import LOGGED_OUT, Session
 from ..workspace import Workspace
-from .common import Message, close_tree, report_errors, set_children, set_tab_titles
+from .parts import Message, close_tree, report_errors, set_children, set_tab_titles
 from .device import DeviceKey
 from .guard import active, start_thread
 from .login import LoginPanel
@@ -83,7 +83,7 @@ class App(w.VBox):
     def _build(self, session: Session) -> None:
         from .admin import AdminPanel  # the panels load once someone has signed in
         from .datasets import DatasetsPanel
-        from .predict import TestPanel
+        from .tester import TestPanel
         from .results import ResultsPanel
         from .train import TrainPanel
 

@@ -14,7 +14,7 @@ from typing import Callable
 import traitlets
 
 from .uploader import Receiver, UploadRefused
-from .common import front_end
+from .parts import front_end
 
 MAX_FRAME_BYTES = 1 << 20  # a 320 px JPEG is ~20 KB; anything near this is not a camera frame
 MAX_FRAMES = 300  # one hold: a minute at 5 a second

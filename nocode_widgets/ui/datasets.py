@@ -6,12 +6,12 @@ from __future__ import annotations
 import ipywidgets as w
 
 from .. import datasets as D
-from ..auth import User
-from ..uploads import UploadedFile
+from ..accounts.auth import User
+from ..datasets.uploads import UploadedFile
 from ..workspace import Workspace
-from ..quota import my_usage
-from .common import (BUSY, Background, Message, SessionPanel, ask, esc, html_table, mib, on_enter, options_of,
-                     report_errors, serialized, set_children)
+from ..accounts.quota import my_usage
+from .parts import (BUSY, Background, Message, SessionPanel, ask, esc, html_table, mib, on_enter, options_of,
+                    report_errors, serialized, set_children)
 from .camera import Camera
 from .review import LabelCheck
 from .uploader import Uploader

@@ -8,7 +8,7 @@ from typing import Callable
 
 import anywidget
 
-from .common import front_end
+from .parts import front_end
 
 
 class DeviceKey(anywidget.AnyWidget):

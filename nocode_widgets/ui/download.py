@@ -8,7 +8,7 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
-from .common import front_end
+from .parts import front_end
 
 CHUNK = 512 * 1024
 

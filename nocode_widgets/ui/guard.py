@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import ipywidgets as w
 
 from ..errors import AuthError
-from ..session import Session
+from ..accounts.session import Session
 
 log = logging.getLogger("nocode_widgets.ui")
 _ACTIVE: contextvars.ContextVar[Session | None] = contextvars.ContextVar("nocode_session", default=None)

@@ -6,9 +6,9 @@ from typing import Callable
 
 import ipywidgets as w
 
-from .. import auth
+from ..accounts import auth
 from ..workspace import Workspace
-from .common import Background, Message, on_enter
+from .parts import Background, Message, on_enter
 
 
 class LoginPanel(w.VBox):

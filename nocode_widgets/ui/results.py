@@ -9,15 +9,15 @@ import time
 
 import ipywidgets as w
 
-from .. import plots
-from ..auth import User
+from ..insight import plots
+from ..accounts.auth import User
 from ..datasets import thumbnail_bytes
 from ..errors import NotFound
-from ..training import jobs
-from ..training.runs import cell_pictures, delete_run, read_evaluation, read_history, run_folder
+from ..runs import jobs
+from ..runs.records import cell_pictures, delete_run, read_evaluation, read_history, run_folder
 from ..workspace import Workspace
-from .common import (FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent,
-                     report_errors, serialized, set_children)
+from .parts import (FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent,
+                    report_errors, serialized, set_children)
 from .download import Download
 from .study import EnsembleMaker, StudiesView
 
@@ -149,7 +149,7 @@ class ResultsPanel(SessionPanel):
     def _mistake_maps(self, run_id: str, mistakes: list[dict], gallery: w.GridBox, button: w.Button) -> None:
         """Each mistake twice: where it looked for the class it said, and for the true class."""
         def work():
-            from ..explain import explain
+            from ..insight.explain import explain
 
             run = jobs.get(self.ws, self.user, run_id)  # still theirs
             folder = self._pictures_folder(run)
@@ -205,7 +205,7 @@ class ResultsPanel(SessionPanel):
             rows = [r for r in rows if (folder / r["file"]).exists()][:CELL_PICTURES]
             maps = []
             if with_maps and rows:
-                from ..explain import explain
+                from ..insight.explain import explain
 
                 maps = explain(self.ws, self.user, run_id, [(r["file"], (folder / r["file"]).read_bytes()) for r in rows],
                                [classes[p]] * len(rows))
@@ -267,14 +267,14 @@ def collapsed(widget: w.Widget, title: str) -> w.Accordion:
 
 
 def _bundle_file(ws, user, run_id):
-    from ..bundle import make_bundle
+    from ..export.bundle import make_bundle
 
     bundle = make_bundle(ws, user, run_id)
     return bundle.name, bundle.zip_bytes(), "Unzip it and run: python predict.py picture.jpg"
 
 
 def _notebook_file(ws, user, run_id):
-    from ..eject import notebook_file
+    from ..export.eject import notebook_file
 
     name, data = notebook_file(ws, user, run_id)
     return name, data, "Open it in Jupyter or Colab: it trains this model again in plain PyTorch."

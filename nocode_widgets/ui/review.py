@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import review as R
+from ..insight import label_check as R
 from ..datasets import dataset_folder, get_own_dataset, thumbnail_bytes
-from .common import ask, esc, report_errors, set_children
+from .parts import ask, esc, report_errors, set_children
 
 SHOWN = 30  # flagged pictures shown at once (the rest after acting on these)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from .. import plots
-from .. import studies as S
-from ..ensemble import make_ensemble, parse_weights
-from ..zoo import ARCHS
-from .common import FIGURE_WIDTH, Background, Message, esc, html_table, options_of, percent, report_errors
+from ..insight import plots
+from ..runs import studies as S
+from ..runs.ensemble import make_ensemble, parse_weights
+from ..models.zoo import ARCHS
+from .parts import FIGURE_WIDTH, Background, Message, esc, html_table, options_of, percent, report_errors
 
 CHOOSE = "choose"
 

@@ -11,18 +11,18 @@ import time
 import ipywidgets as w
 
 from .. import datasets as D
-from .. import plots
-from ..auth import User
+from ..insight import plots
+from ..accounts.auth import User
 from ..errors import NocodeError
-from ..training import jobs
-from ..studies import start_bagging
-from ..training.config import (AUGMENTS, IMBALANCE_TOOLS, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RANGES, SCHEDULES,
-                               imbalance_fields)
-from ..training.plan import estimate, plan
+from ..runs import jobs
+from ..runs.studies import start_bagging
+from ..runs.train_config import (AUGMENTS, IMBALANCE_TOOLS, MAX_FOLDS, MIN_FOLDS, OPTIMIZERS, RANGES, SCHEDULES,
+                                 imbalance_fields)
+from ..runs.plan import estimate, plan
 from ..workspace import Workspace
-from ..training.facts import device_facts
-from ..zoo import ARCHS, recommended
-from .common import FIGURE_WIDTH, Background, Message, SessionPanel, esc, options_of, report_errors, serialized
+from ..runs.facts import device_facts
+from ..models.zoo import ARCHS, recommended
+from .parts import FIGURE_WIDTH, Background, Message, SessionPanel, esc, options_of, report_errors, serialized
 from .guard import start_thread
 from .study import CompareSection
 

@@ -15,8 +15,8 @@ import anywidget
 import traitlets
 
 from ..errors import NocodeError
-from ..uploads import UploadFolder
-from .common import front_end
+from ..datasets.uploads import UploadFolder
+from .parts import front_end
 
 log = logging.getLogger(__name__)
 CHUNK = 512 * 1024  # under every front end's message limit (Colab's is about 1 MB)

@@ -1,5 +1,5 @@
 """How `tests/data/store-v1/` was made: a data folder written by the app at store schema version 1 (one
-`nocode.json` with every table), kept so that `tests/unit/test_migrations.py` proves a folder of that version
+`nocode.json` with every table), kept so that `tests/store/test_migrations.py` proves a folder of that version
 opens in today's code with nothing lost. It was run once with the code of that version (git history: the
 commit before "Store: per-person files"); it cannot be run again with today's code, which writes version 2.
 

@@ -9,9 +9,9 @@ import urllib.request
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from nocode_widgets import auth
-from nocode_widgets.bundle import make_bundle
-from nocode_widgets.training import jobs
+from nocode_widgets.accounts import auth
+from nocode_widgets.export.bundle import make_bundle
+from nocode_widgets.runs import jobs
 from nocode_widgets.workspace import Workspace
 
 from tests.e2e.conftest import shot

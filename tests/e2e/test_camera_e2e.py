@@ -4,11 +4,11 @@ and a page with no camera access says why in plain words (issue: the page as peo
 
 import pytest
 
-from nocode_widgets import auth
+from nocode_widgets.accounts import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.workspace import Workspace
 from tests.e2e.conftest import shot
-from tests.training.helpers import colour_dataset, train
+from tests.training_helpers import colour_dataset, train
 
 pytestmark = pytest.mark.e2e
 CHROMIUM_EXTRA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]

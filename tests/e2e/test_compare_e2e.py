@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from nocode_widgets import auth
-from nocode_widgets import studies as S
-from nocode_widgets.bundle import make_bundle
-from nocode_widgets.training import jobs
+from nocode_widgets.accounts import auth
+from nocode_widgets.runs import studies as S
+from nocode_widgets.export.bundle import make_bundle
+from nocode_widgets.runs import jobs
 from nocode_widgets.ui.results import run_label
 from nocode_widgets.workspace import Workspace
 from tests.e2e.conftest import shot

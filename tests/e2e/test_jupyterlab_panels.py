@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from nocode_widgets import auth
+from nocode_widgets.accounts import auth
 from tests.conftest import REPO, cli_env, free_port, make_workspace
 from tests.e2e.conftest import jupyter_server, shot
-from tests.training.helpers import colour_dataset, train
+from tests.training_helpers import colour_dataset, train
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NAME, PASSWORD = "notebook-user", "typed-at-the-prompt"

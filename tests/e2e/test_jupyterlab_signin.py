@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from nocode_widgets import auth
+from nocode_widgets.accounts import auth
 from tests.conftest import free_port, make_workspace
 from tests.e2e.conftest import jupyter_server
 

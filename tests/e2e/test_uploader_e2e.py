@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nocode_widgets import auth
+from nocode_widgets.accounts import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.workspace import Workspace
 from tests.e2e.test_app_e2e import upload_files

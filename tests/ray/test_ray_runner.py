@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from nocode_widgets import auth
+from nocode_widgets.accounts import auth
 from nocode_widgets.errors import TrainingError
-from nocode_widgets.training import jobs
+from nocode_widgets.runs import jobs
 from nocode_widgets.training.engine import execute_run
-from nocode_widgets.training.runs import create_run, load_run, read_history, run_folder
+from nocode_widgets.runs.records import create_run, load_run, read_history, run_folder
 from tests.conftest import NOCODE, cli_env, make_workspace
-from tests.training.helpers import colour_dataset
-from tests.training.test_jobs import final, wait_for
+from tests.training_helpers import colour_dataset
+from tests.runs.test_jobs import final, wait_for
 
 pytestmark = pytest.mark.slow
 

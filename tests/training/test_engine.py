@@ -2,15 +2,15 @@ import pytest
 import torch
 from torch import nn
 
-from nocode_widgets import zoo
+from nocode_widgets.models import zoo
 from nocode_widgets.errors import TrainingError
 from nocode_widgets.files import read_json
-from nocode_widgets.predict import open_predictor
-from nocode_widgets.training.config import TrainConfig
+from nocode_widgets.predict.onnx import open_predictor
+from nocode_widgets.runs.train_config import TrainConfig
 from nocode_widgets.training.fit import Callbacks, TensorFeeder, fit, predict_probs
-from nocode_widgets.training.runs import read_history, run_folder
+from nocode_widgets.runs.records import read_history, run_folder
 from tests.images import COLORS, picture
-from tests.training.helpers import colour_dataset, train
+from tests.training_helpers import colour_dataset, train
 
 
 def test_a_run_trains_evaluates_and_saves_artifacts(ws, alice):
@@ -110,7 +110,7 @@ def test_cancel_stops_at_the_next_batch_and_keeps_the_best_epoch_so_far(ws, alic
     import time
 
     from nocode_widgets.training.engine import execute_run
-    from nocode_widgets.training.runs import create_run
+    from nocode_widgets.runs.records import create_run
 
     ds = colour_dataset(ws, alice, per_class=40)
     run = create_run(ws, alice, ds, {"image_size": 64, "epochs": 30, "batch_size": 8, "patience": 30})

@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from nocode_widgets import small_cnn
+from nocode_widgets.models import small_cnn
 from nocode_widgets.training import optimizers
-from nocode_widgets.training.config import TrainConfig
+from nocode_widgets.runs.train_config import TrainConfig
 from nocode_widgets.training.fit import make_optimizer, make_schedule
 from tests.conftest import REPO
 
@@ -63,9 +63,9 @@ def test_a_parameter_without_a_gradient_is_left_alone_and_zero_grad_keeps_or_cle
 
 def test_training_steps_import_no_torch_dynamo():
     code = ("import sys, torch\n"
-            "from nocode_widgets import small_cnn\n"
+            "from nocode_widgets.models import small_cnn\n"
             "from nocode_widgets.training import optimizers\n"
-            "from nocode_widgets.training.config import TrainConfig\n"
+            "from nocode_widgets.runs.train_config import TrainConfig\n"
             "from nocode_widgets.training.fit import make_optimizer, make_schedule\n"
             "model = small_cnn.SmallCNN(2)\n"
             "for name in ('adamw', 'sgd', 'adamax'):\n"

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nocode_widgets.training.augment import PRESETS, augment
-from nocode_widgets.training.config import Facts, TrainConfig, resolve
+from nocode_widgets.runs.train_config import Facts, TrainConfig, resolve
 from nocode_widgets.training.data import Batches, split_indices, stable_split
 from nocode_widgets.training.losses import FocalLoss, balanced_class_weights, cutmix
 from nocode_widgets.errors import TrainingError

@@ -6,12 +6,12 @@ are at hand."""
 import pytest
 import torch
 
-from nocode_widgets import zoo
-from nocode_widgets.training.config import (AUTO_MAX_PASSES, AUTO_MIN_PASSES, MIN_STEPS_PER_EPOCH, Facts,
-                                            TrainConfig, budget_epochs, resolve)
+from nocode_widgets.models import zoo
+from nocode_widgets.runs.train_config import (AUTO_MAX_PASSES, AUTO_MIN_PASSES, MIN_STEPS_PER_EPOCH, Facts,
+                                              TrainConfig, budget_epochs, resolve)
 from nocode_widgets.training.fit import (CoolDown, EarlyStop, ImageFeeder, WeightAverage, bn_sample, fit,
                                          make_schedule, recompute_batchnorm, settled)
-from tests.training.helpers import colour_dataset, train
+from tests.training_helpers import colour_dataset, train
 
 CPU = dict(device="cpu", classes=3, median_side=96, imbalance=1.0, pretrained={})
 
@@ -218,7 +218,7 @@ def test_auto_reuses_imagenet_weights_at_hand_fast_on_the_cpu(ws, alice, hub):
     assert run.status == "done", run.error
     assert (run.resolved["arch"], run.resolved["mode"], run.resolved["image_size"]) == ("mobilenet_v3_large", "fast", 224)
     assert run.notice == "" and "reusing ImageNet features" in run.explanation
-    from nocode_widgets.training.runs import run_folder
+    from nocode_widgets.runs.records import run_folder
 
     kept = torch.load(run_folder(ws, run) / "weights.pt")
     source = torch.load(path)
@@ -240,7 +240,7 @@ def test_auto_fine_tunes_imagenet_weights_on_a_gpu():
 
 @pytest.mark.slow
 def test_a_run_that_has_not_taken_off_by_mid_budget_starts_again_once_and_says_so(ws, alice):
-    from nocode_widgets.training.runs import read_history, run_folder
+    from nocode_widgets.runs.records import read_history, run_folder
 
     ds = colour_dataset(ws, alice, per_class=6)
     stuck = train(ws, alice, ds, arch="small_cnn", lr=1e-7, epochs=6, patience=6, restart_stalled=True)

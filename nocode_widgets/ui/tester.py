@@ -1,0 +1,177 @@
+"""Test: pick a trained run, upload one or many new pictures, see the top classes with probability
+bars per picture (the origin project's "see the result")."""
+
+from __future__ import annotations
+
+import logging
+
+import ipywidgets as w
+
+from ..accounts.auth import User
+from ..errors import NocodeError
+from ..datasets import thumbnail_of_upload
+from ..predict.onnx import Prediction, predictor_for
+from ..runs import jobs
+from ..workspace import Workspace
+from .parts import (GENERIC_ERROR, Background, Message, SessionPanel, esc, options_of, percent, report_errors,
+                    serialized, set_children)
+from .camera import Camera
+from .uploader import Received, UploadRefused, Uploader
+from .results import run_label
+
+log = logging.getLogger(__name__)
+
+
+class TestPanel(SessionPanel):
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, ws: Workspace, user: User):
+        self.work, self.message = Background(), Message()
+        self.run = w.Dropdown(description="Model", layout=w.Layout(width="560px"))
+        self.upload = Uploader(self.passing_folder, ws.settings.max_upload_bytes, self._predict,
+                               self._can_start, lambda text: self.message.show(text, "warn"), accept="image/*",
+                               multiple=True, label="Choose pictures to test")
+        self.results = w.VBox()
+        self.mirror = w.Checkbox(value=False, indent=False,
+                                 description="Also look at each picture's mirror image (slower; can be surer)")
+        self.sure = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, readout_format=".0%",
+                                  description="Say 'not sure' below", style={"description_width": "initial"},
+                                  layout=w.Layout(width="420px"))
+        self.sure_note = w.HTML()
+        self.looked = w.Checkbox(value=False, indent=False,
+                                 description="Show where it looked (a heat map per picture; a few seconds more)")
+        self.run.observe(lambda _: self._default_threshold(), names="value")
+        self._run_id: str | None = None
+        self._tta = False
+        self.camera = Camera(self.passing_folder, ws.settings.max_upload_bytes, Received.discard,
+                             mode="live", rate=4.0, on_live=self._live)
+        self.live = w.HTML(layout=w.Layout(min_width="320px"))
+        self._live_model: tuple[str | None, object] = (None, None)
+        self._live_frames = 0
+        super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run, self.mirror,
+                                    w.HBox([self.sure, self.sure_note]), self.looked,
+                                    self.upload, self.results,
+                                    w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, self.live]),
+                                    self.message], "nocode-test")
+        self.refresh()
+
+    @serialized
+    def refresh(self) -> None:
+        def work():
+            usable = [r for r in jobs.runs(self.ws, self.user) if r.usable]
+            self.run.options, self.run.value = options_of([(run_label(r), r.id) for r in usable], self.run.value)
+            if not usable:
+                set_children(self.results, [w.HTML("<p class='nocode-hint'>Train a model first; it will appear here.</p>")])
+            elif any(isinstance(c, w.HTML) and "nocode-hint" in c.value for c in self.results.children):
+                set_children(self.results, [])  # a refresh keeps the predictions on screen
+        report_errors(self.message, work)
+
+    def _default_threshold(self) -> None:
+        """The chosen run's own threshold (picked on its validation pictures), which the slider then adjusts."""
+        def work():
+            threshold, note = 0.0, ""
+            if self.run.value:
+                from ..runs.records import read_evaluation, run_folder
+
+                run = jobs.get(self.ws, self.user, self.run.value)  # ownership checked there
+                cal = ((read_evaluation(run_folder(self.ws, run)) or {}).get("validation") or {}).get("calibration")
+                if cal:
+                    threshold = cal["threshold"]
+                    note = (f"<small>This model's own: on its validation pictures, answers at or above it were right "
+                            f"{percent(cal['sure_accuracy'])} of the time.</small>" if cal.get("sure_accuracy") else
+                            "<small>On its validation pictures no level was right 95% of the time: every answer is "
+                            "'not sure'.</small>")
+            self.sure.value, self.sure_note.value = threshold, note
+        report_errors(self.message, work)
+
+    def _can_start(self) -> str | None:
+        """Refused before any byte travels: no model chosen, the session ended, or a test still running."""
+        if not self.run.value:
+            return "Choose a trained model first."
+        self._run_id, self._tta, self._threshold = self.run.value, self.mirror.value, self.sure.value  # bound now
+        self._maps = self.looked.value
+        return self.refusal(self.work)
+
+    def _predict(self, received) -> None:
+        run_id, tta, threshold, with_maps = self._run_id, self._tta, self._threshold, self._maps
+
+        def work():
+            try:
+                files = [(name, path.read_bytes()) for name, path in received.files]
+            finally:
+                received.discard()
+            predictor = predictor_for(self.ws, self.user, run_id)  # ownership re-checked there
+            results = predictor.predict(files, tta=tta, threshold=threshold)
+            set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels)
+                                        for (name, raw), r in zip(files, results)])
+            self.message.clear()
+            if with_maps:
+                self._add_maps(run_id, files, results)
+        if not self.work.run([], self.message, work):
+            received.discard()
+
+
+    def _add_maps(self, run_id: str, files: list[tuple[str, bytes]], results: list) -> None:
+        """Put where the model looked beside each answered picture (computed in a worker process)."""
+        from ..insight.explain import MAX_PICTURES, explain
+
+        answered = [k for k, r in enumerate(results) if isinstance(r, Prediction)][:MAX_PICTURES]
+        self.message.show("Drawing where it looked...", "info")
+        maps = dict(zip(answered, explain(self.ws, self.user, run_id, [files[k] for k in answered],
+                                          [results[k].label for k in answered])))
+        set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels, maps.get(k))
+                                    for k, ((name, raw), r) in enumerate(zip(files, results))])
+        self.message.show("Red: the parts that made it say so; blue: what it ignored.", "info")
+
+    def _live(self, picture: bytes) -> None:
+        """One camera frame: the chosen model's answer beside the preview (the browser waits for it)."""
+        run_id = self.run.value
+        if not run_id:
+            raise UploadRefused("Choose a trained model first.")
+        try:
+            if self._live_model[0] != run_id:
+                self._live_model = (run_id, predictor_for(self.ws, self.user, run_id))  # ownership checked there
+            else:
+                jobs.get(self.ws, self.user, run_id)  # and again for every frame
+            result = self._live_model[1].predict([("camera.jpg", picture)], threshold=self.sure.value)[0]
+        except NocodeError as exc:  # the run was deleted, the page signed out...: said beside the camera
+            self._live_model = (None, None)
+            raise UploadRefused(str(exc)) from None
+        except Exception:  # never a traceback on the page
+            log.exception("live test failed")
+            self._live_model = (None, None)
+            raise UploadRefused(GENERIC_ERROR) from None
+        self._live_frames += 1
+        self.live.value = (f"<div class='nocode-live' data-frames='{self._live_frames}'><p>{said(result).capitalize() if result.sure else said(result)}</p>{bars(result)}</div>"
+                           if isinstance(result, Prediction) else f"<p>Could not test that picture: {esc(result)}</p>")
+
+
+def said(result: Prediction) -> str:
+    """"it is <b>cat</b>", or "not sure: it looks most like <b>cat</b>" below the threshold."""
+    if result.sure:
+        return f"it is <b>{esc(result.label)}</b>"
+    why = "it looks unlike the pictures it learned from; " if result.unusual else ""
+    return f"<span class='nocode-not-sure'>not sure</span>: {why}it looks most like <b>{esc(result.label)}</b>"
+
+
+def bars(result: Prediction) -> str:
+    """The top classes as probability bars."""
+    return "".join(
+        f"<div style='display:flex;align-items:center;gap:6px'><div style='width:120px'>{esc(label)}</div>"
+        f"<div style='background:#1976d2;height:12px;width:{max(1, int(p * 200))}px'></div>"
+        f"<div>{p:.0%}</div></div>" for label, p in result.top(3))
+
+
+def result_card(name: str, raw: bytes, result, max_pixels: int, looked=None) -> w.Widget:
+    """The picture, what the model said with the top probabilities, and where it looked (an explain.Explanation)."""
+    thumb = thumbnail_of_upload(raw, 112, max_pixels)
+    image = [w.Image(value=thumb, format="jpeg")] if thumb else []
+    if looked is not None:
+        image.append(w.Image(value=looked.png, format="png", layout=w.Layout(width="112px", margin="0 8px"))
+                     if not looked.error else w.HTML(f"<small>{esc(looked.error)}</small>"))
+    if not isinstance(result, Prediction):
+        return w.HBox([*image, w.HTML(f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>")])
+    top_p = result.probabilities[result.label]
+    text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: {said(result)} with {top_p:.0%} probability</p>"
+            f"{bars(result)}")
+    return w.HBox([*image, w.HTML(text)], layout=w.Layout(margin="6px 0"))
