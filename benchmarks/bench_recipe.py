@@ -1,4 +1,4 @@
-"""Auto's recipe, one change at a time, in one process (the evidence behind `training/config.py`):
+"""Auto's recipe, one change at a time, in one process (the evidence behind `runs/train_config.py`):
 
 every variant trains the small CNN with `fit_and_evaluate` on the same pictures and the same split (seed 0's), with
 several seeds (initial weights and batch order), and is judged as a user would judge it: validation accuracy and weighted

@@ -26,7 +26,7 @@ class Table(str, Enum):
     USERS = "users"
     DATASETS = "datasets"
     RUNS = "runs"
-    STUDIES = "studies"  # model comparisons and baggings: groups of runs (studies.py)
+    STUDIES = "studies"  # model comparisons and baggings: groups of runs (runs/studies.py)
     DEVICES = "devices"  # "keep me signed in" tokens (hashes only)
     META = "meta"
 

@@ -1,5 +1,5 @@
 """Check my labels: which pictures are probably in the wrong class. Torch-free (the page uses it): the
-out-of-sample probabilities come from a worker process (`training/review.py`, K-fold), the ranking is
+out-of-sample probabilities come from a worker process (`training/label_folds.py`, K-fold), the ranking is
 numpy here, and the result is cached per dataset version (`reviews/` in the dataset folder), so opening
 it again is instant and any change to the pictures makes a fresh check.
 

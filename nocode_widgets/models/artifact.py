@@ -1,6 +1,6 @@
 """A trained model's files, made at training time: saving it (`weights.pt`, a state_dict loaded with
 `weights_only=True`, and `model.json`: no pickled Python objects) and exporting it to ONNX with a parity
-check. Predicting with it is `predict_torch`'s."""
+check. Predicting with it is `predict/pytorch`'s."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What every predictor shares, with no engine of its own: a `Prediction` of one picture, and `Predictor`,
 which turns picture bytes into Predictions through a subclass's `probabilities`. Below the ONNX predictor
-(`predict`) and the PyTorch one (`predict_torch`)."""
+(`onnx`) and the PyTorch one (`pytorch`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Prediction with a trained run's model, without torch: `model.onnx` through onnxruntime, with the
-preprocessing of `preprocess.py` in numpy + PIL. A run whose export or parity check failed (or that
-predates export) is predicted by the PyTorch model instead (`predict_torch.TorchPredictor`, imported only
+preprocessing of `pictures/preprocess.py` in numpy + PIL. A run whose export or parity check failed (or that
+predates export) is predicted by the PyTorch model instead (`predict/pytorch.TorchPredictor`, imported only
 then). `model.json` holds the classes in training order, the input size and the normalization, so the
 class order can never swap."""
 
@@ -43,7 +43,7 @@ class OnnxPredictor(Predictor):
 
 class EnsemblePredictor(Predictor):
     """A soft vote: the weighted mean of the members' calibrated probabilities (each member prepares the
-    picture its own way), then the ensemble's own temperature and "sure" threshold (ensemble.py). A picture is
+    picture its own way), then the ensemble's own temperature and "sure" threshold (`runs/ensemble.py`). A picture is
     unusual when the first member finds it so."""
 
     engine = "ensemble"

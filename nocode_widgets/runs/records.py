@@ -53,13 +53,13 @@ class RunRecord:
     pid: int | None = None
     host: str = ""
     launched: float | None = None  # when the scheduler started its worker (a waiting run has none)
-    export: dict = field(default_factory=dict)  # model.onnx and its parity check (model_torch.export_and_check)
+    export: dict = field(default_factory=dict)  # model.onnx and its parity check (models/artifact.export_and_check)
     timings: dict = field(default_factory=dict)  # seconds per phase of the worker (engine.Laps)
     remote: dict = field(default_factory=dict)  # where a Ray run fits: node, pid, resources asked (on_ray)
     usage: dict = field(default_factory=dict)  # parameters, pictures per second, peak memory (engine.usage)
-    kind: str = "run"  # or "ensemble": no training of its own, a soft vote of `members` (ensemble.py)
+    kind: str = "run"  # or "ensemble": no training of its own, a soft vote of `members` (runs/ensemble.py)
     members: list = field(default_factory=list)  # an ensemble's run ids
-    study: str = ""  # the study (or bagging) it belongs to (studies.py)
+    study: str = ""  # the study (or bagging) it belongs to (runs/studies.py)
     name: str = ""  # an ensemble's name, given by its owner
     stopped: str = ""  # why training ended: finished | learned | early-stopped | cancelled (fit.FitResult)
 
