@@ -40,8 +40,15 @@ class Settings:
     signup: str = "open"  # open: anyone may create an account on the page; closed: only admins
     serve_host: str = "127.0.0.1"  # the address the page is served on (`nocode serve --host`)
     session_idle_minutes: float = 60.0  # a page with no action this long signs out
-    remember_days: float = 14.0  # "keep me signed in on this device" lasts this long
+    remember_days: float = 14.0  # a sign-in with "keep me signed in" lasts this long (its cookie too)
     max_pages: int = 64  # page kernels one server runs at once; more get "the server is full"
+    max_pages_per_user: int = 5  # pages (kernels) one person may have open at once
+    # The door's cookie: "auto" marks it Secure when the page is served over HTTPS (as the TLS proxy says,
+    # if trusted); "always" behind a TLS proxy that does not say; "never" for plain-HTTP testing only.
+    secure_cookies: str = "auto"
+    # Addresses (comma separated) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed;
+    # empty: the client's address is the socket's.
+    trusted_proxies: str = ""
     max_helper_processes: int = 2  # heat maps, estimates and label checks running at once on the machine
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
@@ -124,6 +131,10 @@ def _parse(name: str, raw: str):
     if name == "runner" and raw.strip().lower() not in ("local", "ray"):
         raise ValueError(f"NOCODE_RUNNER must be 'local' or 'ray', got {raw!r}")
     if name == "runner":
+        return raw.strip().lower()
+    if name == "secure_cookies" and raw.strip().lower() not in ("auto", "always", "never"):
+        raise ValueError(f"NOCODE_SECURE_COOKIES must be 'auto', 'always' or 'never', got {raw!r}")
+    if name == "secure_cookies":
         return raw.strip().lower()
     if name == "signup" and raw.strip().lower() not in ("open", "closed"):
         raise ValueError(f"NOCODE_SIGNUP must be 'open' or 'closed', got {raw!r}")

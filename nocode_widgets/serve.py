@@ -1,4 +1,6 @@
-"""Start Voila on `notebooks/app.ipynb` from the repository root, where `voila.json` lives.
+"""Start Voila on `notebooks/app.ipynb` from the repository root, where `voila.json` lives, with the
+web server's door plugged in (`door.py`: its settings are Python objects, which a JSON file cannot hold,
+so Voila runs through `python -m nocode_widgets.serve`, which hands them to it).
 
 `nocode serve` stays in front of Voila: SIGTERM or SIGINT to it (a service manager's stop, `docker stop`,
 Ctrl+C) is passed on to Voila, which shuts its page kernels down; a Voila that has not ended within
@@ -12,7 +14,11 @@ import subprocess
 import sys
 import time
 
+from traitlets.config import Config
+from voila.app import Voila
+
 from .config import REPO_ROOT, Settings
+from .door import DoorAuthorizer, DoorIdentityProvider, prelaunch_hook
 from .errors import NocodeError
 
 APP_NOTEBOOK = REPO_ROOT / "notebooks" / "app.ipynb"
@@ -20,7 +26,7 @@ STOP_WITHIN_S = 10.0
 
 
 def voila_command(port: int, host: str = "127.0.0.1", open_browser: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "voila", str(APP_NOTEBOOK.relative_to(REPO_ROOT)), f"--port={port}",
+    cmd = [sys.executable, "-m", "nocode_widgets.serve", str(APP_NOTEBOOK.relative_to(REPO_ROOT)), f"--port={port}",
            f"--Voila.ip={host}"]
     if not open_browser:
         cmd.append("--no-browser")
@@ -77,3 +83,17 @@ def _children() -> list[tuple[int, int]]:
             except (OSError, IndexError, ValueError):
                 continue
     return found
+
+
+def run_voila(argv: list[str]) -> None:
+    """Voila, in this process, with the door: sign-in pages, the identity of every request from its
+    cookie, a ticket for each page's kernel, and kernels only for the person whose page they serve."""
+    config = Config()
+    config.Voila.identity_provider_class = DoorIdentityProvider
+    config.Voila.authorizer_class = DoorAuthorizer
+    config.VoilaConfiguration.prelaunch_hook = prelaunch_hook
+    Voila.launch_instance(argv=argv, config=config)
+
+
+if __name__ == "__main__":
+    run_voila(sys.argv[1:])

@@ -30,7 +30,7 @@ LAYERS = [
     {"nocode_widgets", "errors", "files", "config", "markdown", "store_files", "migrations", "store", "workspace",
      "slots"},
     {"pictures"}, {"accounts"}, {"datasets"}, {"models"}, {"runs"}, {"training"}, {"predict"}, {"insight", "export"},
-    {"ui", "cli", "serve", "pages", "backup", "__main__"},
+    {"ui", "cli", "serve", "door", "pages", "backup", "__main__"},
 ]
 # Imports inside functions that are not about torch: only the faces use them, to start fast (a panel is imported
 # when its tab is first opened, a command's module when it runs), and the torch side, whose processes are short.
@@ -87,7 +87,9 @@ def package_sources() -> dict[str, tuple[str, bool]]:
 
 def layer(module: str) -> int:
     part = module.split(".")[1] if "." in module else module
-    return next(i for i, names in enumerate(LAYERS) if part in names)
+    found = [i for i, names in enumerate(LAYERS) if part in names]
+    assert found, f"{module}: a new package or top-level module gets a place in LAYERS (and in docs/architecture.md)"
+    return found[0]
 
 
 def internal_imports(sources: dict[str, tuple[str, bool]]) -> list[tuple[str, str, bool]]:

@@ -2,7 +2,8 @@
 
 `auth`: accounts, argon2id hashes, roles, lockout; `current_user` reloads the person for every action.
 `session`: a signed-in page as a `Session`, which ends on log-out, idle, disable, delete or a new password.
-`remember`: "keep me signed in" device tokens (only their hashes stored). `quota`: bytes and datasets per
+`signins`: sign-ins at the web server's door (cookie tokens and one-time kernel tickets, only hashes stored).
+`throttle`: failed door sign-ins per client address. `quota`: bytes and datasets per
 person, space taken through reservations. `usage`: the Admin panel's per-person figures."""
 
 from .auth import User, current_user, log_in, require_admin, sign_up

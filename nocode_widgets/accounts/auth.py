@@ -145,9 +145,20 @@ def find_user(ws: Workspace, username: str) -> User | None:
 
 def log_in(ws: Workspace, username: str, password: str, clock: Callable[[], float] = time.time) -> User:
     """Check a password. After `login_failures_before_lockout` failures within the window the account
-    refuses attempts for a while (the message says how long); an administrator can unlock it."""
+    refuses attempts for a while (the message says how long); an administrator can unlock it. This is
+    the in-notebook sign-in's (JupyterLab, Colab); the web server's door throttles per client address
+    instead (`verify_password` with `accounts/throttle.py`)."""
     now = clock()
-    doc = _count_attempt(ws, username, now)
+    return _verified(ws, _count_attempt(ws, username, now), password, now)
+
+
+def verify_password(ws: Workspace, username: str, password: str, clock: Callable[[], float] = time.time) -> User:
+    """Check a password without counting toward the account's lock (the door counts per address). The
+    same message and the same argon2 work whether or not the name exists."""
+    return _verified(ws, _find_by_name(ws.store, username), password, clock())
+
+
+def _verified(ws: Workspace, doc: dict | None, password: str, now: float) -> User:
     hasher = _hasher(ws)
     if doc is None:
         hasher.hash(password or "x")  # same cost as a real check: do not reveal who exists

@@ -1,7 +1,8 @@
 """A signed-in page is a `Session`: who is signed in, since when, and whether that still holds. Every
 action of the page asks `session.user`, which is the user as the store knows them now, or an
 AuthError once the session has ended: logged out, idle for `session_idle_minutes`, or the account
-disabled, deleted or given a new password elsewhere. Whatever the page made while signed in is
+disabled, deleted or given a new password elsewhere. A page opened through the web server's door also
+ends with its sign-in (`signin_id`: Log out in another tab, "Sign out all devices"). Whatever the page made while signed in is
 adopted by the session and closed when it ends (the UI registers its widgets; this module does not
 know ipywidgets)."""
 
@@ -14,6 +15,7 @@ import weakref
 from contextlib import contextmanager
 from typing import Callable
 
+from . import signins
 from .auth import User, current_user
 from ..errors import AuthError
 from ..workspace import Workspace
@@ -25,8 +27,8 @@ ENDED = "Your session has ended. Please log in again."
 
 
 class Session:
-    def __init__(self, ws: Workspace, user: User, clock: Callable[[], float] = time.time):
-        self.ws, self._user, self.clock = ws, user, clock
+    def __init__(self, ws: Workspace, user: User, clock: Callable[[], float] = time.time, signin_id: str = ""):
+        self.ws, self._user, self.clock, self.signin_id = ws, user, clock, signin_id
         self.started = self.last_action = clock()
         self.end_reason = ""
         self._opening = False
@@ -56,9 +58,11 @@ class Session:
             self.end(IDLE.format(minutes=minutes))
             raise AuthError(self.end_reason)
         try:
+            if self.signin_id:
+                signins.check(self.ws, self.signin_id)
             self._user = current_user(self.ws, self._user)
-        except AuthError:
-            self.end(ENDED)
+        except AuthError as exc:
+            self.end(str(exc) if self.signin_id else ENDED)
             raise
         return self._user
 

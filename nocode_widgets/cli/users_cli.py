@@ -30,7 +30,7 @@ def register(sub) -> None:
             ("passwd", "set an account's password (from NOCODE_PASSWORD or asked); its sign-ins end", _passwd),
             ("disable", "stop an account from signing in (its pages sign out)", _disable),
             ("enable", "let a disabled account sign in again", _enable),
-            ("forget-devices", "sign out every device kept signed in for an account", _forget_devices),
+            ("forget-devices", "end every sign-in of an account (its open pages end too)", _forget_devices),
             ("delete", "delete an account with all its datasets and models", _delete)):
         cmd = users.add_parser(name, help=help_text)
         add_common(cmd)
@@ -76,9 +76,9 @@ def _enable(args):
 
 
 def _forget_devices(args):
-    from ..accounts.remember import forget_all_devices
+    from ..accounts.signins import end_all
 
-    _act(args, lambda ws, u: forget_all_devices(ws, auth.OPERATOR, u.id), "Signed out every remembered device of")
+    _act(args, lambda ws, u: end_all(ws, auth.OPERATOR, u.id), "Ended every sign-in (and open page) of")
 
 
 def _delete(args):

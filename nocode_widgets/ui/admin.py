@@ -11,7 +11,7 @@ from ..accounts.usage import usage
 from ..accounts.auth import User
 from ..accounts.quota import human_bytes
 from ..workspace import Workspace
-from ..accounts.remember import forget_all_devices
+from ..accounts.signins import end_all
 from .parts import Message, SessionPanel, ask, esc, html_table, on_enter, options_of, report_errors, serialized
 from .results import ResultsPanel
 
@@ -30,7 +30,7 @@ class AdminPanel(SessionPanel):
         self.disable = w.Button(description="Disable", button_style="warning")
         self.enable = w.Button(description="Enable")
         self.unlock = w.Button(description="Unlock")
-        self.devices = w.Button(description="Sign out all devices", tooltip="forget every 'keep me signed in'")
+        self.devices = w.Button(description="Sign out all devices", tooltip="end every sign-in of this person, and their open pages")
         self.delete = w.Button(description="Delete user", button_style="danger")
         self.new_password = w.Password(placeholder="new password for this user")
         self.reset = w.Button(description="Set password")
@@ -43,8 +43,8 @@ class AdminPanel(SessionPanel):
         self.disable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, True)))
         self.enable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, False)))
         self.unlock.on_click(lambda _: self._act(lambda u: auth.unlock(ws, self.user, u)))
-        self.devices.on_click(lambda _: self._act(lambda u: forget_all_devices(ws, self.user, u),
-                                                  done="Every remembered device of this user is signed out."))
+        self.devices.on_click(lambda _: self._act(lambda u: end_all(ws, self.user, u),
+                                                  done="Every sign-in of this user has ended; their open pages end within seconds."))
         on_enter(self.new_password, self._reset_password)
         on_enter(self.first_password, self._create)
         self.reset.on_click(self._reset_password)

@@ -1,82 +1,71 @@
-"""The app shell: the login panel until someone signs in, then tabs (Datasets, Train, Results,
-Test, and Admin for administrators) built inside that sign-in's `Session`. When the session ends
-(Log out, idle, the account disabled, deleted or given a new password elsewhere) every widget it
-made is closed and the login panel returns with the reason.
+"""The app shell: tabs (Datasets, Train, Results, Test, and Admin for administrators) built inside a
+sign-in's `Session`. When the session ends (Log out, idle, the account disabled, deleted or given a new
+password elsewhere) every widget it made is closed and the page says why.
 
-"Keep me signed in on this device": the browser's `DeviceKey` sends its token when the page opens;
-a valid one signs in without the login form (which stays hidden until the browser has answered, or
-for `reveal_after` seconds). Log out revokes that device and the browser forgets the token."""
+Served by `nocode serve`, the person signed in at the web server's door (`door.py`) before this kernel
+started, and the notebook's cell carries a one-time ticket: the kernel redeems it against the store and
+so learns whom it serves, never from the browser. The page then ends with its sign-in too (Log out in
+another tab, "Sign out all devices"), checked every `door_check_interval` seconds. Opened elsewhere
+(JupyterLab, Colab) there is no door: the login panel signs in inside the kernel."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 
 import ipywidgets as w
 
-from ..accounts import auth, remember
-from ..errors import AuthError
-from ..accounts.session import LOGGED_OUT, Session
+from ..accounts import auth, signins
+from ..errors import AuthError, NocodeError
+from ..accounts.session import Session
 from ..workspace import Workspace
 from .parts import Message, close_tree, report_errors, set_children, set_tab_titles
-from .device import DeviceKey
 from .guard import active, start_thread
 from .login import LoginPanel
+
+NO_TICKET = "This page could not confirm your sign-in (it may have been open too long before loading). Please reload."
 
 
 class App(w.VBox):
     def __init__(self, ws: Workspace | None = None, poll_interval: float = 1.0, check_interval: float = 30.0,
-                 reveal_after: float = 3.0):
+                 ticket: str = "", door_check_interval: float = 2.0):
         self.ws = ws or Workspace.open()
         self.poll_interval, self.check_interval = poll_interval, check_interval
         self.session: Session | None = None
-        self.device_token: str | None = None
+        self.at_door = bool(ticket)
         self.panels: dict[str, w.Widget] = {}
         self.tabs: w.Tab | None = None
         self.message = Message()
-        self.login = LoginPanel(self.ws, on_login=self._signed_in)
-        self.login.layout.visibility = "hidden"  # until the browser says whether it remembers someone
-        self._reveal_timer = threading.Timer(reveal_after, self._reveal_login)
-        self._reveal_timer.daemon = True
-        self._reveal_timer.start()
-        self.device = DeviceKey(on_token=self._device_token)
-        self.body = w.VBox([self.login])
-        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message, self.device])
+        self.login = None if self.at_door else LoginPanel(self.ws, on_login=self._signed_in)
+        self.body = w.VBox([self.login] if self.login else [])
+        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message])
         self.add_class("nocode-app")
+        if self.at_door:
+            self.check_interval = min(check_interval, door_check_interval)
+            self._redeem(ticket)
+
+    def _redeem(self, ticket: str) -> None:
+        try:
+            user, signin_id = signins.redeem_ticket(self.ws, ticket, _kernel_id(), os.getpid())
+        except NocodeError as exc:
+            self._show_ended(NO_TICKET if isinstance(exc, AuthError) else str(exc))
+            return
+        self._signed_in(user, signin_id=signin_id)
 
     @property
     def user(self) -> auth.User | None:
         return None if self.session is None else self.session.signed_in_as
 
-    def _device_token(self, token: str | None) -> None:
-        """The browser's answer: sign in with a remembered device, else show the login form."""
-        if self.session is not None and not self.session.ended:
-            return
-        try:
-            user = remember.sign_in_with_token(self.ws, token) if token else None
-        except AuthError:
-            user = None
-            self.device.forget()
-        if user is None:
-            self._reveal_login()
-        else:
-            self.device_token = token
-            self._signed_in(user)
-
-    def _reveal_login(self) -> None:
-        if self.login is not None:
-            self.login.layout.visibility = "visible"
-
-    def _signed_in(self, user: auth.User, keep: bool = False) -> None:
-        if keep:
-            self.device_token = remember.remember_device(self.ws, user)
-            self.device.store(self.device_token)
-        session = Session(self.ws, user)
+    def _signed_in(self, user: auth.User, signin_id: str = "") -> None:
+        session = Session(self.ws, user, signin_id=signin_id)
         session.on_end(self._ended)
         self.session = session
         old_login, self.login = self.login, None
         with active(session), session.opening():
             self._build(session)
-        close_tree(old_login)
+        if old_login is not None:
+            close_tree(old_login)
         self.message.clear()
         start_thread(self._watch, session)
 
@@ -129,17 +118,34 @@ class App(w.VBox):
                 continue
 
     def log_out(self, _=None) -> None:
+        """Log out: at the door, the sign-in ends, and with it every page of it (other tabs within seconds)."""
         if self.session is not None:
+            if self.session.signin_id:
+                report_errors(self.message, lambda: signins.end(self.ws, self.session.signin_id))
             self.session.end()
 
     def _ended(self, reason: str) -> None:
-        """The session's widgets are closed already; show the login panel with the reason. Logging out
-        also revokes this device ("keep me signed in" ends with it)."""
-        if reason == LOGGED_OUT and self.device_token:
-            remember.forget_device(self.ws, self.device_token)
-            self.device.forget()
-            self.device_token = None
+        """The session's widgets are closed already; say why, and offer to sign in again."""
         self.panels, self.tabs = {}, None
+        if self.at_door:
+            self._show_ended(reason)
+            return
         self.login = LoginPanel(self.ws, on_login=self._signed_in)
         set_children(self.body, [self.login])
         self.message.show(reason, "info" if reason.startswith("You have logged out") else "warn")
+
+    def _show_ended(self, reason: str) -> None:
+        base = os.environ.get("VOILA_BASE_URL", "/")
+        set_children(self.body, [w.HTML(f'<p><a href="{base}login">Sign in again</a></p>')])
+        self.message.show(reason, "info" if reason.startswith("You have logged out") else "warn")
+
+
+def _kernel_id() -> str:
+    """This kernel's id, as the web server knows it (its connection file is `kernel-<id>.json`)."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        found = re.search(r"kernel-([0-9a-f-]{36})\.json$", get_connection_file())
+    except Exception:  # noqa: BLE001 - not in a kernel (a test): no websocket will ask for it anyway
+        found = None
+    return found.group(1) if found else ""

@@ -1,4 +1,6 @@
-"""Sign up / log in. Calls `on_login(user)` once the password checks out."""
+"""Sign up / log in inside the kernel, where no web server of ours stands in front (JupyterLab, Colab).
+Calls `on_login(user)` once the password checks out. Nothing is remembered in the browser: a new kernel
+asks again."""
 
 from __future__ import annotations
 
@@ -12,16 +14,14 @@ from .parts import Background, Message, on_enter
 
 
 class LoginPanel(w.VBox):
-    def __init__(self, ws: Workspace, on_login: Callable[[auth.User, bool], None] | None = None):
+    def __init__(self, ws: Workspace, on_login: Callable[[auth.User], None] | None = None):
         self.ws = ws
-        self.on_login = on_login or (lambda user, remember: None)
+        self.on_login = on_login or (lambda user: None)
         self.username = w.Text(description="Username", placeholder="3 to 32 letters or digits")
         self.password = w.Password(description="Password", placeholder="at least 8 characters")
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
         self.signup_button = w.Button(description="Create account", icon="user-plus",
                                       layout=w.Layout(display="" if ws.settings.signup == "open" else "none"))
-        self.remember = w.Checkbox(value=ws.settings.served_on_loopback, indent=False,
-                                   description="Keep me signed in on this device")
         self.message = Message()
         self.work = Background()
         on_enter(self.username, self._log_in)
@@ -30,7 +30,7 @@ class LoginPanel(w.VBox):
         self.signup_button.on_click(self._sign_up)
         super().__init__([
             w.HTML("<h3>Welcome</h3><p>Log in, or create an account to start training image classifiers.</p>"),
-            self.username, self.password, self.remember,
+            self.username, self.password,
             w.HBox([self.login_button, self.signup_button]),
             self.message, w.HTML(_policy_note(ws)),
         ])
@@ -51,7 +51,7 @@ class LoginPanel(w.VBox):
     def _done(self, user: auth.User) -> None:
         self.password.value = ""
         self.message.show(f"Signed in as {user.username}.", "ok")
-        self.on_login(user, self.remember.value)
+        self.on_login(user)
 
 
 def _policy_note(ws: Workspace) -> str:

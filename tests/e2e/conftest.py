@@ -106,3 +106,23 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_up_at_door(page, url: str, name: str, password: str = "a-good-password") -> None:
+    """Create an account on the web server's sign-up page, as a person would; waits for the app."""
+    page.goto(url + "/signup")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Repeat the password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("button", name="Log out").wait_for()
+
+
+def sign_in_at_door(page, url: str, name: str, password: str = "a-good-password", keep: bool = False) -> None:
+    """Sign in on the web server's sign-in page (Enter submits the form); waits for the app."""
+    page.goto(url + "/")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Keep me signed in on this browser").set_checked(keep)
+    page.get_by_label("Password", exact=True).press("Enter")
+    page.get_by_role("button", name="Log out").wait_for()

@@ -7,20 +7,11 @@ import pytest
 from nocode_widgets.accounts import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.workspace import Workspace
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import shot, sign_in_at_door
 from tests.training_helpers import colour_dataset, train
 
 pytestmark = pytest.mark.e2e
 CHROMIUM_EXTRA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-
-
-def log_in(page, url: str, name: str) -> None:
-    page.goto(url + "/")
-    page.locator(".nocode-login").wait_for(state="visible")
-    page.get_by_placeholder("3 to 32 letters or digits").fill(name)
-    page.get_by_placeholder("at least 8 characters").fill("a-good-password")
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("button", name="Log out").wait_for()
 
 
 def start_camera(page, scope: str):
@@ -35,7 +26,7 @@ def test_record_pictures_into_a_class_then_test_live(server, page):
     user = auth.sign_up(ws, "camille", "a-good-password")
     ds = colour_dataset(ws, user, per_class=8)
     assert train(ws, user, ds).status == "done"
-    log_in(page, server["url"], "camille")
+    sign_in_at_door(page, server["url"], "camille")
 
     # Record: hold the button for about two seconds with "blue" chosen
     page.locator(".nocode-datasets select").nth(1).select_option(label="blue")
@@ -73,7 +64,7 @@ def test_without_camera_access_the_page_says_why(server, page):
     ws = Workspace.open(server["data_dir"])
     auth.sign_up(ws, "noam", "a-good-password")
     page.add_init_script("Object.defineProperty(navigator, 'mediaDevices', {value: undefined})")  # as on plain http
-    log_in(page, server["url"], "noam")
+    sign_in_at_door(page, server["url"], "noam")
     camera = page.locator(".nocode-datasets .nocode-camera")
     camera.get_by_role("button", name="Start camera").click()
     assert "HTTPS" in camera.locator(".nocode-camera-note").inner_text()

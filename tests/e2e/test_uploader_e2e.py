@@ -13,19 +13,11 @@ from PIL import Image
 from nocode_widgets.accounts import auth
 from nocode_widgets import datasets as D
 from nocode_widgets.workspace import Workspace
+from tests.e2e.conftest import sign_up_at_door
 from tests.e2e.test_app_e2e import upload_files
 
 pytestmark = pytest.mark.e2e
 REPO_VOILA = json.loads(open("voila.json").read())
-
-
-def sign_up(page, server, name: str) -> None:
-    page.goto(server["url"] + "/")
-    page.locator(".nocode-login").wait_for(state="visible")
-    page.get_by_placeholder("3 to 32 letters or digits").fill(name)
-    page.get_by_placeholder("at least 8 characters").fill("a-good-password")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_role("button", name="Log out").wait_for()
 
 
 def big_zip(path, megabytes: int) -> None:
@@ -50,7 +42,7 @@ def test_the_websocket_cap_is_32_mib():
 
 
 def test_a_100_mb_zip_arrives_whole_with_the_progress_bar_moving(server, page, tmp_path):
-    sign_up(page, server, "uma")
+    sign_up_at_door(page, server["url"], "uma")
     archive = tmp_path / "photos.zip"
     big_zip(archive, 100)
     upload_files(page, ".nocode-datasets", "Import a zip of class folders", [str(archive)])
@@ -72,7 +64,7 @@ def test_a_100_mb_zip_arrives_whole_with_the_progress_bar_moving(server, page, t
 
 
 def test_a_file_over_the_limit_is_refused_before_anything_is_sent(server, page, tmp_path):
-    sign_up(page, server, "vic")
+    sign_up_at_door(page, server["url"], "vic")
     huge = tmp_path / "huge.zip"
     with open(huge, "wb") as f:
         f.truncate(201 * 2**20)  # 201 MB (sparse): over the 200 MB limit
@@ -84,7 +76,7 @@ def test_a_file_over_the_limit_is_refused_before_anything_is_sent(server, page, 
 
 
 def test_cancel_part_way_keeps_nothing(server, page, tmp_path):
-    sign_up(page, server, "wes")
+    sign_up_at_door(page, server["url"], "wes")
     archive = tmp_path / "photos.zip"
     big_zip(archive, 60)
     upload_files(page, ".nocode-datasets", "Import a zip of class folders", [str(archive)])

@@ -8,8 +8,9 @@ import time
 import ipywidgets as w
 import pytest
 
-from nocode_widgets.accounts import auth
+from nocode_widgets.accounts import auth, signins
 from nocode_widgets import datasets as D
+from nocode_widgets.errors import AuthError
 from nocode_widgets.ui import App, DatasetsPanel, ResultsPanel
 from nocode_widgets.ui.parts import BACKGROUND, BUSY, IPYWIDGETS_8
 from tests.conftest import make_workspace
@@ -188,3 +189,29 @@ def test_the_login_form_is_closed_once_signed_in(ws, alice):
     login = app.login
     sign_in(app)
     assert login.login_button.comm is None and login.username.comm is None
+
+
+def test_a_door_ticket_signs_the_page_in_and_the_page_ends_with_its_sign_in(ws, alice):
+    _, signin = signins.start(ws, alice, keep=False)
+    app = App(ws, ticket=signins.mint_ticket(ws, signin, 5), door_check_interval=0.1)
+    assert app.user.id == alice.id and app.login is None and app.session.signin_id == signin.id
+    signins.end(ws, signin.id)  # Log out in another tab
+    deadline = time.time() + 10
+    while not app.session.ended and time.time() < deadline:
+        time.sleep(0.05)
+    assert app.session.ended and "signed out" in app.message.text
+    assert app.login is None and not app.panels  # no login panel in a page served at the door
+
+
+def test_a_forged_or_used_ticket_signs_nobody_in(ws, alice):
+    _, signin = signins.start(ws, alice, keep=False)
+    ticket = signins.mint_ticket(ws, signin, 5)
+    first = App(ws, ticket=ticket)
+    assert first.user.id == alice.id
+    for bad in (ticket, f"{signin.id}.forged-secret-forged-secret", "nonsense"):
+        app = App(ws, ticket=bad)
+        assert app.user is None and app.login is None and "could not confirm your sign-in" in app.message.text
+    first.log_out()
+    assert "logged out" in first.message.text and signins.find(ws, "x" * 40) is None
+    with pytest.raises(AuthError):
+        signins.check(ws, signin.id)  # logging out ended the sign-in itself
