@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
+import re
 import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -126,3 +129,35 @@ def sign_in_at_door(page, url: str, name: str, password: str = "a-good-password"
     page.get_by_label("Keep me signed in on this browser").set_checked(keep)
     page.get_by_label("Password", exact=True).press("Enter")
     page.get_by_role("button", name="Log out").wait_for()
+
+
+class WebClient:
+    """A browser without JavaScript: cookies, the XSRF field, and a source address of its choice."""
+
+    def __init__(self, url: str, source: str = "127.0.0.1"):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port, self.source, self.cookies = parts.hostname, parts.port, source, {}
+
+    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=120, source_address=(self.source, 0))
+        body = urllib.parse.urlencode(form).encode() if form is not None else None
+        head = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), **(headers or {})}
+        if body is not None:
+            head["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=head)
+        reply = conn.getresponse()
+        text = reply.read().decode(errors="replace")
+        for name, value in reply.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";", 1)[0]
+        conn.close()
+        return reply.status, dict((k.lower(), v) for k, v in reply.getheaders()), text
+
+    def post_form(self, path: str, fields: dict):
+        status, _, page = self.request("GET", path)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+        return self.request("POST", path, {"_xsrf": xsrf, **fields})
+
+    def sign_in(self, name: str, password: str = "a-good-password"):
+        return self.post_form("/login", {"username": name, "password": password})

@@ -11,9 +11,8 @@ from nocode_widgets.export.bundle import make_bundle
 from nocode_widgets.runs import jobs
 from nocode_widgets.ui.results import run_label
 from nocode_widgets.workspace import Workspace
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import shot, sign_up_at_door
 from tests.e2e.test_app_e2e import create_colours, upload_files
-from tests.e2e.test_uploader_e2e import sign_up
 from tests.images import COLORS, picture
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +30,7 @@ def wait_until_trained(ws, user, timeout=240):
 
 
 def test_compare_combine_test_and_download_through_the_page(server, page, tmp_path):
-    sign_up(page, server, "student")
+    sign_up_at_door(page, server["url"], "student")
     create_colours(page, tmp_path, per_class=6)
 
     page.get_by_role("tab", name="Train").click()

@@ -3,12 +3,9 @@ keeps the session in an HttpOnly cookie, hands each page's kernel a one-time tic
 sign-in with it, caps pages per person, and throttles guesses per client address. A real Voila server
 (`nocode serve`), real Chromium, and plain HTTP clients bound to chosen loopback addresses."""
 
-import http.client
-import json
 import re
 import subprocess
 import time
-import urllib.parse
 
 import pytest
 
@@ -16,7 +13,7 @@ from nocode_widgets.accounts import auth
 from nocode_widgets.workspace import Workspace
 from tests.conftest import NOCODE, cli_env
 from tests.processes import processes
-from tests.e2e.conftest import sign_in_at_door, sign_up_at_door
+from tests.e2e.conftest import WebClient, sign_in_at_door
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a-good-password"
@@ -38,45 +35,13 @@ def kernels_of(data_dir) -> list[int]:
     return found
 
 
-class Client:
-    """A browser without JavaScript: cookies, the XSRF field, and a source address of its choice."""
-
-    def __init__(self, url: str, source: str = "127.0.0.1"):
-        parts = urllib.parse.urlsplit(url)
-        self.host, self.port, self.source, self.cookies = parts.hostname, parts.port, source, {}
-
-    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=120, source_address=(self.source, 0))
-        body = urllib.parse.urlencode(form).encode() if form is not None else None
-        head = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), **(headers or {})}
-        if body is not None:
-            head["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=head)
-        reply = conn.getresponse()
-        text = reply.read().decode(errors="replace")
-        for name, value in reply.getheaders():
-            if name.lower() == "set-cookie":
-                key, _, rest = value.partition("=")
-                self.cookies[key] = rest.split(";", 1)[0]
-        conn.close()
-        return reply.status, dict((k.lower(), v) for k, v in reply.getheaders()), text
-
-    def post_form(self, path: str, fields: dict):
-        status, _, page = self.request("GET", path)
-        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
-        return self.request("POST", path, {"_xsrf": xsrf, **fields})
-
-    def sign_in(self, name: str, password: str = PASSWORD):
-        return self.post_form("/login", {"username": name, "password": password})
-
-
 def add_user(server, name: str, password: str = PASSWORD):
     return auth.sign_up(Workspace.open(server["data_dir"]), name, password)
 
 
 def test_anonymous_visitors_start_no_kernel_and_get_the_sign_in_page(server):
     before = len(kernels_of(server["data_dir"]))
-    client = Client(server["url"])
+    client = WebClient(server["url"])
     for _ in range(200):
         status, headers, _ = client.request("GET", "/")
         assert status == 302 and headers["location"].startswith("/login")
@@ -91,7 +56,7 @@ def test_anonymous_visitors_start_no_kernel_and_get_the_sign_in_page(server):
 
 def test_a_form_without_the_xsrf_field_or_from_another_site_is_refused(server):
     add_user(server, "xena")
-    client = Client(server["url"])
+    client = WebClient(server["url"])
     client.request("GET", "/login")  # gets the _xsrf cookie
     status, _, _ = client.request("POST", "/login", {"username": "xena", "password": PASSWORD})
     assert status == 403 and "nocode_session" not in client.cookies
@@ -158,35 +123,35 @@ def test_a_kernel_websocket_needs_the_cookie_of_the_person_whose_page_it_is(serv
     path = f"/api/kernels/{kernel}/channels"
     upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": server["url"]}
-    stranger = Client(server["url"])
+    stranger = WebClient(server["url"])
     assert stranger.request("GET", path, headers=upgrade)[0] == 403
     add_user(server, "gus")
-    other = Client(server["url"])
+    other = WebClient(server["url"])
     assert other.sign_in("gus")[0] == 302
     assert other.request("GET", path, headers=upgrade)[0] == 403  # signed in, but not fay's page
-    owner = Client(server["url"])
+    owner = WebClient(server["url"])
     owner.cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     assert owner.request("GET", path, headers=upgrade)[0] == 101  # fay's own browser may
 
 
 def test_guesses_from_one_address_do_not_lock_the_owner_out_from_another(server):
     add_user(server, "hal")
-    attacker = Client(server["url"], source="127.0.0.2")
+    attacker = WebClient(server["url"], source="127.0.0.2")
     replies = [attacker.sign_in("hal", "not-the-password") for _ in range(8)]
     assert [r[0] for r in replies[:5]] == [403] * 5 and replies[-1][0] == 429
     assert "Too many failed sign-ins" in replies[-1][2]
     assert attacker.sign_in("hal")[0] == 429  # even the right password: no argon2 work, no answer
-    owner = Client(server["url"], source="127.0.0.1")
+    owner = WebClient(server["url"], source="127.0.0.1")
     assert owner.sign_in("hal")[0] == 302 and "nocode_session" in owner.cookies
-    unknown = Client(server["url"], source="127.0.0.3")
+    unknown = WebClient(server["url"], source="127.0.0.3")
     assert unknown.sign_in("nobody-here", "not-the-password")[2].count("Wrong username or password.") == 1
-    assert Client(server["url"], source="127.0.0.4").sign_in("hal", "nope-nope")[2].count(
+    assert WebClient(server["url"], source="127.0.0.4").sign_in("hal", "nope-nope")[2].count(
         "Wrong username or password.") == 1  # one message whether or not the name exists
 
 
 def test_the_page_cap_per_person_holds(server, page):
     add_user(server, "ida")
-    client = Client(server["url"])
+    client = WebClient(server["url"])
     assert client.sign_in("ida")[0] == 302
     answers = [client.request("GET", "/")[0] for _ in range(6)]  # each a page with its kernel
     assert answers[:5] == [200] * 5 and answers[5] == 429

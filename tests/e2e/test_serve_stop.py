@@ -9,7 +9,9 @@ import urllib.request
 import pytest
 
 from tests.conftest import NOCODE, REPO, cli_env, free_port, seed_device_record
-from tests.e2e.conftest import _wait_http
+from nocode_widgets.accounts import auth
+from nocode_widgets.workspace import Workspace
+from tests.e2e.conftest import WebClient, _wait_http
 from tests.processes import processes
 
 
@@ -39,10 +41,13 @@ def test_stopping_nocode_serve_ends_voila_and_every_kernel_within_10_s(tmp_path,
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_http(url + "/api", timeout=120)
-        urllib.request.urlopen(url + "/", timeout=120).read()  # a page: Voila starts its kernel
+        auth.sign_up(Workspace.open(data_dir), "sam", "a-good-password")
+        client = WebClient(url)
+        assert client.sign_in("sam")[0] == 302
+        assert client.request("GET", "/")[0] == 200  # a page: Voila starts its kernel
         started = tree(serve.pid)
         kinds = b" ".join(cmd for pid, _, cmd in processes() if pid in started)
-        assert b"voila" in kinds and b"ipykernel" in kinds  # the server and a page's kernel
+        assert b"nocode_widgets.serve" in kinds and b"ipykernel" in kinds  # Voila and a page's kernel
         serve.send_signal(sig)
         stopped_at = time.monotonic()
         while alive(started) and time.monotonic() - stopped_at < 10:

@@ -2,15 +2,15 @@
 kernels one server runs are capped."""
 
 import io
-import urllib.error
-import urllib.request
 
 import pytest
 from PIL import Image
 
 from nocode_widgets import datasets as D
 from nocode_widgets.datasets.images import ImageRejected, normalize_image
-from tests.e2e.conftest import voila_server
+from nocode_widgets.accounts import auth
+from nocode_widgets.workspace import Workspace
+from tests.e2e.conftest import WebClient, voila_server
 from tests.images import make_zip, picture
 
 # PostScript: PIL would hand this to Ghostscript to draw it. It must never get that far.
@@ -33,9 +33,10 @@ def test_an_eps_in_a_zip_is_skipped_with_its_reason_and_the_rest_kept(ws, alice)
 
 @pytest.mark.slow
 def test_a_page_opened_beyond_the_cap_gets_a_plain_server_full_answer(tmp_path):
+    auth.sign_up(Workspace.open(tmp_path / "data"), "pat", "a-good-password")
     with voila_server(tmp_path / "data", NOCODE_MAX_PAGES="1") as url:
-        assert urllib.request.urlopen(url + "/", timeout=120).status == 200  # the first page gets its kernel
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(url + "/", timeout=60)
-        assert refused.value.code == 503
-        assert "The server is full right now. Please try again in a few minutes." in refused.value.read().decode()
+        client = WebClient(url)
+        assert client.sign_in("pat")[0] == 302
+        assert client.request("GET", "/")[0] == 200  # the first page gets its kernel
+        status, _, body = client.request("GET", "/")
+        assert status == 503 and "The server is full right now. Please try again in a few minutes." in body

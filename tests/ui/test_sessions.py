@@ -197,7 +197,7 @@ def test_a_door_ticket_signs_the_page_in_and_the_page_ends_with_its_sign_in(ws, 
     assert app.user.id == alice.id and app.login is None and app.session.signin_id == signin.id
     signins.end(ws, signin.id)  # Log out in another tab
     deadline = time.time() + 10
-    while not app.session.ended and time.time() < deadline:
+    while "signed out" not in app.message.text and time.time() < deadline:
         time.sleep(0.05)
     assert app.session.ended and "signed out" in app.message.text
     assert app.login is None and not app.panels  # no login panel in a page served at the door
