@@ -43,6 +43,9 @@ class Settings:
     remember_days: float = 14.0  # a sign-in with "keep me signed in" lasts this long (its cookie too)
     max_pages: int = 64  # page kernels one server runs at once; more get "the server is full"
     max_pages_per_user: int = 5  # pages (kernels) one person may have open at once
+    # pages being started (kernel start + the app notebook running) at once; more get a "busy" page that
+    # retries by itself. A crowd starting together on a small machine would otherwise get blank pages.
+    max_starting_pages: int = 4
     # The door's cookie: "auto" marks it Secure when the page is served over HTTPS (as the TLS proxy says,
     # if trusted); "always" behind a TLS proxy that does not say; "never" for plain-HTTP testing only.
     secure_cookies: str = "auto"

@@ -18,7 +18,9 @@ from __future__ import annotations
 import html
 import ipaddress
 import logging
+import random
 import re
+import time
 import urllib.parse
 
 from jupyter_server.auth.authorizer import Authorizer
@@ -135,17 +137,58 @@ class DoorAuthorizer(Authorizer):
         return owner == user.username
 
 
+class StartingPages:
+    """Pages being started (the kernel starting, then the app notebook running), at most a few at once: on a
+    small machine, a crowd starting together starves every kernel, and Voila then gives up waiting for
+    their output and shows blank pages. The page beyond the limit gets a plain "busy" page that tries
+    again by itself. Counted in the server's memory; a page leaves the count when its response ends."""
+
+    STALE_S = 300.0  # a page still counted this long after it began is not waited for
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self._since: dict[int, float] = {}
+
+    def admit(self, handler: web.RequestHandler, limit: int) -> bool:
+        now = self.clock()
+        self._since = {key: t for key, t in self._since.items() if now - t < self.STALE_S}
+        if len(self._since) >= limit:
+            return False
+        key = id(handler)
+        self._since[key] = now
+        for name in ("on_finish", "on_connection_close"):
+            original = getattr(handler, name)
+
+            def leave(original=original):
+                self._since.pop(key, None)
+                original()
+
+            setattr(handler, name, leave)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._since)
+
+
+STARTING = StartingPages()
+
+
 def prelaunch_hook(handler: web.RequestHandler, notebook, cwd: str):
-    """For a signed-in visitor, before the page's kernel starts: the per-person page cap, and a one-time
-    ticket written into the app cell for the kernel to redeem."""
+    """For a signed-in visitor, before the page's kernel starts: a start slot, the per-person page cap, and
+    a one-time ticket written into the app cell for the kernel to redeem."""
     held = signed_in(handler)
     if held is None:
         raise web.HTTPError(403)
     ws = workspace()
+    if not STARTING.admit(handler, ws.settings.max_starting_pages):
+        wait = random.randint(4, 12)  # spread the retries of a crowd
+        door_page(handler, "Busy", BUSY_PAGE.replace("__WAIT__", str(wait)), status=503, refresh=wait)
+        raise web.Finish()
     try:
         ticket = signins.mint_ticket(ws, held[1], ws.settings.max_pages_per_user)
     except signins.TooManyPages as exc:
-        raise web.HTTPError(429, reason=str(exc)) from None
+        door_page(handler, "Too many pages", TOO_MANY, str(exc), status=429)
+        raise web.Finish() from None
     except AuthError:
         raise web.HTTPError(403) from None
     except NocodeError:
@@ -157,6 +200,25 @@ def prelaunch_hook(handler: web.RequestHandler, notebook, cwd: str):
     raise web.HTTPError(500, reason="The app notebook has no App(ticket=\"\") cell.")
 
 
+def door_page(handler: web.RequestHandler, title: str, body: str, message: str = "", kind: str = "error",
+              status: int = 200, typed: dict[str, str] | None = None, refresh: int | None = None) -> None:
+    """Write one of the door's pages (plain HTML in the app's look). What a visitor typed (`typed`: marker ->
+    text) goes in last and escaped, so it can never be read as markup or as another marker."""
+    handler.set_status(status)
+    handler.set_header("Content-Type", "text/html; charset=utf-8")
+    handler.set_header("Cache-Control", "no-store")
+    handler.set_header("X-Frame-Options", "DENY")
+    handler.set_header("Referrer-Policy", "same-origin")
+    note = f'<p class="msg {kind}" role="alert">{html.escape(message)}</p>' if message else ""
+    base = getattr(handler, "base_url", "/")
+    for marker, value in {"{note}": note, "{xsrf}": handler.xsrf_form_html(), "{base}": html.escape(base)}.items():
+        body = body.replace(marker, value)
+    for marker, value in (typed or {}).items():
+        body = body.replace(marker, html.escape(value, quote=True))
+    head = f'<meta http-equiv="refresh" content="{int(refresh)}">' if refresh else ""
+    handler.finish(PAGE.replace("__HEAD__", head).replace("__TITLE__", html.escape(title)).replace("__BODY__", body))
+
+
 # The pages ---------------------------------------------------------------------------------------------
 
 class _DoorPage(JupyterHandler):
@@ -164,19 +226,7 @@ class _DoorPage(JupyterHandler):
 
     def page(self, title: str, body: str, message: str = "", kind: str = "error", status: int = 200,
              typed: dict[str, str] | None = None) -> None:
-        """Render a page. What a visitor typed (`typed`: marker -> text) goes in last and escaped, so it
-        can never be read as markup or as another marker."""
-        self.set_status(status)
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
-        note = f'<p class="msg {kind}" role="alert">{html.escape(message)}</p>' if message else ""
-        for marker, value in {"{note}": note, "{xsrf}": self.xsrf_form_html(), "{base}": html.escape(self.base_url)}.items():
-            body = body.replace(marker, value)
-        for marker, value in (typed or {}).items():
-            body = body.replace(marker, html.escape(value, quote=True))
-        self.finish(PAGE.replace("__TITLE__", html.escape(title)).replace("__BODY__", body))
+        door_page(self, title, body, message, kind, status, typed)
 
     def back_to(self) -> str:
         """Where to go after signing in: a path of this server, never another site."""
@@ -297,7 +347,7 @@ def _account_key(name: str) -> str:
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>__TITLE__ - No-code image classifier</title>
+<title>__TITLE__ - No-code image classifier</title>__HEAD__
 <style>
 :root { --ink:#1d2733; --muted:#4a5868; --line:#c9d2dc; --brand:#1556b8; --bg:#f3f5f8; --bad:#a4161a; --ok:#1b5e20; }
 * { box-sizing:border-box; }
@@ -349,6 +399,11 @@ SIGN_UP = """<h1>Create an account</h1>{note}
 <input id="repeat" name="repeat" type="password" autocomplete="new-password" required maxlength="1024">
 <button type="submit">Create account</button>
 </form><p class="alt">Have an account? <a href="{base}login">Sign in</a></p>"""
+
+BUSY_PAGE = """<h1>One moment</h1><p>Many people are opening the app right now. This page tries again by itself in
+__WAIT__ seconds; you need not do anything.</p><p><a href="{base}">Try again now</a></p>"""
+
+TOO_MANY = """<h1>Too many pages</h1>{note}<p><a href="{base}">Try again</a></p>"""
 
 LOG_OUT = """<h1>Log out</h1><p>Log out of this browser? Every page of the app open in it ends.</p>
 <form method="post" action="{base}logout">{xsrf}<button type="submit">Log out</button></form>{note}"""

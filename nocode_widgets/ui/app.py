@@ -34,7 +34,7 @@ class App(w.VBox):
         self.poll_interval, self.check_interval = poll_interval, check_interval
         self.session: Session | None = None
         self.at_door = bool(ticket)
-        self.panels: dict[str, w.Widget] = {}
+        self.panels: Panels | dict = {}
         self.tabs: w.Tab | None = None
         self.message = Message()
         self.login = None if self.at_door else LoginPanel(self.ws, on_login=self._signed_in)
@@ -70,26 +70,27 @@ class App(w.VBox):
         start_thread(self._watch, session)
 
     def _build(self, session: Session) -> None:
-        from .admin import AdminPanel  # the panels load once someone has signed in
-        from .datasets import DatasetsPanel
-        from .tester import TestPanel
-        from .results import ResultsPanel
-        from .train import TrainPanel
-
+        """The shell and the first tab now; every other panel the first time its tab is opened (or it is
+        asked for), so signing in shows a usable page sooner and the browser draws fewer widgets."""
         user = session.user
-        results, test = ResultsPanel(self.ws, session), TestPanel(self.ws, session)
 
         def finished(run):
-            results.refresh(select=run.id)
-            test.refresh()
+            for name in ("Results", "Test"):
+                if self.panels.built(name):
+                    self.panels[name].refresh(**({"select": run.id} if name == "Results" else {}))
 
-        self.panels = {"Datasets": DatasetsPanel(self.ws, session, on_change=lambda: self.panels["Train"].refresh()),
-                       "Train": TrainPanel(self.ws, session, self.poll_interval, on_finished=finished),
-                       "Results": results, "Test": test}
+        factories = {"Datasets": lambda: _panel("datasets", "DatasetsPanel")(
+                         self.ws, session, on_change=lambda: self.panels.built("Train") and self.panels["Train"].refresh()),
+                     "Train": lambda: _panel("train", "TrainPanel")(self.ws, session, self.poll_interval,
+                                                                     on_finished=finished),
+                     "Results": lambda: _panel("results", "ResultsPanel")(self.ws, session),
+                     "Test": lambda: _panel("tester", "TestPanel")(self.ws, session)}
         if user.is_admin:
-            self.panels["Admin"] = AdminPanel(self.ws, session)
-        self.tabs = w.Tab(children=list(self.panels.values()))
-        set_tab_titles(self.tabs, list(self.panels))
+            factories["Admin"] = lambda: _panel("admin", "AdminPanel")(self.ws, session)
+        self.tabs = w.Tab(children=[w.VBox() for _ in factories])
+        set_tab_titles(self.tabs, list(factories))
+        self.panels = Panels(factories, self.tabs, session)
+        self.panels["Datasets"]
         self.tabs.selected_index = 0
         self.tabs.observe(self._tab_changed, names="selected_index")
         who = w.HTML(f"Signed in as <b>{user.username}</b>" + (" (admin)" if user.is_admin else ""))
@@ -99,11 +100,20 @@ class App(w.VBox):
         set_children(self.body, [w.HBox([who, logout]), self.tabs])
 
     def _tab_changed(self, change) -> None:
-        """Show fresh data when a tab is opened (another tab or device may have changed it)."""
+        """Build a panel the first time its tab is opened; otherwise show fresh data (another tab or device
+        may have changed it)."""
         if change["new"] is None or not self.panels:
             return
-        panel = list(self.panels.values())[change["new"]]
-        report_errors(self.message, lambda: (self.session.check(), panel.refresh()))
+        name = list(self.panels)[change["new"]]
+
+        def open_tab():
+            self.session.check()
+            if self.panels.built(name):
+                self.panels[name].refresh()
+            else:
+                self.panels[name]  # built now, with fresh data
+
+        report_errors(self.message, open_tab)
 
     def _watch(self, session: Session) -> None:
         """End the session on its own when idle too long or the account changed, even with no click."""
@@ -138,6 +148,50 @@ class App(w.VBox):
         base = os.environ.get("VOILA_BASE_URL", "/")
         set_children(self.body, [w.HTML(f'<p><a href="{base}login">Sign in again</a></p>')])
         self.message.show(reason, "info" if reason.startswith("You have logged out") else "warn")
+
+
+class Panels:
+    """The app's panels by tab name, each built (inside its session) the first time it is asked for, and
+    put in its tab in place of the empty box that held the place."""
+
+    def __init__(self, factories: dict, tabs: w.Tab, session: Session):
+        self._factories, self._tabs, self._session = factories, tabs, session
+        self._built: dict[str, w.Widget] = {}
+
+    def __getitem__(self, name: str) -> w.Widget:
+        if name not in self._built:
+            with active(self._session):
+                panel = self._factories[name]()
+            self._built[name] = panel
+            children = list(self._tabs.children)
+            placeholder = children[list(self._factories).index(name)]
+            children[list(self._factories).index(name)] = panel
+            self._tabs.children = children
+            placeholder.close()
+        return self._built[name]
+
+    def built(self, name: str) -> bool:
+        return name in self._built
+
+    def __iter__(self):
+        return iter(self._factories)
+
+    def __len__(self) -> int:
+        return len(self._factories)
+
+    def __contains__(self, name) -> bool:
+        return name in self._factories
+
+    def values(self) -> list[w.Widget]:
+        """Every panel, built now if not yet (tests and tools that walk all of them)."""
+        return [self[name] for name in self._factories]
+
+
+def _panel(module: str, name: str):
+    """A panel class, imported when first needed: the panels load once someone has signed in."""
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __package__), name)
 
 
 def _kernel_id() -> str:
