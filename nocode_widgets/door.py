@@ -15,6 +15,7 @@ client address is the socket's, or the X-Forwarded-For of a proxy named in `NOCO
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
 import logging
@@ -22,12 +23,14 @@ import random
 import re
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider
 from jupyter_server.auth.identity import User as WebUser
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .accounts import auth, signins
@@ -40,6 +43,22 @@ log = logging.getLogger("nocode_widgets.door")
 TICKET_MARK = 'App(ticket="")'  # the app notebook's cell; the hook fills the ticket in
 _WORKSPACE: list[Workspace] = []
 THROTTLE = Throttle()
+SIGN_UPS = Throttle(per_account_address=30, per_address=10**9, window_s=3600.0, base_s=10.0)  # per address
+# Password hashing (argon2: tens of MB and a good fraction of a second, on purpose) runs beside the server's
+# event loop, never on it, a few at a time; beyond that many waiting, "busy".
+HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nocode-argon2")
+MAX_HASHING_WAITING = 16
+_hashing_now = [0]
+
+
+async def hashing(function, *args):
+    if _hashing_now[0] >= MAX_HASHING_WAITING:
+        raise NocodeError(BUSY)
+    _hashing_now[0] += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(HASHING, function, *args)
+    finally:
+        _hashing_now[0] -= 1
 
 
 def workspace() -> Workspace:
@@ -61,6 +80,16 @@ def client_address(handler: web.RequestHandler) -> str:
         if not _is_trusted(hop, trusted):
             return hop
     return peer
+
+
+def throttle_key(address: str) -> str:
+    """What the throttle counts by: an IPv4 address, or an IPv6 address's /64 (one home or phone network
+    has a whole /64 to pick addresses from)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
 
 
 def _trusted_proxies() -> list:
@@ -115,14 +144,35 @@ class DoorIdentityProvider(IdentityProvider):
         return True
 
     def get_user(self, handler: web.RequestHandler) -> WebUser | None:
+        """Every request passes here first (jupyter_server's `prepare`), so the checks that hold for all of
+        Voila's routes are made here too."""
+        check_host(handler)
         held = signed_in(handler)
         if held is None:
             return None
         user = held[0]
+        found = SHUTDOWN_ROUTE.search(handler.request.path)
+        if found and signins.kernel_owner(workspace(), found.group(1)) != user.id:
+            raise web.HTTPError(403)  # Voila's "shut down this kernel" route: only for the page's own person
         return WebUser(username=user.id, name=user.username, display_name=user.username)
 
     def get_handlers(self) -> list:
-        return [(r"/login", SignInHandler), (r"/signup", SignUpHandler), (r"/logout", SignOutHandler)]
+        base = getattr(self.parent, "base_url", "/") or "/"
+        return [(url_path_join(base, path), page) for path, page in
+                ((r"/login", SignInHandler), (r"/signup", SignUpHandler), (r"/logout", SignOutHandler))]
+
+
+SHUTDOWN_ROUTE = re.compile(r"/voila/api/shutdown/([^/]+)$")
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def check_host(handler: web.RequestHandler) -> None:
+    """Served on this machine only, a request must name this machine: a web page elsewhere cannot point a
+    name of its own at 127.0.0.1 (DNS rebinding) and sign up the first, administrator account."""
+    if workspace().settings.served_on_loopback:
+        host = urllib.parse.urlsplit("//" + handler.request.host).hostname or ""
+        if host.lower() not in LOOPBACK_NAMES and not host.startswith("127."):
+            raise web.HTTPError(403, reason="This server answers only to this computer's own addresses.")
 
 
 class DoorAuthorizer(Authorizer):
@@ -147,15 +197,17 @@ class StartingPages:
 
     def __init__(self, clock=time.monotonic):
         self.clock = clock
-        self._since: dict[int, float] = {}
+        self._since: dict[int, tuple[float, str]] = {}
 
-    def admit(self, handler: web.RequestHandler, limit: int) -> bool:
+    PER_PERSON = 2  # one person's pages starting at once (nobody takes every slot)
+
+    def admit(self, handler: web.RequestHandler, limit: int, person: str) -> bool:
         now = self.clock()
-        self._since = {key: t for key, t in self._since.items() if now - t < self.STALE_S}
-        if len(self._since) >= limit:
+        self._since = {key: t for key, t in self._since.items() if now - t[0] < self.STALE_S}
+        if len(self._since) >= limit or sum(1 for _, who in self._since.values() if who == person) >= self.PER_PERSON:
             return False
         key = id(handler)
-        self._since[key] = now
+        self._since[key] = (now, person)
         for name in ("on_finish", "on_connection_close"):
             original = getattr(handler, name)
 
@@ -180,12 +232,14 @@ def prelaunch_hook(handler: web.RequestHandler, notebook, cwd: str):
     if held is None:
         raise web.HTTPError(403)
     ws = workspace()
-    if not STARTING.admit(handler, ws.settings.max_starting_pages):
+    if not STARTING.admit(handler, ws.settings.max_starting_pages, held[0].id):
         wait = random.randint(4, 12)  # spread the retries of a crowd
         door_page(handler, "Busy", BUSY_PAGE.replace("__WAIT__", str(wait)), status=503, refresh=wait)
         raise web.Finish()
     try:
-        ticket = signins.mint_ticket(ws, held[1], ws.settings.max_pages_per_user)
+        running = set(handler.kernel_manager.list_kernel_ids())  # a page counts while its kernel runs here
+        ticket = signins.mint_ticket(ws, held[1], ws.settings.max_pages_per_user,
+                                     alive=lambda page: page["kernel"] in running)
     except signins.TooManyPages as exc:
         door_page(handler, "Too many pages", TOO_MANY, str(exc), status=429)
         raise web.Finish() from None
@@ -232,11 +286,15 @@ class _DoorPage(JupyterHandler):
         """Where to go after signing in: a path of this server, never another site."""
         target = self.get_argument("next", "") or self.base_url
         parts = urllib.parse.urlsplit(target)
-        if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-            return self.base_url
+        if (parts.scheme or parts.netloc or not target.startswith(self.base_url) or target.startswith("//")
+                or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target)):
+            return self.base_url  # browsers read "/\\x" as "//x": another site
         return target
 
     def sign_in_as(self, user: auth.User, keep: bool) -> None:
+        old = signed_in(self)
+        if old is not None:
+            signins.end(workspace(), old[1].id)  # one sign-in per browser
         token, signin = signins.start(workspace(), user, keep)
         self.set_cookie(signins.COOKIE, token, path=self.base_url, httponly=True, samesite="Lax",
                         secure=served_over_https(self),
@@ -257,15 +315,15 @@ class SignInHandler(_DoorPage):
         self.page("Sign in", self.sign_in_form(), message, kind, typed=self.typed(""))
 
     @allow_unauthenticated
-    def post(self) -> None:
+    async def post(self) -> None:
         name, password = self.fields()
-        address, account = client_address(self), _account_key(name)
+        address, account = throttle_key(client_address(self)), _account_key(name)
         wait = THROTTLE.wait_s(account, address)
         if wait > 0:  # refused before any password work
             return self.page("Sign in", self.sign_in_form(), SLOW_DOWN.format(wait=wait_text(wait)), status=429,
                              typed=self.typed(name))
         try:
-            user = auth.verify_password(workspace(), name, password)
+            user = await hashing(auth.verify_password, workspace(), name, password)
         except AuthError as exc:
             THROTTLE.failed(account, address)
             return self.page("Sign in", self.sign_in_form(), str(exc), status=403, typed=self.typed(name))
@@ -292,20 +350,20 @@ class SignUpHandler(_DoorPage):
         self.page("Create an account", SIGN_UP, *self.closed_note(), typed={"__NAME__": ""})
 
     @allow_unauthenticated
-    def post(self) -> None:
+    async def post(self) -> None:
         name, password = self.fields()
-        address = client_address(self)
-        wait = THROTTLE.wait_s("(sign-up)", address)
+        address = throttle_key(client_address(self))
+        wait = SIGN_UPS.wait_s("(sign-up)", address)
         if wait > 0:
             return self.page("Create an account", SIGN_UP, SLOW_DOWN.format(wait=wait_text(wait)), status=429,
                              typed={"__NAME__": name})
         if password != self.get_body_argument("repeat", "")[:1024]:
             return self.page("Create an account", SIGN_UP, "The two passwords differ. Please type them again.",
                              status=400, typed={"__NAME__": name})
+        SIGN_UPS.failed("(sign-up)", address)  # every attempt counts: accounts cost space and argon2 work
         try:
-            user = auth.sign_up_on_page(workspace(), name, password)
+            user = await hashing(auth.sign_up_on_page, workspace(), name, password)
         except AuthError as exc:
-            THROTTLE.failed("(sign-up)", address)  # many failed sign-ups from one address slow it down too
             return self.page("Create an account", SIGN_UP, str(exc), status=400, typed={"__NAME__": name})
         except NocodeError as exc:
             return self.page("Create an account", SIGN_UP, str(exc), status=503, typed={"__NAME__": name})

@@ -302,5 +302,6 @@ def delete_account(ws: Workspace, actor: User, user_id: str | None = None) -> No
         for table in (Table.RUNS, Table.STUDIES, Table.DATASETS):
             tx.remove_where(table, owner=target)
         tx.remove_where(Table.DEVICES, user=target)
+        tx.remove_where(Table.DEVICES, person=target)  # their pages record (accounts/signins.py)
         tx.remove(Table.USERS, target)
     shutil.rmtree(ws.settings.user_dir(target), ignore_errors=True)

@@ -10,7 +10,9 @@ a one-time *ticket* (`mint_ticket`): `<sign-in id>.<secret>`, only the secret's 
 `TICKET_TTL_S`. The kernel redeems it (`redeem_ticket`) and so learns, from the store, whom it serves and
 under which sign-in; a ticket is used up by its redemption, so it cannot be replayed, and without the
 secret it cannot be forged. The redeemed ticket becomes one of the sign-in's *pages* (its kernel id and
-process id): what the per-person page cap counts and what tells the door whose kernel a websocket is for.
+process id), kept in the person's own *pages* record (kind "pages"), which no sign-in's end removes: what the
+per-person page cap counts (logging out and in again does not reset it; a page leaves it when its kernel
+ends) and what tells the door whose kernel a websocket is for.
 
 Ending a sign-in (Log out, "Sign out all devices", a new password, the account disabled or deleted)
 removes or invalidates its record; every page of it checks (`check`) every few seconds and ends."""
@@ -30,7 +32,8 @@ from ..store import Table, new_id
 from ..workspace import Workspace
 
 COOKIE = "nocode_session"
-KIND = "door"  # records of this kind; older "keep me signed in" device tokens (browser storage) are not
+KIND = "door"  # records of this kind; older "keep me signed in" device tokens (browser storage) have none
+PAGES = "pages"  # a person's open pages, in one record of their own (`person`, not `user`: it outlives sign-ins)
 SESSION_HOURS = 24.0  # a sign-in without "keep me signed in"
 TICKET_TTL_S = 60.0  # from the page's request to its kernel redeeming the ticket
 MAX_SIGNINS_PER_USER = 20  # the oldest ends when a person signs in on more browsers than this
@@ -65,7 +68,7 @@ def start(ws: Workspace, user: User, keep: bool, clock: Callable[[], float] = ti
     with ws.store.transaction() as tx:
         mine = sorted((d for d in tx.find(Table.DEVICES, user=user.id)), key=lambda d: d.get("created", 0.0))
         for old in mine:
-            if old.get("kind") != KIND or old["expires"] <= now:
+            if "kind" not in old or old["expires"] <= now:
                 tx.remove(Table.DEVICES, old["id"])  # expired, or a token of the old browser-storage kind
         live = [d for d in mine if d.get("kind") == KIND and d["expires"] > now]
         for old in live[:max(0, len(live) - MAX_SIGNINS_PER_USER + 1)]:
@@ -119,9 +122,16 @@ def count(ws: Workspace, user_id: str, clock: Callable[[], float] = time.time) -
     return sum(1 for d in ws.store.find(Table.DEVICES, user=user_id) if _holding(ws, d, clock()))
 
 
-def mint_ticket(ws: Workspace, signin: SignIn, max_pages: int, clock: Callable[[], float] = time.time) -> str:
+def _pages_id(user_id: str) -> str:
+    return f"pages-{user_id}"
+
+
+def mint_ticket(ws: Workspace, signin: SignIn, max_pages: int, clock: Callable[[], float] = time.time,
+                alive: Callable[[dict], bool] | None = None) -> str:
     """A one-time ticket for the kernel of a page about to start, unless the person has `max_pages` pages
-    open already (open: a ticket not yet redeemed, or a page whose kernel process is alive)."""
+    open already (open: a ticket not yet redeemed, or a page whose kernel is alive: `alive(page)`, by
+    default its process still running)."""
+    alive = alive or (lambda page: process_exists(page["pid"]))
     secret, now = secrets.token_urlsafe(24), clock()
     with ws.store.transaction() as tx:
         records = [d for d in tx.find(Table.DEVICES, user=signin.user_id) if d.get("kind") == KIND]
@@ -131,12 +141,17 @@ def mint_ticket(ws: Workspace, signin: SignIn, max_pages: int, clock: Callable[[
         open_pages = 0
         for record in records:
             tickets = [t for t in record.get("tickets", []) if t["expires"] > now]
-            pages = [p for p in record.get("pages", []) if process_exists(p["pid"])]
-            if (tickets, pages) != (record.get("tickets", []), record.get("pages", [])):
-                tx.update(Table.DEVICES, record["id"], {"tickets": tickets, "pages": pages})
-            open_pages += len(tickets) + len(pages)
+            if tickets != record.get("tickets", []):
+                tx.update(Table.DEVICES, record["id"], {"tickets": tickets})
+            open_pages += len(tickets)
             if record is mine:
-                mine = dict(record, tickets=tickets, pages=pages)
+                mine = dict(record, tickets=tickets)
+        held = tx.get(Table.DEVICES, _pages_id(signin.user_id))
+        if held is not None:
+            pages = [p for p in held["pages"] if alive(p)]
+            if pages != held["pages"]:
+                tx.update(Table.DEVICES, held["id"], {"pages": pages})
+            open_pages += len(pages)
         if open_pages >= max_pages:
             raise TooManyPages(TOO_MANY_PAGES.format(count=open_pages))
         tx.update(Table.DEVICES, signin.id, {"tickets": mine["tickets"] + [{"hash": _digest(secret),
@@ -157,9 +172,15 @@ def redeem_ticket(ws: Workspace, ticket: str, kernel_id: str, pid: int,
         match = [t for t in tickets if t["hash"] == _digest(secret) and t["expires"] > now]
         if not match:
             raise AuthError(ENDED)
-        pages = [p for p in record.get("pages", []) if p["kernel"] != kernel_id]
-        tx.update(Table.DEVICES, signin_id, {"tickets": [t for t in tickets if t is not match[0]],
-                                             "pages": pages + [{"kernel": kernel_id, "pid": pid, "since": now}]})
+        tx.update(Table.DEVICES, signin_id, {"tickets": [t for t in tickets if t is not match[0]]})
+        page = {"kernel": kernel_id, "pid": pid, "since": now, "signin": signin_id}
+        held = tx.get(Table.DEVICES, _pages_id(record["user"]))
+        if held is None:
+            tx.insert(Table.DEVICES, {"id": _pages_id(record["user"]), "kind": PAGES, "person": record["user"],
+                                      "pages": [page]})
+        else:
+            tx.update(Table.DEVICES, held["id"], {"pages": [p for p in held["pages"] if p["kernel"] != kernel_id]
+                                                  + [page]})
     held = _holding(ws, ws.store.get(Table.DEVICES, signin_id), now)
     if held is None:
         raise AuthError(ENDED)
@@ -168,7 +189,7 @@ def redeem_ticket(ws: Workspace, ticket: str, kernel_id: str, pid: int,
 
 def kernel_owner(ws: Workspace, kernel_id: str) -> str | None:
     """The id of the person whose page a kernel serves (None: no page of anyone's, or not yet redeemed)."""
-    for record in ws.store.find(Table.DEVICES, kind=KIND):
+    for record in ws.store.find(Table.DEVICES, kind=PAGES):
         if any(p["kernel"] == kernel_id for p in record.get("pages", [])):
-            return record["user"]
+            return record["person"]
     return None

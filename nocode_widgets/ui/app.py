@@ -23,6 +23,7 @@ from ..workspace import Workspace
 from .parts import Message, close_tree, report_errors, set_children, set_tab_titles
 from .guard import active, start_thread
 from .login import LoginPanel
+from .server_watch import ServerWatch
 
 NO_TICKET = "This page could not confirm your sign-in (it may have been open too long before loading). Please reload."
 
@@ -39,7 +40,8 @@ class App(w.VBox):
         self.message = Message()
         self.login = None if self.at_door else LoginPanel(self.ws, on_login=self._signed_in)
         self.body = w.VBox([self.login] if self.login else [])
-        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message])
+        self.server_watch = ServerWatch()  # made before any session: it belongs to none
+        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message, self.server_watch])
         self.add_class("nocode-app")
         if self.at_door:
             self.check_interval = min(check_interval, door_check_interval)

@@ -104,3 +104,15 @@ def test_signing_in_drops_old_browser_storage_tokens_and_keeps_at_most_the_newes
     assert ws.store.get(Table.DEVICES, "dev_old") is None
     assert signins.count(ws, alice.id) == signins.MAX_SIGNINS_PER_USER
     assert signins.find(ws, tokens[0]) is None and signins.find(ws, tokens[-1])
+
+
+def test_logging_out_and_in_again_does_not_reset_the_page_cap(ws, alice):
+    _, first = signins.start(ws, alice, keep=False)
+    for kernel in ("k-1", "k-2"):
+        signins.redeem_ticket(ws, signins.mint_ticket(ws, first, 2), kernel, os.getpid())
+    signins.end(ws, first.id)  # Log out: the two pages' kernels still run until they are closed or culled
+    _, second = signins.start(ws, alice, keep=False)
+    with pytest.raises(signins.TooManyPages):
+        signins.mint_ticket(ws, second, 2)
+    assert signins.mint_ticket(ws, second, 2, alive=lambda page: page["kernel"] != "k-1")  # one has ended
+    assert signins.kernel_owner(ws, "k-2") == alice.id

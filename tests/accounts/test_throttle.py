@@ -52,3 +52,19 @@ def test_verify_password_never_locks_the_account_and_says_the_same_for_unknown_n
             messages.add(str(err.value))
     assert messages == {"Wrong username or password."}
     assert auth.verify_password(ws, "alice", "password-alice").id == alice.id  # the owner is not locked out
+
+
+def test_an_address_that_signed_in_before_is_not_held_by_a_strangers_guesses_from_it():
+    throttle = Throttle(per_account_address=5, per_address=10, clock=lambda: 1000.0)
+    throttle.succeeded("student", "10.0.0.1")  # yesterday's sign-in from the classroom's shared address
+    for i in range(12):
+        throttle.failed(f"victim{i}", "10.0.0.1")  # someone in the same room spraying guesses
+    assert throttle.wait_s("newcomer", "10.0.0.1") > 0
+    assert throttle.wait_s("student", "10.0.0.1") == 0
+
+
+def test_ipv6_addresses_count_by_their_64():
+    from nocode_widgets.door import throttle_key
+
+    assert throttle_key("2001:db8:1:2:aaaa::1") == throttle_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert throttle_key("10.1.2.3") == "10.1.2.3"

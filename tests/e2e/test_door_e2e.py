@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from nocode_widgets.accounts import auth
+from nocode_widgets.accounts import auth, signins
 from nocode_widgets.workspace import Workspace
 from tests.conftest import NOCODE, cli_env
 from tests.processes import processes
@@ -159,3 +159,49 @@ def test_the_page_cap_per_person_holds(server, page):
     assert status == 429 and "pages of the app open" in body
     add_user(server, "jon")
     sign_in_at_door(page, server["url"], "jon")  # someone else is not held up by ida's pages
+
+
+def test_after_sign_in_only_paths_of_this_server_are_followed(server):
+    add_user(server, "kai")
+    client = WebClient(server["url"])
+    assert client.sign_in("kai")[0] == 302
+    for bad in ("/%5Cevil.example", "//evil.example", "https://evil.example/", "/%09/evil.example"):
+        status, headers, _ = client.request("GET", f"/login?next={bad}")
+        assert status == 302 and headers["location"] == "/", bad
+    status, headers, _ = client.request("GET", "/login?next=/voila/static/x")
+    assert headers["location"] == "/voila/static/x"
+
+
+def test_another_name_for_the_server_is_refused_on_loopback(server):
+    status, _, _ = WebClient(server["url"]).request("GET", "/login", headers={"Host": "evil.example"})
+    assert status == 403  # a site rebinding its name to 127.0.0.1 cannot sign up the first administrator
+
+
+def test_logging_out_and_in_again_does_not_reset_the_page_cap_and_kernels_stay_their_owners(server):
+    add_user(server, "lea")
+    client = WebClient(server["url"])
+    assert client.sign_in("lea")[0] == 302
+    assert [client.request("GET", "/")[0] for _ in range(5)] == [200] * 5
+    status, _, page = client.request("GET", "/logout")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+    assert client.request("POST", "/logout", {"_xsrf": xsrf})[0] == 302
+    assert client.sign_in("lea")[0] == 302
+    assert client.request("GET", "/")[0] == 429
+    ws = Workspace.open(server["data_dir"])
+    kernel = next(k for k in _kernels_in(server) if signins.kernel_owner(ws, k) == auth.find_user(ws, "lea").id)
+    add_user(server, "max")
+    other = WebClient(server["url"])
+    assert other.sign_in("max")[0] == 302
+    xsrf = other.cookies["_xsrf"]
+    assert other.request("POST", f"/voila/api/shutdown/{kernel}", {"_xsrf": xsrf})[0] == 403  # not max's page
+
+
+def _kernels_in(server) -> list[str]:
+    """Kernel ids of the pages serving this data folder, from their connection files' names."""
+    ids = []
+    for pid in kernels_of(server["data_dir"]):
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode()
+        found = re.search(r"kernel-([0-9a-f-]{36})\.json", cmdline)
+        if found:
+            ids.append(found.group(1))
+    return ids

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import NOCODE, REPO, cli_env, free_port, seed_device_record
 from nocode_widgets.accounts import auth
 from nocode_widgets.workspace import Workspace
-from tests.e2e.conftest import WebClient, _wait_http
+from tests.e2e.conftest import WebClient, _wait_http, sign_in_at_door
 from tests.processes import processes
 
 
@@ -32,7 +32,7 @@ def alive(pids: set[int]) -> set[int]:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_stopping_nocode_serve_ends_voila_and_every_kernel_within_10_s(tmp_path, sig):
+def test_stopping_nocode_serve_ends_voila_and_every_kernel_within_10_s(tmp_path, sig, page):
     port, data_dir = free_port(), tmp_path / "data"
     seed_device_record(data_dir)
     serve = subprocess.Popen([*NOCODE, "serve", "--port", str(port)], cwd=REPO, env=cli_env(data_dir),
@@ -45,6 +45,7 @@ def test_stopping_nocode_serve_ends_voila_and_every_kernel_within_10_s(tmp_path,
         client = WebClient(url)
         assert client.sign_in("sam")[0] == 302
         assert client.request("GET", "/")[0] == 200  # a page: Voila starts its kernel
+        sign_in_at_door(page, url, "sam")  # and one open in a browser
         started = tree(serve.pid)
         kinds = b" ".join(cmd for pid, _, cmd in processes() if pid in started)
         assert b"nocode_widgets.serve" in kinds and b"ipykernel" in kinds  # Voila and a page's kernel
@@ -55,6 +56,7 @@ def test_stopping_nocode_serve_ends_voila_and_every_kernel_within_10_s(tmp_path,
         assert not alive(started), f"still running 10 s after {sig.name}: {sorted(alive(started))}"
         with pytest.raises(OSError):
             urllib.request.urlopen(url + "/api", timeout=5)
+        page.get_by_text("The server went away").wait_for(timeout=30_000)  # the open page says so
     finally:
         for pid in alive(started | {serve.pid}):
             with __import__("contextlib").suppress(OSError):
