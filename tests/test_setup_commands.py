@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import REPO, cli_env, free_port
+from tests.e2e.conftest import WebClient
 
 
 def readme_commands() -> list[str]:
@@ -32,9 +33,14 @@ def test_app_command_serves_the_login_page(tmp_path):
                             env=cli_env(tmp_path / "data"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         page = _get_when_up(f"http://127.0.0.1:{port}/", deadline=time.time() + 240)
-        assert "application/vnd.jupyter.widget-view+json" in page  # the app cell ran and made widgets
+        assert 'autocomplete="current-password"' in page  # the door's sign-in page, served without a kernel
+        client = WebClient(f"http://127.0.0.1:{port}")
+        status, _, _ = client.post_form("/signup", {"username": "first", "password": "a-good-password",
+                                                    "repeat": "a-good-password"})
+        assert status == 302 and (tmp_path / "data" / "nocode.json").exists()  # in the data dir we gave
+        status, _, page = client.request("GET", "/")
+        assert status == 200 and "application/vnd.jupyter.widget-view+json" in page  # the app cell made widgets
         assert "Traceback" not in page
-        assert (tmp_path / "data" / "nocode.json").exists()  # the kernel used the data dir we gave
     finally:
         proc.terminate()
         proc.wait(30)
