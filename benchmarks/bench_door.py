@@ -6,8 +6,9 @@
 2. Pressing "Log in" until the app is usable (its tabs and the Log out button), against the same plain
    kernel page.
 3. N people opening the page and signing in at once (N = 16 and 50), each in their own browser context:
-   pages that stayed blank (neither the app nor a plain "busy, try again" answer within the wait; target 0),
-   pages told to try again, the page kernels' total memory, and the time until everyone was signed in.
+   pages that stayed blank (neither the app nor a plain "busy" answer within the wait; target 0), pages
+   told to try again (a busy page retries by itself; a busy sign-in form is submitted again, as a person
+   would), the most page kernels at once and their memory, and the time until everyone was signed in.
 
     python benchmarks/bench_door.py [--crowds 16,50] [--wait 300]
 """
@@ -113,6 +114,14 @@ async def sign_in(browser, url: str, name: str, wait_s: float) -> tuple[str, flo
             except Exception:  # noqa: BLE001 - the page is navigating (the form's redirect, a retry): look again
                 text = ""
             told_busy = told_busy or "tries again by itself" in text
+            if "Please try again in a moment" in text:  # the sign-in form said busy: press Log in again
+                told_busy = True
+                await asyncio.sleep(3)
+                try:
+                    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+                    await page.get_by_role("button", name="Log in").click(no_wait_after=True)
+                except Exception:  # noqa: BLE001 - navigating already
+                    pass
             await asyncio.sleep(0.25)
         return ("busy" if told_busy else "blank"), time.perf_counter() - start
     except Exception:  # noqa: BLE001 - a page that never loaded is what is counted here
@@ -158,11 +167,21 @@ async def main_async(crowds: list[int], wait_s: float) -> None:
                 log_path = tmp / f"voila-{crowd}.log"
                 with open(log_path, "w") as log, voila_server(data, log) as url:
                     start = time.perf_counter()
+                    peak = {"kernels": 0, "MB": 0.0}
+
+                    async def watch():
+                        while True:
+                            pids = kernel_pids(data)
+                            if len(pids) >= peak["kernels"]:
+                                peak.update(kernels=len(pids), MB=rss_mb(pids))
+                            await asyncio.sleep(2)
+
+                    watcher = asyncio.ensure_future(watch())
                     results = await asyncio.gather(*(sign_in(browser, url, f"person{i}", wait_s)
                                                      for i in range(crowd)))
                     took = time.perf_counter() - start
-                    pids = kernel_pids(data)
-                    memory = rss_mb(pids)
+                    watcher.cancel()
+                    pids, memory = range(peak["kernels"]), peak["MB"]
                 kinds = [k for k, _ in results]
                 voila_log = log_path.read_text(errors="replace")
                 print(f"{crowd} at once: Voila logged 'Timeout waiting for IOPub output' "

@@ -47,7 +47,7 @@ SIGN_UPS = Throttle(per_account_address=30, per_address=10**9, window_s=3600.0, 
 # Password hashing (argon2: tens of MB and a good fraction of a second, on purpose) runs beside the server's
 # event loop, never on it, a few at a time; beyond that many waiting, "busy".
 HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nocode-argon2")
-MAX_HASHING_WAITING = 16
+MAX_HASHING_WAITING = 64  # about 8 s of queue at 2 workers; the event loop never waits on them
 _hashing_now = [0]
 
 
