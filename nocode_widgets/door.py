@@ -146,7 +146,6 @@ class DoorIdentityProvider(IdentityProvider):
     def get_user(self, handler: web.RequestHandler) -> WebUser | None:
         """Every request passes here first (jupyter_server's `prepare`), so the checks that hold for all of
         Voila's routes are made here too."""
-        check_host(handler)
         held = signed_in(handler)
         if held is None:
             return None
@@ -167,9 +166,12 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def check_host(handler: web.RequestHandler) -> None:
-    """Served on this machine only, a request must name this machine: a web page elsewhere cannot point a
-    name of its own at 127.0.0.1 (DNS rebinding) and sign up the first, administrator account."""
-    if workspace().settings.served_on_loopback:
+    """The sign-up that would make the first, administrator account on a server served on this machine
+    must name this machine: a web page elsewhere cannot point a name of its own at 127.0.0.1 (DNS
+    rebinding) and take the server over. (Behind a proxy with a real name, the first administrator is
+    made with `nocode user add NAME --admin`, as on any network.)"""
+    ws = workspace()
+    if ws.settings.served_on_loopback and not auth.has_accounts(ws):
         host = urllib.parse.urlsplit("//" + handler.request.host).hostname or ""
         if host.lower() not in LOOPBACK_NAMES and not host.startswith("127."):
             raise web.HTTPError(403, reason="This server answers only to this computer's own addresses.")
@@ -360,6 +362,7 @@ class SignUpHandler(_DoorPage):
         if password != self.get_body_argument("repeat", "")[:1024]:
             return self.page("Create an account", SIGN_UP, "The two passwords differ. Please type them again.",
                              status=400, typed={"__NAME__": name})
+        check_host(self)
         SIGN_UPS.failed("(sign-up)", address)  # every attempt counts: accounts cost space and argon2 work
         try:
             user = await hashing(auth.sign_up_on_page, workspace(), name, password)

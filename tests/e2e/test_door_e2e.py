@@ -13,7 +13,7 @@ from nocode_widgets.accounts import auth, signins
 from nocode_widgets.workspace import Workspace
 from tests.conftest import NOCODE, cli_env
 from tests.processes import processes
-from tests.e2e.conftest import WebClient, sign_in_at_door
+from tests.e2e.conftest import WebClient, sign_in_at_door, voila_server
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a-good-password"
@@ -172,9 +172,17 @@ def test_after_sign_in_only_paths_of_this_server_are_followed(server):
     assert headers["location"] == "/voila/static/x"
 
 
-def test_another_name_for_the_server_is_refused_on_loopback(server):
-    status, _, _ = WebClient(server["url"]).request("GET", "/login", headers={"Host": "evil.example"})
-    assert status == 403  # a site rebinding its name to 127.0.0.1 cannot sign up the first administrator
+def test_the_first_administrator_cannot_be_made_through_another_name_for_the_server(tmp_path):
+    with voila_server(tmp_path / "data") as url:
+        client = WebClient(url)
+        status, _, page = client.request("GET", "/signup", headers={"Host": "evil.example"})
+        assert status == 200  # pages answer any name (a TLS proxy may use the server's real one)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+        form = {"_xsrf": xsrf, "username": "boss", "password": PASSWORD, "repeat": PASSWORD}
+        status, _, _ = client.request("POST", "/signup", form, headers={"Host": "evil.example"})
+        assert status == 403  # a site rebinding its name to 127.0.0.1 cannot make the first administrator
+        assert not auth.has_accounts(Workspace.open(tmp_path / "data"))
+        assert client.post_form("/signup", {"username": "boss", "password": PASSWORD, "repeat": PASSWORD})[0] == 302
 
 
 def test_logging_out_and_in_again_does_not_reset_the_page_cap_and_kernels_stay_their_owners(server):
