@@ -23,9 +23,20 @@ NOCODE = [sys.executable, "-m", "nocode_widgets"]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: every socket is held open until all are picked, or the system may hand
+    the same port out twice (it did: Ray then refuses to start)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def listening(port: int) -> bool:
@@ -58,10 +69,10 @@ def stop_session(sid: int, grace: float = 1.0) -> None:
 def local_cluster(log_path: Path, cpus: int = 2, env: dict | None = None):
     """Yield the address (host:port) of a fresh one-node cluster once `nocode ray check` sees it answer."""
     temp = tempfile.mkdtemp(prefix="nr-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
-    port = free_port()
-    ports = [f"--{name}={free_port()}" for name in (
-        "node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
-        "runtime-env-agent-port", "metrics-export-port")]
+    names = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+             "runtime-env-agent-port", "metrics-export-port")
+    port, *picked = free_ports(len(names) + 1)
+    ports = [f"--{name}={number}" for name, number in zip(names, picked)]
     env = dict(env or os.environ, RAY_USAGE_STATS_ENABLED="0")
     with open(log_path, "wb") as log:
         head = subprocess.Popen([RAY, "start", "--head", "--block", f"--port={port}", f"--temp-dir={temp}",
