@@ -27,21 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import table  # noqa: E402
+from tests.processes import kernels_of  # noqa: E402
 
 PASSWORD = "a-good-password"
-
-
-def kernel_pids(data_dir: Path) -> list[int]:
-    wanted = f"NOCODE_DATA_DIR={data_dir}".encode()
-    found = []
-    for pid in filter(str.isdigit, (p.name for p in Path("/proc").iterdir())):
-        try:
-            if b"ipykernel_launcher" in Path(f"/proc/{pid}/cmdline").read_bytes() and \
-                    wanted in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -153,7 +141,7 @@ async def main_async(crowds: list[int], wait_s: float) -> None:
                 for _ in range(50):
                     urllib.request.urlopen(url + "/", timeout=60).read()
                 time.sleep(2)
-                pids = kernel_pids(data)
+                pids = kernels_of(data)
                 door = await sign_in_page_s(browser, url, repeats=5)
                 rows.append({"what": "50 anonymous visitors, then the sign-in page", "seconds": f"{door:.2f}",
                              "x baseline": f"{door / plain:.2f}", "kernels": str(len(pids)),
@@ -171,7 +159,7 @@ async def main_async(crowds: list[int], wait_s: float) -> None:
 
                     async def watch():
                         while True:
-                            pids = kernel_pids(data)
+                            pids = kernels_of(data)
                             if len(pids) >= peak["kernels"]:
                                 peak.update(kernels=len(pids), MB=rss_mb(pids))
                             await asyncio.sleep(2)

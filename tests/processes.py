@@ -21,3 +21,19 @@ def processes() -> Iterator[tuple[int, list[str], bytes]]:
             continue
         if fields and fields[0] != "Z":
             yield int(pid), fields, cmdline
+
+
+def kernels_of(data_dir) -> list[int]:
+    """Page kernels serving this data folder (kernel processes whose environment names it)."""
+    wanted = f"NOCODE_DATA_DIR={data_dir}".encode()
+    found = []
+    for pid, _, cmdline in processes():
+        if b"ipykernel_launcher" not in cmdline:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if wanted in f.read().split(b"\0"):
+                    found.append(pid)
+        except OSError:
+            continue
+    return found

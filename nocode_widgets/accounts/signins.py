@@ -118,7 +118,7 @@ def end_all(ws: Workspace, actor: User, user_id: str) -> int:
 
 
 def count(ws: Workspace, user_id: str, clock: Callable[[], float] = time.time) -> int:
-    """Sign-ins of a person that still hold (the Admin panel shows it)."""
+    """Sign-ins of a person that still hold."""
     return sum(1 for d in ws.store.find(Table.DEVICES, user=user_id) if _holding(ws, d, clock()))
 
 

@@ -12,27 +12,11 @@ import pytest
 from nocode_widgets.accounts import auth, signins
 from nocode_widgets.workspace import Workspace
 from tests.conftest import NOCODE, cli_env
-from tests.processes import processes
+from tests.processes import kernels_of
 from tests.e2e.conftest import WebClient, sign_in_at_door, voila_server
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a-good-password"
-
-
-def kernels_of(data_dir) -> list[int]:
-    """Page kernels serving this data folder (processes whose environment names it)."""
-    wanted = f"NOCODE_DATA_DIR={data_dir}".encode()
-    found = []
-    for pid, _, cmdline in processes():
-        if b"ipykernel_launcher" not in cmdline:
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if wanted in f.read().split(b"\0"):
-                    found.append(pid)
-        except OSError:
-            continue
-    return found
 
 
 def add_user(server, name: str, password: str = PASSWORD):
