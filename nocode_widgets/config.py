@@ -23,6 +23,7 @@ class Settings:
     # Uploads and datasets.
     max_upload_bytes: int = 200 * MIB  # one upload (all files selected at once) or one zip
     max_images_per_dataset: int = 20_000
+    max_inbox_pictures: int = 5_000  # unsorted pictures waiting in one dataset's inbox
     max_image_pixels: int = 50_000_000  # larger images are refused before decoding
     max_image_file_bytes: int = 50 * MIB  # one picture file
     image_max_side: int = 512  # stored images are downscaled to this longer side

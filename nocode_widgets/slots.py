@@ -5,12 +5,19 @@ slot with it. No free slot: a plain "busy, try again in a moment", never a queue
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
 from .errors import NocodeError
+from .files import read_json
 from .workspace import Workspace
 
 BUSY = "The server is busy with {what} right now. Please try again in a moment."
@@ -51,3 +58,29 @@ def helper_slot(ws: Workspace, user_id: str, what: str = "heat maps, estimates a
             lock.release()
     finally:
         mine.release()
+
+
+def run_helper(ws: Workspace, module: str, args: list[str], progress_file: Path, progress: Callable[[dict], None],
+               timeout_s: float, too_long: str, failed: str, poll_s: float = 0.5) -> None:
+    """Run `python -m <module> <args...>` (the workspace's settings in its environment) to its end, passing on
+    what it writes to `progress_file` as it goes. Stopped after `timeout_s` (NocodeError `too_long`); a
+    failure is NocodeError `failed`, followed by the helper's own plain words when it printed
+    {"error": ...} on its last line. Call it inside a `helper_slot`."""
+    env = {**os.environ, **ws.settings.to_env()}
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout_s
+    while proc.poll() is None:
+        state = read_json(progress_file) or {}
+        if state:
+            progress(state)
+        if time.time() > deadline:
+            proc.kill()
+            proc.wait()
+            raise NocodeError(too_long)
+        time.sleep(poll_s)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        said = next((json.loads(line).get("error") for line in stdout.splitlines() if line.startswith("{")), None)
+        sys.stderr.write(stderr[-4000:])
+        raise NocodeError(f"{failed}{': ' + said if said else ''}.")

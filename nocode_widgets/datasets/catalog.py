@@ -32,6 +32,8 @@ class Dataset:
     version: int = 0  # goes up whenever its images change; a training split is made per version
     created: float = 0.0
     updated: float = 0.0
+    inbox: int = 0  # unsorted pictures waiting for a class (datasets/inbox.py): not training data
+    inbox_version: int = 0  # goes up whenever the inbox changes; suggestions are cached per inbox version
 
     @property
     def image_count(self) -> int:
@@ -40,7 +42,7 @@ class Dataset:
     @classmethod
     def from_doc(cls, doc: dict) -> "Dataset":
         return cls(doc["id"], doc["owner"], doc["name"], tuple(doc["classes"]), dict(doc["counts"]),
-                   doc["version"], doc["created"], doc["updated"])
+                   doc["version"], doc["created"], doc["updated"], doc.get("inbox", 0), doc.get("inbox_version", 0))
 
 
 def dataset_folder(ws: Workspace, ds: Dataset) -> Path:

@@ -12,6 +12,7 @@ removes the files it wrote, and a deleted dataset's folder never comes back.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections import deque
@@ -28,12 +29,13 @@ from ..store import Table
 from .uploads import UploadedFile, upload_root
 from ..workspace import Workspace
 from .images import ImageRejected, normalize_image
-from .manifest import ImageEntry, read_manifest, write_manifest
+from .manifest import INBOX, ImageEntry, read_manifest, write_manifest
 from .catalog import (Dataset, _key, clean_name, count_by_class, create_dataset, dataset_folder, dataset_lock,
                       delete_dataset, get_own_dataset, update_summary)
 from .sources import Item, Source, TooLarge, check_import_root, folder_source, zip_source
 
 Progress = Callable[[int, int], None]
+INBOX_FOLDER = "inbox"  # a dataset's unsorted pictures, beside images/
 
 
 @dataclass
@@ -52,12 +54,15 @@ class IngestReport:
     skipped: list[Skipped] = field(default_factory=list)
     ignored: int = 0  # system junk (__MACOSX, .DS_Store, ...) skipped without a word
     counts: dict = field(default_factory=dict)
+    into: str = "dataset"  # or "inbox": unsorted pictures waiting for a class
+    inbox: int = 0  # pictures waiting in the inbox afterwards
 
     def to_json(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
-        parts = [f"{self.accepted} picture{'s' if self.accepted != 1 else ''} added"]
+        where = " to the inbox" if self.into == "inbox" else ""
+        parts = [f"{self.accepted} picture{'s' if self.accepted != 1 else ''} added{where}"]
         if self.duplicates:
             parts.append(f"{len(self.duplicates)} already there (kept once)")
         if self.conflicts:
@@ -147,6 +152,62 @@ def import_folder(ws: Workspace, user: User, path, name: str | None = None, data
     return _import(ws, user, folder_source(root, ws.settings.max_image_file_bytes), name, dataset_id, progress)
 
 
+def add_to_inbox(ws: Workspace, user: User, dataset_id: str, files: list[UploadedFile],
+                 progress: Progress | None = None) -> IngestReport:
+    """Unsorted pictures into the dataset's inbox: picture files, or zips of pictures in any folders (or
+    none). They count in the owner's space but are not training data until they get a class (`inbox.py`)."""
+    ds = get_own_dataset(ws, user, dataset_id)
+    _check_upload_size(ws, sum(f.size for f in files))
+    credit = _credit(ws, ds.owner, [f.path for f in files if f.path is not None])
+    check_room(ws, ds.owner, 1, credit)
+    sources = [_unsorted_zip(ws, f) if _is_zip(f) else Source([Item(f.name, "", read=f.read)], 0) for f in files]
+    return _ingest_sources(ws, user, ds, sources, progress, credit)
+
+
+def add_paths_to_inbox(ws: Workspace, user: User, dataset_id: str, paths, progress: Progress | None = None) -> IngestReport:
+    """The same from paths the caller can read (the CLI): pictures, zips, or folders of pictures."""
+    ds = get_own_dataset(ws, user, dataset_id)
+    sources = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            sources.append(folder_source(path, ws.settings.max_image_file_bytes, unsorted=True))
+        elif not path.is_file():
+            raise DatasetError(f"There is no file or folder at {path}.")
+        elif _is_zip(UploadedFile(path.name, path=path)):
+            _check_upload_size(ws, path.stat().st_size)
+            sources.append(_unsorted_zip(ws, path))
+        else:
+            sources.append(Source([Item(str(path), "", read=path.read_bytes)], 0))
+    check_room(ws, ds.owner, 1)
+    return _ingest_sources(ws, user, ds, sources, progress)
+
+
+def _is_zip(f: UploadedFile) -> bool:
+    if f.name.lower().endswith(".zip"):
+        return True
+    if f.content is not None:
+        return f.content[:4] == b"PK\x03\x04"
+    with Path(f.path).open("rb") as stream:
+        return stream.read(4) == b"PK\x03\x04"
+
+
+def _unsorted_zip(ws: Workspace, file) -> Source:
+    s = ws.settings
+    if isinstance(file, UploadedFile):
+        file = file.path if file.path is not None else io.BytesIO(file.content)
+    return zip_source(file, s.max_image_file_bytes, s.max_zip_uncompressed_bytes, s.max_zip_ratio, unsorted=True)
+
+
+def _ingest_sources(ws, user, ds: Dataset, sources: list[Source], progress, credit: int = 0) -> IngestReport:
+    try:
+        items = [item for source in sources for item in source.items]
+        return _ingest(ws, user, ds, iter(items), len(items), sum(s.ignored for s in sources), progress, credit,
+                       inbox=True)
+    finally:
+        for source in sources:
+            source.close()
+
+
 def _credit(ws: Workspace, owner_id: str, paths: list[Path]) -> int:
     """Bytes of the source files that are the owner's upload temp files (removed once imported, and counted
     in their space while they exist): the import may reuse that room."""
@@ -201,19 +262,22 @@ def _check_upload_size(ws: Workspace, size: int) -> None:
 
 
 def _ingest(ws, user, ds: Dataset, items: Iterator[Item], total: int, junk: int, progress,
-            credit: int = 0) -> IngestReport:
+            credit: int = 0, inbox: bool = False) -> IngestReport:
+    """Decode, check and store `items` in the dataset (or, with `inbox`, in its inbox of unsorted pictures)."""
     with reserved(ws, ds.owner, credit=credit) as reservation:
-        return _ingest_within(ws, user, ds, items, total, junk, progress, _Writer(dataset_folder(ws, ds), reservation))
+        return _ingest_within(ws, user, ds, items, total, junk, progress,
+                              _Writer(dataset_folder(ws, ds), reservation), inbox)
 
 
 def _ingest_within(ws, user, ds: Dataset, items: Iterator[Item], total: int, junk: int, progress,
-                   writer: _Writer) -> IngestReport:
-    report = IngestReport(ds.id, ds.name, ignored=junk)
+                   writer: _Writer, inbox: bool) -> IngestReport:
+    report = IngestReport(ds.id, ds.name, ignored=junk, into="inbox" if inbox else "dataset")
     folder = writer.folder
-    (folder / "images").mkdir(parents=True, exist_ok=True)
+    shelf = INBOX_FOLDER if inbox else "images"
+    (folder / shelf).mkdir(parents=True, exist_ok=True)
     decoded, recorded = [], False
     try:
-        for i, result in enumerate(_decode_all(ws, items), 1):
+        for i, result in enumerate(_decode_all(ws, items, shelf), 1):
             writer.write(result)
             decoded.append(result)
             if progress:
@@ -222,21 +286,12 @@ def _ingest_within(ws, user, ds: Dataset, items: Iterator[Item], total: int, jun
                 _check_still_there(ws, ds)
         _check_still_there(ws, ds)
         with dataset_lock(ws, ds):
-            existing = read_manifest(folder)
-            added = _sort_out(decoded, existing, ws.settings.max_images_per_dataset, report)
-            entries = existing + added
-            write_manifest(folder, entries)
+            entries, change = (_file_unsorted if inbox else _file_sorted)(ws, folder, decoded, report)
             recorded = True
             referenced = {e.file for e in entries}
             for path in writer.written:  # files written for pictures that were not kept (dataset full)
                 if path.relative_to(folder).as_posix() not in referenced:
                     path.unlink(missing_ok=True)
-
-            def change(doc):
-                classes = doc["classes"] + [c for c in dict.fromkeys(e.label for e in added) if c not in doc["classes"]]
-                return {"classes": classes, "counts": count_by_class(entries, classes),
-                        "version": doc["version"] + (1 if added else 0)}
-
             ds = update_summary(ws, user, ds.id, change)
     except BaseException:
         if not recorded:
@@ -244,8 +299,52 @@ def _ingest_within(ws, user, ds: Dataset, items: Iterator[Item], total: int, jun
         if ws.store.get(Table.DATASETS, ds.id) is None:  # deleted meanwhile (or its account): leave no trace
             remove_tree_and_empty_parents(folder, ws.settings.data_dir)
         raise
-    report.counts = dict(ds.counts)
+    report.counts, report.inbox = dict(ds.counts), ds.inbox
     return report
+
+
+def _file_sorted(ws, folder: Path, decoded: list[_Decoded], report: IngestReport):
+    """Add the pictures to the manifest (under the dataset's lock). A picture that was waiting in the inbox
+    leaves it: it is sorted now. Returns (the entries that reference files, the summary's change)."""
+    existing = read_manifest(folder)
+    limit = ws.settings.max_images_per_dataset
+    added = _sort_out(decoded, {e.hash: e.label for e in existing}, limit - len(existing), report,
+                      f"the dataset is full ({limit:,} pictures at most)")
+    entries = existing + added
+    write_manifest(folder, entries)
+    waiting = read_manifest(folder, INBOX)
+    now_sorted = {e.hash for e in added}
+    still = [e for e in waiting if e.hash not in now_sorted]
+    if len(still) < len(waiting):
+        write_manifest(folder, still, INBOX)
+        for e in waiting:
+            if e.hash in now_sorted:
+                (folder / e.file).unlink(missing_ok=True)
+
+    def change(doc):
+        classes = doc["classes"] + [c for c in dict.fromkeys(e.label for e in added) if c not in doc["classes"]]
+        fields = {"classes": classes, "counts": count_by_class(entries, classes),
+                  "version": doc["version"] + (1 if added else 0)}
+        if len(still) < len(waiting):
+            fields.update(inbox=len(still), inbox_version=doc.get("inbox_version", 0) + 1)
+        return fields
+
+    return entries, change
+
+
+def _file_unsorted(ws, folder: Path, decoded: list[_Decoded], report: IngestReport):
+    """Add the pictures to the inbox (under the dataset's lock): a picture already in a class is not added."""
+    waiting = read_manifest(folder, INBOX)
+    known = {e.hash: e.label for e in read_manifest(folder)} | {e.hash: "" for e in waiting}
+    limit = ws.settings.max_inbox_pictures
+    added = _sort_out(decoded, known, limit - len(waiting), report, f"the inbox is full ({limit:,} pictures at most)")
+    entries = waiting + added
+    write_manifest(folder, entries, INBOX)
+
+    def change(doc):
+        return {"inbox": len(entries), "inbox_version": doc.get("inbox_version", 0) + (1 if added else 0)}
+
+    return entries, change
 
 
 def _check_still_there(ws: Workspace, ds: Dataset) -> None:
@@ -253,10 +352,10 @@ def _check_still_there(ws: Workspace, ds: Dataset) -> None:
         raise DatasetError("The dataset was deleted while pictures were being added, so nothing was kept.")
 
 
-def _sort_out(decoded: list[_Decoded], existing: list[ImageEntry], limit: int, report: IngestReport) -> list[ImageEntry]:
-    """Decide for each decoded picture: added, duplicate, conflict, or skipped."""
-    where = {e.hash: e.label for e in existing}
-    room = limit - len(existing)
+def _sort_out(decoded: list[_Decoded], known: dict, room: int, report: IngestReport, full: str) -> list[ImageEntry]:
+    """Decide for each decoded picture: added, duplicate, conflict, or skipped. `known`: hash -> label of the
+    pictures already there ("" in the inbox); `room`: how many more fit, else `full` says why."""
+    where = dict(known)
     added = []
     for r in decoded:
         if r.entry is None:
@@ -264,9 +363,10 @@ def _sort_out(decoded: list[_Decoded], existing: list[ImageEntry], limit: int, r
         elif where.get(r.entry.hash) == r.entry.label:
             report.duplicates.append(r.item.name)
         elif r.entry.hash in where:
-            report.conflicts.append(Skipped(r.item.name, f"the same picture is already in class {where[r.entry.hash]!r}"))
+            report.conflicts.append(Skipped(r.item.name, f"the same picture is already in class {where[r.entry.hash]!r}"
+                                            if where[r.entry.hash] else "the same picture is waiting in the inbox"))
         elif room <= 0:
-            report.skipped.append(Skipped(r.item.name, f"the dataset is full ({limit:,} pictures at most)"))
+            report.skipped.append(Skipped(r.item.name, full))
         else:
             where[r.entry.hash] = r.entry.label
             added.append(r.entry)
@@ -275,20 +375,20 @@ def _sort_out(decoded: list[_Decoded], existing: list[ImageEntry], limit: int, r
     return added
 
 
-def _decode_all(ws: Workspace, items: Iterable[Item]) -> Iterator[_Decoded]:
+def _decode_all(ws: Workspace, items: Iterable[Item], shelf: str = "images") -> Iterator[_Decoded]:
     """Decode in parallel, in order, with at most a few pictures in flight."""
     workers = max(1, min(4, os.cpu_count() or 1))
     window: deque[Future] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
         for item in items:
-            window.append(pool.submit(_decode_one, ws, item))
+            window.append(pool.submit(_decode_one, ws, item, shelf))
             if len(window) >= 4 * workers:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
 
 
-def _decode_one(ws: Workspace, item: Item) -> _Decoded:
+def _decode_one(ws: Workspace, item: Item, shelf: str) -> _Decoded:
     if item.problem:
         return _Decoded(item, reason=item.problem)
     s = ws.settings
@@ -301,6 +401,6 @@ def _decode_one(ws: Workspace, item: Item) -> _Decoded:
         return _Decoded(item, reason=str(exc))
     except Exception as exc:  # a read error in the archive: this file only
         return _Decoded(item, reason=f"could not be read ({type(exc).__name__})")
-    rel = f"images/{image.hash[:32]}.jpg"
+    rel = f"{shelf}/{image.hash[:32]}.jpg"
     entry = ImageEntry(rel, item.label, image.hash, item.name, image.width, image.height, len(raw), time.time())
     return _Decoded(item, entry=entry, data=image.data)

@@ -1,5 +1,6 @@
 """The per-dataset manifest: one JSON line per stored image, next to the images. Rewritten whole
-and atomically (temp file + fsync + replace) so a crash leaves the old or the new list."""
+and atomically (temp file + fsync + replace) so a crash leaves the old or the new list. The dataset's
+inbox (unsorted pictures, `inbox.py`) is a second list of the same shape, with label "", beside it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from ..files import write_atomic
 
 MANIFEST = "manifest.jsonl"
+INBOX = "inbox.jsonl"  # the inbox's list; its pictures are under inbox/
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,13 @@ class ImageEntry:
     added: float
 
 
-def read_manifest(folder: Path) -> list[ImageEntry]:
-    path = folder / MANIFEST
+def read_manifest(folder: Path, name: str = MANIFEST) -> list[ImageEntry]:
+    path = folder / name
     if not path.exists():
         return []
     with path.open(encoding="utf-8") as f:
         return [ImageEntry(**json.loads(line)) for line in f if line.strip()]
 
 
-def write_manifest(folder: Path, entries: list[ImageEntry]) -> None:
-    write_atomic(folder / MANIFEST, "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries).encode())
+def write_manifest(folder: Path, entries: list[ImageEntry], name: str = MANIFEST) -> None:
+    write_atomic(folder / name, "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries).encode())

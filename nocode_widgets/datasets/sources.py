@@ -56,8 +56,11 @@ def _safe_parts(name: str) -> list[str] | None:
     return None if ".." in parts else parts
 
 
-def _labels(paths: list[list[str]]) -> list[str | None]:
-    """Class per entry: the first folder, or the second when one top folder wraps them all."""
+def _labels(paths: list[list[str]], unsorted: bool = False) -> list[str | None]:
+    """Class per entry: the first folder, or the second when one top folder wraps them all ("" for every
+    entry when `unsorted`)."""
+    if unsorted:
+        return [""] * len(paths)
     deep = [p for p in paths if len(p) >= 2]
     tops = {p[0] for p in deep}
     wrapped = len(tops) == 1 and all(len(p) >= 3 for p in deep) and bool(deep)
@@ -65,9 +68,10 @@ def _labels(paths: list[list[str]]) -> list[str | None]:
     return [p[depth] if len(p) >= depth + 2 else None for p in paths]
 
 
-def zip_source(file, max_entry_bytes: int, max_total_bytes: int, max_ratio: int) -> Source:
+def zip_source(file, max_entry_bytes: int, max_total_bytes: int, max_ratio: int, unsorted: bool = False) -> Source:
     """The entries of a zip archive (a path or a binary file object). Sizes are capped while
-    streaming each entry: the sizes an archive declares can lie."""
+    streaming each entry: the sizes an archive declares can lie. `unsorted`: every picture, in folders or
+    not, with no class (label "": for a dataset's inbox)."""
     try:
         archive = zipfile.ZipFile(file)
         infos = archive.infolist()
@@ -82,7 +86,7 @@ def zip_source(file, max_entry_bytes: int, max_total_bytes: int, max_ratio: int)
             junk += 1
             continue
         entries.append((info, parts))
-    label_of = iter(_labels([p for _, p in entries if p]))
+    label_of = iter(_labels([p for _, p in entries if p], unsorted))
     budget = [max_total_bytes]
     items = []
     for info, parts in entries:
@@ -114,8 +118,9 @@ def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_entry: int
     return b"".join(chunks)
 
 
-def folder_source(root: Path, max_entry_bytes: int) -> Source:
-    """The files of a folder of class folders. Links are not followed out of `root`."""
+def folder_source(root: Path, max_entry_bytes: int, unsorted: bool = False) -> Source:
+    """The files of a folder of class folders (any files, with no class, when `unsorted`). Links are not
+    followed out of `root`."""
     root = root.resolve()
     if not root.is_dir():
         raise DatasetError(f"There is no folder at {root}.")
@@ -127,7 +132,7 @@ def folder_source(root: Path, max_entry_bytes: int) -> Source:
         else:
             files.append((path, parts))
     items = []
-    for (path, parts), label in zip(files, _labels([p for _, p in files])):
+    for (path, parts), label in zip(files, _labels([p for _, p in files], unsorted)):
         name = "/".join(parts)
         if not path.resolve().is_relative_to(root):
             items.append(Item(name, None, problem="a link that points outside the folder (ignored)"))

@@ -16,12 +16,7 @@ nothing is deleted), Delete (the page asks first). Runs keep the version they tr
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,13 +26,12 @@ from filelock import FileLock, Timeout
 from ..datasets import dataset_folder, delete_images, get_own_dataset, relabel_images
 from ..errors import DatasetError, NocodeError
 from ..files import read_json, write_json_atomic
-from ..slots import helper_slot
+from ..slots import helper_slot, run_helper
 from ..workspace import Workspace
 
 FOLDS = (3, 4, 5)
 DEFAULT_FOLDS = 4
 TIMEOUT_S = 3 * 3600
-POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -129,26 +123,12 @@ def _run_worker(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dic
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         progress_file = Path(tmp) / "progress.json"
-        env = {**os.environ, **ws.settings.to_env()}
-        proc = subprocess.Popen([sys.executable, "-m", "nocode_widgets.training.label_folds", user.id, ds.id, str(folds),
-                                 str(out), str(progress_file)], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + TIMEOUT_S
-        while proc.poll() is None:
-            state = read_json(progress_file) or {}
-            if state:
-                progress(state["done"], state["total"], state["what"])
-            if time.time() > deadline:
-                proc.kill()
-                proc.wait()
-                raise NocodeError("Checking the labels took too long and was stopped.")
-            time.sleep(POLL_S)
-        stdout, stderr = proc.communicate()
+        run_helper(ws, "nocode_widgets.training.label_folds", [user.id, ds.id, str(folds), str(out), str(progress_file)],
+                   progress_file, lambda state: progress(state["done"], state["total"], state["what"]), TIMEOUT_S,
+                   "Checking the labels took too long and was stopped.", "The labels could not be checked")
     result = read_json(out)
-    if proc.returncode != 0 or result is None:
-        said = next((json.loads(line).get("error") for line in stdout.splitlines() if line.startswith("{")), None)
-        sys.stderr.write(stderr[-4000:])
-        raise NocodeError(f"The labels could not be checked{': ' + said if said else ''}.")
+    if result is None:
+        raise NocodeError("The labels could not be checked.")
     return result
 
 
