@@ -37,13 +37,13 @@ QUEUE_NUDGE_S = 5.0  # how often a page following a waiting run asks the queue t
 
 
 def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = None,
-           runner: Runner | None = None) -> RunRecord:
+           runner: Runner | None = None, follows: str = "") -> RunRecord:
     """Queue a training run on the user's dataset; it starts when the fair queue gives it a slot
-    (at once when one is free). Returns at once."""
+    (at once when one is free). Returns at once. `follows`: the run this one trains again (retrain.py)."""
     user = current_user(ws, user)
     config = {k: v for k, v in (config or {}).items() if v is not None}
     ds = check_trainable(ws, user, dataset_id, [config])
-    run = create_run(ws, user, ds, config, limit=ws.settings.max_queued_runs_per_user)
+    run = create_run(ws, user, ds, config, limit=ws.settings.max_queued_runs_per_user, follows=follows)
     schedule(ws, runner)
     return load_run(ws, run.id)
 

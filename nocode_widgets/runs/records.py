@@ -62,6 +62,7 @@ class RunRecord:
     study: str = ""  # the study (or bagging) it belongs to (runs/studies.py)
     name: str = ""  # an ensemble's name, given by its owner
     stopped: str = ""  # why training ended: finished | learned | early-stopped | cancelled (fit.FitResult)
+    follows: str = ""  # the run it trains again after new pictures were labelled (runs/retrain.py)
 
     @property
     def is_active(self) -> bool:
@@ -102,12 +103,13 @@ def run_folder(ws: Workspace, run: RunRecord) -> Path:
     return ws.settings.user_dir(run.owner) / "runs" / run.id
 
 
-def create_run(ws: Workspace, user: User, dataset, config: dict, limit: int | None = None) -> RunRecord:
+def create_run(ws: Workspace, user: User, dataset, config: dict, limit: int | None = None,
+               follows: str = "") -> RunRecord:
     """Record a queued run. With `limit`, refuse when the user already has that many runs queued or
     running (checked and inserted in one transaction, so parallel clicks cannot pass it)."""
     user = current_user(ws, user)
     run = RunRecord(new_id("run"), user.id, dataset.id, dataset.name, dataset.version, dict(config),
-                    created=time.time())
+                    created=time.time(), follows=follows)
     with ws.store.transaction(user.id) as tx:
         active = [d for d in tx.find(Table.RUNS, owner=user.id) if d["status"] in ACTIVE]
         if limit is not None and len(active) >= limit:

@@ -77,18 +77,45 @@ def fold_split(labels: list[int], k: int, fold: int, val_fraction: float, seed: 
 def stable_split(folder: Path, hashes: list[str], labels: list[int], version: int, val_fraction: float,
                  test_fraction: float, seed: int) -> Split:
     """The split for this dataset version, made once and kept in `folder/splits/` by picture hash, so
-    every run on the same version (and settings) validates on the same pictures."""
-    path = folder / "splits" / f"v{version}-s{seed}-val{val_fraction:g}-test{test_fraction:g}.json"
+    every run on the same version (and settings) validates on the same pictures. A new version inherits the
+    parts of the newest earlier one with the same settings (pictures added are split among themselves), so
+    pictures held out stay held out and two runs before and after new pictures can be compared on them;
+    when that would leave a class with no validation picture, the version is split afresh."""
+    settings = f"s{seed}-val{val_fraction:g}-test{test_fraction:g}"
+    path = folder / "splits" / f"v{version}-{settings}.json"
     saved = read_json(path)
     position = {h: i for i, h in enumerate(hashes)}
     if saved is not None and set(saved["parts"]) == set(hashes):
         parts = saved["parts"]
-        pick = lambda part: sorted(position[h] for h, p in parts.items() if p == part)  # noqa: E731
-        return Split(pick("train"), pick("val"), pick("test"))
-    split = split_indices(labels, val_fraction, test_fraction, seed)
-    parts = {hashes[i]: part for part, idx in split.to_json().items() for i in idx}
-    write_json_atomic(path, {"version": version, "seed": seed, "parts": parts})
-    return split
+    else:
+        parts = _inherited(folder, settings, version, hashes, labels, val_fraction, test_fraction, seed)
+        if parts is None:
+            split = split_indices(labels, val_fraction, test_fraction, seed)
+            parts = {hashes[i]: part for part, idx in split.to_json().items() for i in idx}
+        write_json_atomic(path, {"version": version, "seed": seed, "parts": parts})
+    pick = lambda part: sorted(position[h] for h, p in parts.items() if p == part)  # noqa: E731
+    return Split(pick("train"), pick("val"), pick("test"))
+
+
+def _inherited(folder: Path, settings: str, version: int, hashes: list[str], labels: list[int], val_fraction: float,
+               test_fraction: float, seed: int) -> dict | None:
+    """{hash: part}: the newest earlier version's parts for the pictures still here, and a split of the new
+    ones; None when there is no earlier split or a class would have no validation picture."""
+    earlier = sorted(((int(p.name[1:].split("-", 1)[0]), p) for p in (folder / "splits").glob(f"v*-{settings}.json")
+                      if p.name[1:].split("-", 1)[0].isdigit()), key=lambda vp: vp[0])
+    earlier = [p for v, p in earlier if v < version]
+    old = (read_json(earlier[-1]) or {}).get("parts") if earlier else None
+    if not old:
+        return None
+    parts = {h: old[h] for h in hashes if h in old}
+    new = [i for i, h in enumerate(hashes) if h not in old]
+    fresh = split_indices([labels[i] for i in new], val_fraction, test_fraction, seed + version)
+    parts.update({hashes[new[j]]: part for part, idx in fresh.to_json().items() for j in idx})
+    validated = {labels[i] for i, h in enumerate(hashes) if parts[h] == "val"}
+    counts = {y: labels.count(y) for y in set(labels)}
+    if val_fraction > 0 and any(n >= 2 and y not in validated for y, n in counts.items()):
+        return None
+    return parts
 
 
 def cache_key(hashes: list[str], size: int) -> str:

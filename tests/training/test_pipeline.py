@@ -44,6 +44,25 @@ def test_stable_split_is_kept_by_hash_for_the_dataset_version(tmp_path):
     assert len(list(tmp_path.glob("splits/*.json"))) == 1
 
 
+def test_a_new_version_keeps_the_pictures_held_out_before_held_out(tmp_path):
+    hashes = [f"h{i}" for i in range(40)]
+    labels = labels_of([20, 20])
+    first = stable_split(tmp_path, hashes, labels, version=1, val_fraction=0.2, test_fraction=0, seed=0)
+    more = hashes[:30] + [f"n{i}" for i in range(20)]  # 10 pictures gone, 20 new ones (10 per class)
+    more_labels = labels[:30] + labels_of([10, 10])
+    second = stable_split(tmp_path, more, more_labels, version=2, val_fraction=0.2, test_fraction=0, seed=0)
+    old_val = {hashes[i] for i in first.val} & set(more)
+    assert old_val <= {more[i] for i in second.val}  # still held out
+    assert {hashes[i] for i in first.train} & set(more) <= {more[i] for i in second.train}  # never validated
+    new_val = {more[i] for i in second.val if more[i].startswith("n")}
+    assert len(new_val) == 4  # the new pictures split among themselves, 20% per class
+    # a version that would leave a class unvalidated is split afresh
+    only = [hashes[i] for i in first.train if labels[i] == 0] + [h for i, h in enumerate(hashes) if labels[i] == 1]
+    only_labels = [0 if h in {hashes[i] for i in first.train if labels[i] == 0} else 1 for h in only]
+    third = stable_split(tmp_path, only, only_labels, version=3, val_fraction=0.2, test_fraction=0, seed=0)
+    assert {only_labels[i] for i in third.val} == {0, 1}
+
+
 def test_weighted_sampler_draws_classes_evenly():
     labels = torch.tensor(labels_of([90, 10]))
     batches = Batches(list(range(100)), labels, batch_size=10, shuffle=True, weighted=True, seed=0)

@@ -1,0 +1,74 @@
+"""Train again after new pictures were labelled, and say honestly whether it helped: the new run keeps the
+settings it was asked with (Auto stays Auto) and remembers the run it follows; the before/after figure is
+measured on the pictures neither run trained on (both held them out: the validation and test parts of each,
+by picture file, with the same class in both), from each run's `predictions.json`. Splits are inherited by
+new dataset versions (`training/data.stable_split`), so those are nearly all of the earlier run's
+held-out pictures."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import TrainingError
+from ..files import read_json
+from ..workspace import Workspace
+from .jobs import submit
+from .records import RunRecord, get_run, run_folder
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    before: str  # run ids
+    after: str
+    pictures: int  # held out by both runs
+    before_accuracy: float
+    after_accuracy: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @property
+    def text(self) -> str:
+        change = self.after_accuracy - self.before_accuracy
+        verdict = "better" if change > 0 else "worse" if change < 0 else "the same"
+        return (f"Before the new pictures {self.before_accuracy:.1%}, now {self.after_accuracy:.1%} ({verdict}), on the "
+                f"same {self.pictures} pictures that neither model trained on.")
+
+
+def retrain(ws: Workspace, user, run_id: str) -> RunRecord:
+    """Queue the same training again on the dataset as it is now (its newest version)."""
+    run = get_run(ws, user, run_id)
+    if run.kind != "run" or run.config.get("folds"):
+        raise TrainingError("Only a single model can be trained again this way; start a new training instead.")
+    return submit(ws, user, run.dataset_id, dict(run.config), follows=run.id)
+
+
+def before_after(ws: Workspace, user, run: RunRecord) -> BeforeAfter | None:
+    """How the run did against the run it follows on the pictures both held out; None when it follows none,
+    either has no per-picture record, or they share no held-out picture."""
+    if not run.follows:
+        return None
+    try:
+        earlier = get_run(ws, user, run.follows)
+    except Exception:  # noqa: BLE001 - deleted meanwhile: nothing to compare with
+        return None
+    mine, theirs = held_out(ws, run), held_out(ws, earlier)
+    common = sorted(f for f in mine if f in theirs and mine[f][0] == theirs[f][0])
+    if not common:
+        return None
+    right = lambda table: float(np.mean([table[f][0] == table[f][1] for f in common]))  # noqa: E731
+    return BeforeAfter(earlier.id, run.id, len(common), right(theirs), right(mine))
+
+
+def held_out(ws: Workspace, run: RunRecord) -> dict[str, tuple[str, str]]:
+    """{picture file: (its class, what the run said)} over the pictures the run did not train on."""
+    predictions = read_json(run_folder(ws, run) / "predictions.json") or {}
+    classes = (read_json(run_folder(ws, run) / "model.json") or {}).get("classes", [])
+    table = {}
+    for part in ("validation", "test"):
+        found = predictions.get(part) or {}
+        for f, y, probs in zip(found.get("files", []), found.get("labels", []), found.get("probabilities", [])):
+            table[f] = (classes[y], classes[int(np.argmax(probs))])
+    return table
