@@ -39,7 +39,7 @@ def _user_args(p) -> None:
 
 def dataset_json(ds: D.Dataset) -> dict:
     return {"id": ds.id, "name": ds.name, "classes": {c: ds.counts.get(c, 0) for c in ds.classes},
-            "images": ds.image_count, "version": ds.version, "created": ds.created}
+            "images": ds.image_count, "version": ds.version, "created": ds.created, "inbox": ds.inbox}
 
 
 def _import(args):

@@ -49,6 +49,9 @@ def register(sub) -> None:
                    help="also look at each picture's mirror image and average (twice the work; off by default)")
     p.add_argument("--sure-above", type=float, metavar="P",
                    help="say 'not sure' below this probability (0-1; default: the run's own, chosen on validation)")
+    p.add_argument("--add-to", metavar="DATASET", help="also add the pictures to this dataset of yours (name or id)")
+    p.add_argument("--as", dest="as_class", metavar="CLASS",
+                   help="with --add-to: the class to file them in (default: each picture's answer)")
     p.add_argument("images", nargs="+")
     p.set_defaults(run=_predict)
 
@@ -163,12 +166,17 @@ def _predict(args):
     from ..predict.onnx import Prediction, predictor_for
 
     ws = open_workspace(args)
-    predictor = predictor_for(ws, find_user_or_fail(ws, args.user), args.run_id, args.engine)
+    user = find_user_or_fail(ws, args.user)
+    predictor = predictor_for(ws, user, args.run_id, args.engine)
     images = read_files(args.images)
     if args.sure_above is not None and not 0 <= args.sure_above <= 1:
         raise NocodeError("--sure-above is a probability between 0 and 1.")
+    if args.as_class and not args.add_to:
+        raise NocodeError("--as goes with --add-to DATASET.")
+    target = D.find_dataset(ws, user, args.add_to) if args.add_to else None  # checked before any work
     rows, lines = [], []
-    for (path, _), result in zip(images, predictor.predict(images, tta=args.tta, threshold=args.sure_above)):
+    results = predictor.predict(images, tta=args.tta, threshold=args.sure_above)
+    for (path, _), result in zip(images, results):
         if isinstance(result, Prediction):
             rows.append({"file": path, "label": result.label, "sure": result.sure, "probabilities": result.probabilities,
                          "engine": predictor.engine, "tta": args.tta})
@@ -176,7 +184,28 @@ def _predict(args):
         else:
             rows.append({"file": path, "error": result})
             lines.append(f"{path}: {result}")
+    if target is not None:
+        lines += _add_tested(ws, user, target, images, results, args.as_class, rows)
     emit(args, rows, "\n".join(lines))
+
+
+def _add_tested(ws, user, ds, images, results, as_class, rows) -> list[str]:
+    """`predict --add-to`: each tested picture into the class given, or the one it was answered with."""
+    from ..datasets.uploads import UploadedFile
+    from ..predict.onnx import Prediction
+
+    by_class: dict[str, list] = {}
+    for (path, raw), result in zip(images, results):
+        if isinstance(result, Prediction):
+            by_class.setdefault(as_class or result.label, []).append(UploadedFile(path, raw))
+    lines = []
+    for label, files in by_class.items():
+        report = D.add_uploads(ws, user, ds.id, label, files)
+        for row in rows:
+            if any(row["file"] == f.name for f in files):
+                row["added_to"] = {"dataset": ds.id, "class": label, "version": D.get_dataset(ws, user, ds.id).version}
+        lines.append(f"Added to {ds.name} as {label}: {report.summary()}")
+    return lines
 
 
 def _cell(args):
