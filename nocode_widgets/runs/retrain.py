@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..datasets import dataset_folder, read_manifest
 from ..errors import TrainingError
 from ..files import read_json
 from ..workspace import Workspace
@@ -60,6 +61,12 @@ def before_after(ws: Workspace, user, run: RunRecord) -> BeforeAfter | None:
         return None
     right = lambda table: float(np.mean([table[f][0] == table[f][1] for f in common]))  # noqa: E731
     return BeforeAfter(earlier.id, run.id, len(common), right(theirs), right(mine))
+
+
+def new_pictures_since(ws: Workspace, run: RunRecord, ds) -> int:
+    """Pictures of the dataset as it is now that the run did not have (labelled or added since)."""
+    had = {h for part in (read_json(run_folder(ws, run) / "split.json") or {}).values() for h in part}
+    return sum(1 for e in read_manifest(dataset_folder(ws, ds)) if e.hash not in had)
 
 
 def held_out(ws: Workspace, run: RunRecord) -> dict[str, tuple[str, str]]:

@@ -13,6 +13,7 @@ from ..accounts.quota import my_usage
 from .parts import (BUSY, Background, Message, SessionPanel, ask, esc, html_table, mib, on_enter, options_of,
                     report_errors, serialized, set_children)
 from .camera import Camera
+from .labeling import InboxCard
 from .review import LabelCheck
 from .uploader import Uploader
 
@@ -67,6 +68,7 @@ class DatasetsPanel(SessionPanel):
         self.delete_button = w.Button(description="Delete dataset", button_style="danger", icon="trash")
         self.confirm = w.HBox()
         self.labels = LabelCheck(self)
+        self.inbox = InboxCard(self, ws.settings.max_upload_bytes)
         self._wire()
         super().__init__(ws, user, [
             w.HTML("<h3>Your datasets</h3>"), self.space,
@@ -74,7 +76,7 @@ class DatasetsPanel(SessionPanel):
             self.summary, self.thumbs,
             w.HTML("<b>Add pictures</b> (into the chosen class)"),
             self.class_picker, self.upload, self.camera, self.zip_upload, self.folder_row, self.limit_note, self.progress,
-            self.report,
+            self.report, self.inbox,
             w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
                                                self.delete_class_button]),
             self.labels,
@@ -117,6 +119,7 @@ class DatasetsPanel(SessionPanel):
             self.summary.value = STEPS + "<p>No dataset yet: give it a name and its classes, then create it.</p>"
             set_children(self.thumbs, [])
             self.class_picker.options = []
+            self.inbox.clear()
             return
         report_errors(self.message, self._show)
 
@@ -133,6 +136,7 @@ class DatasetsPanel(SessionPanel):
                 f"{stats.height[0]}–{stats.height[2]} px high.</small></p>" if ds.image_count else "")
         self.summary.value = f"<h4>{esc(ds.name)}</h4>{html_table(['class', 'pictures'], rows)}{size}{warn}"
         set_children(self.thumbs, [self._thumb_row(c, paths) for c, paths in stats.samples.items() if paths])
+        self.inbox.update(ds)
 
     @staticmethod
     def _thumb_row(label: str, paths) -> w.HBox:
@@ -151,11 +155,11 @@ class DatasetsPanel(SessionPanel):
             self.on_change()
         self.work.run(self.create_button, self.message, work, threaded=False)
 
-    def _progress(self, done: int, total: int) -> None:
+    def show_progress(self, done: int, total: int) -> None:
         self.progress.max, self.progress.value = max(total, 1), done
         self.progress.description = f"{done}/{total}"
 
-    def _ingest(self, ingest, received=None) -> None:
+    def ingest(self, ingest, received=None) -> None:
         """Common path of every import: progress bar, report, refresh; the uploaded temp files are
         removed after. One import at a time: a second one while one runs is refused (uploads are refused
         before any byte travels: the uploaders ask `refusal` first)."""
@@ -200,22 +204,22 @@ class DatasetsPanel(SessionPanel):
         def received_by(received) -> None:
             dataset_id, label = self._targets.get(source, (None, None))
             files = [UploadedFile(name, path=path) for name, path in received.files]
-            self._ingest(lambda: D.add_uploads(self.ws, self.user, dataset_id, label, files, progress=self._progress),
+            self.ingest(lambda: D.add_uploads(self.ws, self.user, dataset_id, label, files, progress=self.show_progress),
                          received)
         return received_by
 
     def _zip_received(self, received) -> None:
         dataset_id, _ = self._targets.get("zip", (None, None))
         (name, path), = received.files
-        self._ingest(lambda: D.import_archive(self.ws, self.user, path, name=name.rsplit(".", 1)[0],
-                                              dataset_id=dataset_id, progress=self._progress), received)
+        self.ingest(lambda: D.import_archive(self.ws, self.user, path, name=name.rsplit(".", 1)[0],
+                                              dataset_id=dataset_id, progress=self.show_progress), received)
 
     def _import_folder(self, _=None) -> None:
         """A server (or mounted Google Drive) folder; the core allows only the settings' import roots."""
         path = self.folder_path.value.strip()
         name = path.rstrip("/").rsplit("/", 1)[-1] or "Imported"
-        self._ingest(lambda: D.import_folder(self.ws, self.user, path, name=name, dataset_id=self.dataset_id,
-                                             progress=self._progress))
+        self.ingest(lambda: D.import_folder(self.ws, self.user, path, name=name, dataset_id=self.dataset_id,
+                                             progress=self.show_progress))
 
     def _add_class(self, _=None) -> None:
         def work():

@@ -97,7 +97,7 @@ class ResultsPanel(SessionPanel):
         run = jobs.get(self.ws, self.user, run_id)
         folder = run_folder(self.ws, run)
         history, evaluation = read_history(folder), read_evaluation(folder) or {}
-        parts: list[w.Widget] = [w.HTML(headline(run))]
+        parts: list[w.Widget] = [w.HTML(headline(run) + before_after_line(self.ws, self.user, run))]
         if history:
             parts.append(w.Image(value=plots.learning_curves(history, run.best_epoch), format="png",
                                  layout=w.Layout(max_width=FIGURE_WIDTH)))
@@ -325,6 +325,15 @@ def headline(run) -> str:
     note = f"<p><small>{esc(run.explanation)}</small></p>" if run.explanation else ""
     return (f"<h4>{esc(run.dataset_name)} — {esc(run.status)}</h4><p>{finished_line(run)}</p>{note}"
             f"{export_line(run.export)}")
+
+
+def before_after_line(ws, user, run) -> str:
+    """For a run trained again after new pictures were labelled: its accuracy and the earlier run's on the same
+    pictures neither trained on ("" otherwise)."""
+    from ..runs.retrain import before_after
+
+    compared = before_after(ws, user, run) if run.follows and run.usable else None
+    return f"<p class='nocode-before-after'><b>{esc(compared.text)}</b></p>" if compared else ""
 
 
 def export_line(export: dict) -> str:

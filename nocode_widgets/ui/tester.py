@@ -9,7 +9,9 @@ import ipywidgets as w
 
 from ..accounts.auth import User
 from ..errors import NocodeError
+from .. import datasets as D
 from ..datasets import thumbnail_of_upload
+from ..datasets.uploads import UploadedFile
 from ..predict.onnx import Prediction, predictor_for
 from ..runs import jobs
 from ..workspace import Workspace
@@ -48,10 +50,17 @@ class TestPanel(SessionPanel):
         self.live = w.HTML(layout=w.Layout(min_width="320px"))
         self._live_model: tuple[str | None, object] = (None, None)
         self._live_frames = 0
+        self._last_frame: tuple[str, bytes, str] | None = None  # (run id, picture, its answer)
+        self._live_classes_for = ""
+        self.live_class = w.Dropdown(description="Add the last picture as", style={"description_width": "initial"},
+                                     layout=w.Layout(width="auto"))
+        self.live_add = w.Button(description="Add to the dataset", icon="plus")
+        self.live_add.on_click(lambda _: self._add_live())
+        self.live_row = w.HBox([self.live_class, self.live_add], layout=w.Layout(display="none"))
         super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run, self.mirror,
                                     w.HBox([self.sure, self.sure_note]), self.looked,
                                     self.upload, self.results,
-                                    w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, self.live]),
+                                    w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, w.VBox([self.live, self.live_row])]),
                                     self.message], "nocode-test")
         self.refresh()
 
@@ -102,8 +111,7 @@ class TestPanel(SessionPanel):
                 received.discard()
             predictor = predictor_for(self.ws, self.user, run_id)  # ownership re-checked there
             results = predictor.predict(files, tta=tta, threshold=threshold)
-            set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels)
-                                        for (name, raw), r in zip(files, results)])
+            self._show_cards(run_id, files, results)
             self.message.clear()
             if with_maps:
                 self._add_maps(run_id, files, results)
@@ -119,9 +127,57 @@ class TestPanel(SessionPanel):
         self.message.show("Drawing where it looked...", "info")
         maps = dict(zip(answered, explain(self.ws, self.user, run_id, [files[k] for k in answered],
                                           [results[k].label for k in answered])))
-        set_children(self.results, [result_card(name, raw, r, self.ws.settings.max_image_pixels, maps.get(k))
-                                    for k, ((name, raw), r) in enumerate(zip(files, results))])
+        self._show_cards(run_id, files, results, maps)
         self.message.show("Red: the parts that made it say so; blue: what it ignored.", "info")
+
+    def _show_cards(self, run_id: str, files: list[tuple[str, bytes]], results: list, maps: dict | None = None) -> None:
+        """A card per picture, each answered one with "Add to the dataset as <its answer>" (changeable)."""
+        classes = self._classes_of(run_id)
+        cards = []
+        for k, ((name, raw), r) in enumerate(zip(files, results)):
+            card = result_card(name, raw, r, self.ws.settings.max_image_pixels, (maps or {}).get(k))
+            if classes and isinstance(r, Prediction):
+                card = w.VBox([card, self._add_row(run_id, name, raw, r.label, classes)])
+            cards.append(card)
+        set_children(self.results, cards)
+
+    def _classes_of(self, run_id: str) -> list[str]:
+        """The classes of the run's dataset as it is now ([] when it is gone)."""
+        try:
+            return list(D.get_own_dataset(self.ws, self.user, jobs.get(self.ws, self.user, run_id).dataset_id).classes)
+        except NocodeError:
+            return []
+
+    def _add_row(self, run_id: str, name: str, raw: bytes, answer: str, classes: list[str]) -> w.Widget:
+        pick = w.Dropdown(options=classes, value=answer if answer in classes else classes[0],
+                          description="Add to the dataset as", style={"description_width": "initial"},
+                          layout=w.Layout(width="auto"))
+        button = w.Button(description="Add", icon="plus", tooltip="the picture joins the class: a new dataset version")
+        button.on_click(lambda _: report_errors(self.message, lambda: self._add(run_id, name, raw, pick.value, button)))
+        return w.HBox([pick, button], layout=w.Layout(margin="0 0 6px 120px"))
+
+    def _add(self, run_id: str, name: str, raw: bytes, label, button: w.Button | None = None) -> None:
+        """Into the tested run's dataset, through the same ingest as any upload (checks, space, a new version);
+        the class is checked there (the page may send any value)."""
+        run = jobs.get(self.ws, self.user, run_id)  # the session and the owner, checked again
+        report = D.add_uploads(self.ws, self.user, run.dataset_id, str(label), [UploadedFile(name, raw)])
+        if report.accepted:
+            ds = D.get_dataset(self.ws, self.user, run.dataset_id)
+            self.message.show(f"Added {name} to {ds.name} as {label}: it is now version {ds.version}.", "ok")
+            if button is not None:
+                button.disabled, button.description = True, "Added"
+        else:
+            self.message.show(report.summary() + "".join(f" {s.reason}." for s in report.skipped + report.conflicts),
+                              "warn")
+
+    def _add_live(self) -> None:
+        frame = self._last_frame
+        if frame is None:
+            self.message.show("Start the camera first.", "warn")
+            return
+        run_id, picture, answer = frame
+        report_errors(self.message, lambda: self._add(run_id, f"camera-{self._live_frames}.jpg", picture,
+                                                      self.live_class.value or answer))
 
     def _live(self, picture: bytes) -> None:
         """One camera frame: the chosen model's answer beside the preview (the browser waits for it)."""
@@ -142,8 +198,21 @@ class TestPanel(SessionPanel):
             self._live_model = (None, None)
             raise UploadRefused(GENERIC_ERROR) from None
         self._live_frames += 1
+        if isinstance(result, Prediction):
+            self._live_row(run_id, picture, result.label)
         self.live.value = (f"<div class='nocode-live' data-frames='{self._live_frames}'><p>{said(result).capitalize() if result.sure else said(result)}</p>{bars(result)}</div>"
                            if isinstance(result, Prediction) else f"<p>Could not test that picture: {esc(result)}</p>")
+
+
+    def _live_row(self, run_id: str, picture: bytes, answer: str) -> None:
+        """Keep the newest answered frame for "Add the last picture as" (its answer, or a class chosen)."""
+        self._last_frame = (run_id, picture, answer)
+        if self.live_row.layout.display == "none" or self._live_classes_for != run_id:
+            classes = self._classes_of(run_id)
+            self.live_class.options = [("its answer", "")] + [(c, c) for c in classes]
+            self.live_class.value = ""
+            self._live_classes_for = run_id
+            self.live_row.layout.display = "" if classes else "none"
 
 
 def said(result: Prediction) -> str:
