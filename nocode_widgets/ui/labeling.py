@@ -17,7 +17,7 @@ from .. import datasets as D
 from ..datasets.uploads import UploadedFile
 from ..insight import suggest as S
 from ..runs import retrain as R
-from .parts import ask, esc, front_end, options_of, report_errors
+from .parts import ask, esc, front_end, options_of, percent, report_errors
 from .uploader import Uploader
 
 PAGE = 24  # pictures per screen
@@ -43,9 +43,11 @@ class InboxCard(w.VBox):
                                label="Add unsorted pictures or a zip")
         self.run = w.Dropdown(description="Suggest with", style={"description_width": "initial"},
                               layout=w.Layout(width="460px"))
-        self.order = w.ToggleButtons(options=[("Most useful first", "useful"), ("Surest first", "sure")],
+        self.order = w.ToggleButtons(options=[("Most useful first", "useful"), ("Surest first", "sure"),
+                                              ("Newest first", "newest")],
                                      value="useful", tooltips=["the pictures the model is least sure about",
-                                                               "the answers it is surest about, to accept many"])
+                                                               "the answers it is surest about, to accept many",
+                                                               "as they arrived"])
         self.show_button = w.Button(description="Show suggestions", icon="lightbulb-o", button_style="primary")
         self.progress = w.IntProgress(min=0, max=1, value=0, layout=w.Layout(visibility="hidden"))
         self.summary = w.HTML()
@@ -127,8 +129,9 @@ class InboxCard(w.VBox):
                             "p": p.probability, "sure": p.sure} for p in page]
         self.grid.choices = {p.id: p.suggested for p in page if p.suggested in ds.classes}
         sure = len(found.sure_ones)
-        how = ("" if not found.run_id else f" {sure} the model is sure about (at {found.threshold:.0%} or more). "
-               + ("Least sure first: labelling these teaches it most." if found.order == "useful" else "Surest first."))
+        how = ("" if not found.run_id else f" {sure} the model is sure about (at {percent(found.threshold)} or more). "
+               + {"useful": "Least sure first: labelling these teaches it most.", "sure": "Surest first.",
+                  "newest": "Newest first."}[found.order])
         self.summary.value = (f"<p><b>{len(found.pictures)}</b> waiting.{esc(how)} Showing "
                               f"{self._start + 1 if page else 0}–{self._start + len(page)}. Click a class or press "
                               "1–9 on a picture to change it; 0 leaves it in the inbox.</p>" if found.pictures

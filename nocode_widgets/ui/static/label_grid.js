@@ -2,6 +2,11 @@
 // class). The suggestion is preselected; a click or the keys 1-9 choose another class, 0 or the chosen
 // button again leaves the picture unfiled. Arrow keys move between cards. `choices` (picture id -> class)
 // is only a request: the kernel checks every id and class again when the page is filed.
+// A share as people read it: whole percents, but never "100%" for an answer that is not certain.
+function pct(p) {
+  return p >= 0.995 && p < 1 ? `${(Math.floor(p * 1000) / 10).toFixed(1)}%` : `${Math.round(p * 100)}%`;
+}
+
 function render({ model, el }) {
   el.classList.add("nocode-label-grid");
   const grid = document.createElement("div");
@@ -30,7 +35,7 @@ function render({ model, el }) {
       item.tabIndex = 0;
       const chosen = choices[card.id];
       const said = card.suggested
-        ? `suggested ${card.suggested}, ${Math.round(card.p * 100)}%${card.sure ? "" : ", not sure"}` : "no suggestion";
+        ? `suggested ${card.suggested}, ${pct(card.p)}${card.sure ? "" : ", not sure"}` : "no suggestion";
       item.setAttribute("aria-label", `Picture ${k + 1} of ${cards.length}, ${card.name}: ${said}. ` +
         (chosen ? `Filed as ${chosen}.` : "Not filed.") + " Keys 1 to 9 choose a class, 0 leaves it unfiled.");
       item.className = "nocode-label-card" + (chosen ? " nocode-chosen" : "");
@@ -44,7 +49,7 @@ function render({ model, el }) {
       text.className = "nocode-label-said";
       text.style.fontSize = "13px";
       text.textContent = card.suggested
-        ? `${card.suggested} ${Math.round(card.p * 100)}%${card.sure ? "" : " (not sure)"}` : "no suggestion";
+        ? `${card.suggested} ${pct(card.p)}${card.sure ? "" : " (not sure)"}` : "no suggestion";
       const buttons = document.createElement("div");
       buttons.style.cssText = "display:flex;flex-wrap:wrap;gap:4px;";
       classes.forEach((label, j) => {
