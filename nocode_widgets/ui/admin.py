@@ -12,7 +12,8 @@ from ..accounts.auth import User
 from ..accounts.quota import human_bytes
 from ..workspace import Workspace
 from ..accounts.signins import end_all
-from .parts import Message, SessionPanel, ask, esc, html_table, on_enter, options_of, report_errors, serialized
+from .parts import (Collapsible, Message, SessionPanel, ask, card, esc, html_table, on_enter, options_of, report_errors,
+                    serialized, status_bar)
 from .results import ResultsPanel
 
 
@@ -32,10 +33,11 @@ class AdminPanel(SessionPanel):
         self.unlock = w.Button(description="Unlock")
         self.devices = w.Button(description="Sign out all devices", tooltip="end every sign-in of this person, and their open pages")
         self.delete = w.Button(description="Delete user", button_style="danger")
-        self.new_password = w.Password(placeholder="new password for this user")
+        self.new_password = w.Password(placeholder="new password for this user", description="New password",
+                                       style={"description_width": "initial"})
         self.reset = w.Button(description="Set password")
-        self.new_name = w.Text(placeholder="username of a new account")
-        self.first_password = w.Password(placeholder="their first password")
+        self.new_name = w.Text(placeholder="username of a new account", description="Username")
+        self.first_password = w.Password(placeholder="their first password", description="Password")
         self.create = w.Button(description="Create account", icon="user-plus")
         self.confirm = w.HBox()
         self.make_admin.on_click(lambda _: self._act(lambda u: auth.set_role(ws, self.user, u, "admin")))
@@ -53,13 +55,14 @@ class AdminPanel(SessionPanel):
         self.previous_page.on_click(lambda _: self._turn(-1))
         self.next_page.on_click(lambda _: self._turn(+1))
         self.all_runs = ResultsPanel(ws, user, everyone=True)
+        wrap = w.Layout(flex_flow="row wrap")
         super().__init__(ws, user, [
-            w.HTML("<h3>Users</h3>"), self.users, w.HBox([self.previous_page, self.next_page, self.page_note]),
-            self.picker,
-            w.HBox([self.make_admin, self.make_user, self.disable, self.enable, self.unlock, self.devices, self.delete]),
-            w.HBox([self.new_password, self.reset]), self.confirm, self.message,
-            w.HTML("<b>New account</b>"), w.HBox([self.new_name, self.first_password, self.create]),
-            w.HTML("<h3>All runs</h3>"), self.all_runs], "nocode-admin")
+            card("Users", [self.users, w.HBox([self.previous_page, self.next_page, self.page_note]), self.picker,
+                           w.HBox([self.make_admin, self.make_user, self.enable, self.unlock, self.devices, self.disable,
+                                   self.delete], layout=wrap),
+                           w.HBox([self.new_password, self.reset], layout=wrap), status_bar(self.confirm, self.message)]),
+            Collapsible("New account", [w.HBox([self.new_name, self.first_password, self.create], layout=wrap)]),
+            Collapsible("Everyone's runs", [self.all_runs])], "nocode-admin")
         self.refresh()
 
     @serialized

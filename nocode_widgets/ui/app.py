@@ -20,7 +20,7 @@ from ..accounts import auth, signins
 from ..errors import AuthError, NocodeError
 from ..accounts.session import Session
 from ..workspace import Workspace
-from .parts import Message, close_tree, report_errors, set_children, set_tab_titles
+from .parts import Message, Stylesheet, close_tree, esc, report_errors, set_children, set_tab_titles
 from .guard import active, start_thread
 from .login import LoginPanel
 from .server_watch import ServerWatch
@@ -41,8 +41,12 @@ class App(w.VBox):
         self.login = None if self.at_door else LoginPanel(self.ws, on_login=self._signed_in)
         self.body = w.VBox([self.login] if self.login else [])
         self.server_watch = ServerWatch()  # made before any session: it belongs to none
-        super().__init__([w.HTML("<h2>No-code image classifier</h2>"), self.body, self.message, self.server_watch])
+        self.header = w.HBox([w.HTML("<h1>No-code image classifier</h1>")])  # who is signed in joins it
+        self.header.add_class("nocode-header")
+        self.header.children[0].add_class("nocode-brand")
+        super().__init__([self.header, self.body, self.message, self.server_watch, Stylesheet()])
         self.add_class("nocode-app")
+        self.add_class("nocode-ui")
         if self.at_door:
             self.check_interval = min(check_interval, door_check_interval)
             self._redeem(ticket)
@@ -95,11 +99,12 @@ class App(w.VBox):
         self.panels["Datasets"]
         self.tabs.selected_index = 0
         self.tabs.observe(self._tab_changed, names="selected_index")
-        who = w.HTML(f"Signed in as <b>{user.username}</b>" + (" (admin)" if user.is_admin else ""))
+        who = w.HTML(f"Signed in as <b>{esc(user.username)}</b>" + (" (admin)" if user.is_admin else ""))
         logout = w.Button(description="Log out", icon="sign-out")
         logout.on_click(self.log_out)
         self.logout_button = logout
-        set_children(self.body, [w.HBox([who, logout]), self.tabs])
+        set_children(self.header, [self.header.children[0], who, logout])
+        set_children(self.body, [self.tabs])
 
     def _tab_changed(self, change) -> None:
         """Build a panel the first time its tab is opened; otherwise show fresh data (another tab or device
@@ -139,6 +144,7 @@ class App(w.VBox):
     def _ended(self, reason: str) -> None:
         """The session's widgets are closed already; say why, and offer to sign in again."""
         self.panels, self.tabs = {}, None
+        set_children(self.header, [self.header.children[0]])
         if self.at_door:
             self._show_ended(reason)
             return

@@ -10,15 +10,15 @@ from ..accounts.auth import User
 from ..datasets.uploads import UploadedFile
 from ..workspace import Workspace
 from ..accounts.quota import my_usage
-from .parts import (BUSY, Background, Message, SessionPanel, ask, esc, html_table, mib, on_enter, options_of,
-                    report_errors, serialized, set_children)
+from .parts import (BUSY, Background, Collapsible, Message, SessionPanel, ask, card, esc, html_table, mib, on_enter,
+                    options_of, picture, report_errors, serialized, set_children, status_bar)
 from .camera import Camera
 from .labeling import InboxCard
 from .review import LabelCheck
 from .uploader import Uploader
 
 
-STEPS = ("<div class='nocode-steps' style='display:flex;gap:24px;margin:8px 0;padding:8px 12px;background:#f3f6fa'>"
+STEPS = ("<div class='nocode-steps'>"
          "<div><b>1</b> Add pictures, sorted into classes</div><div><b>2</b> Train a model</div>"
          "<div><b>3</b> Test it on new pictures</div></div>")
 
@@ -29,15 +29,16 @@ class DatasetsPanel(SessionPanel):
         self.work = Background()
         self.message = Message()
         self.picker = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
-        self.new_name = w.Text(placeholder="name of a new dataset", layout=w.Layout(width="240px"))
-        self.new_classes = w.Text(placeholder="classes, comma separated: cats, dogs", layout=w.Layout(width="300px"))
+        self.new_name = w.Text(placeholder="name of a new dataset", description="Name", layout=w.Layout(width="300px"))
+        self.new_classes = w.Text(placeholder="classes, comma separated: cats, dogs", description="Classes",
+                                  layout=w.Layout(width="360px"))
         self.create_button = w.Button(description="Create dataset", icon="plus")
         self.summary = w.HTML()
         self.space = w.HTML()
         self.thumbs = w.VBox()
         # classes
         self.class_picker = w.Dropdown(description="Class")
-        self.class_name = w.Text(placeholder="class name")
+        self.class_name = w.Text(placeholder="class name", description="Class name")
         self.add_class_button = w.Button(description="Add class", icon="plus")
         self.rename_class_button = w.Button(description="Rename class")
         self.delete_class_button = w.Button(description="Delete class", button_style="warning")
@@ -56,33 +57,54 @@ class DatasetsPanel(SessionPanel):
         self.limit_note = w.HTML(f"<small>Up to {mib(ws.settings.max_upload_bytes)} per upload. For more, upload a "
                                  "zip of class folders (cats/…, dogs/…) in parts.</small>")
         roots = ", ".join(str(r) for r in ws.settings.import_roots)
-        self.folder_path = w.Text(placeholder=f"a folder of class folders under {roots}", layout=w.Layout(width="420px"))
+        self.folder_path = w.Text(placeholder=f"a folder of class folders under {roots}", description="Folder",
+                                  layout=w.Layout(width="480px"))
         self.folder_button = w.Button(description="Import folder", icon="folder-open")
         self.folder_row = w.HBox([self.folder_path, self.folder_button],
                                  layout=w.Layout(display="" if ws.settings.import_roots else "none"))
         self.progress = w.IntProgress(min=0, max=1, value=0, description="", layout=w.Layout(visibility="hidden"))
         self.report = w.HTML()
         # rename / delete
-        self.rename_text = w.Text(placeholder="new dataset name")
+        self.rename_text = w.Text(placeholder="new dataset name", description="New name")
         self.rename_button = w.Button(description="Rename dataset")
         self.delete_button = w.Button(description="Delete dataset", button_style="danger", icon="trash")
         self.confirm = w.HBox()
         self.labels = LabelCheck(self)
         self.inbox = InboxCard(self, ws.settings.max_upload_bytes)
+        sources = [("Pictures into a class", "files"), ("A zip of class folders", "zip"), ("Camera", "camera")]
+        self.source = w.ToggleButtons(options=sources + ([("A server folder", "folder")] if ws.settings.import_roots else []),
+                                      value="files", description="From", style={"button_width": "auto"})
+        self.source.observe(lambda _: self._show_source(), names="value")
+        self.new_card = Collapsible("New dataset", [w.HBox([self.new_name, self.new_classes, self.create_button],
+                                                           layout=w.Layout(flex_flow="row wrap"))])
+        self.inbox_card = Collapsible("Inbox: pictures not sorted yet", [self.inbox])
         self._wire()
         super().__init__(ws, user, [
-            w.HTML("<h3>Your datasets</h3>"), self.space,
-            w.HBox([self.picker]), w.HBox([self.new_name, self.new_classes, self.create_button]),
-            self.summary, self.thumbs,
-            w.HTML("<b>Add pictures</b> (into the chosen class)"),
-            self.class_picker, self.upload, self.camera, self.zip_upload, self.folder_row, self.limit_note, self.progress,
-            self.report, self.inbox,
-            w.HTML("<b>Classes</b>"), w.HBox([self.class_name, self.add_class_button, self.rename_class_button,
-                                               self.delete_class_button]),
-            self.labels,
-            w.HTML("<b>Dataset</b>"), w.HBox([self.rename_text, self.rename_button, self.delete_button]),
-            self.confirm, self.message], "nocode-datasets")
+            card("Your datasets", [w.HBox([self.picker, self.space], layout=w.Layout(align_items="center",
+                                                                                     flex_flow="row wrap")),
+                                   self.new_card]),
+            card("Pictures", [self.summary, self.thumbs]),
+            card("Add pictures", [self.source, self.class_picker, self.upload, self.camera, self.zip_upload,
+                                  self.folder_row, self.limit_note, self.progress, self.report]),
+            self.inbox_card,
+            Collapsible("Classes: add, rename, delete", [w.HBox([self.class_name, self.add_class_button,
+                                                                 self.rename_class_button, self.delete_class_button],
+                                                                layout=w.Layout(flex_flow="row wrap"))]),
+            Collapsible("Check my labels", [self.labels]),
+            Collapsible("Rename or delete this dataset", [w.HBox([self.rename_text, self.rename_button,
+                                                                  self.delete_button],
+                                                                 layout=w.Layout(flex_flow="row wrap"))]),
+            status_bar(self.confirm, self.message)], "nocode-datasets")
+        self._show_source()
         self.refresh()
+
+    def _show_source(self) -> None:
+        """Only the chosen way of adding pictures is shown (the class picker with files and the camera)."""
+        chosen = self.source.value
+        for widget, source in ((self.upload, "files"), (self.camera, "camera"), (self.zip_upload, "zip"),
+                               (self.folder_row, "folder")):
+            widget.layout.display = "" if chosen == source else "none"
+        self.class_picker.layout.display = "" if chosen in ("files", "camera") else "none"
 
     def _wire(self) -> None:
         self.picker.observe(lambda _: self.show_dataset(), names="value")
@@ -117,6 +139,7 @@ class DatasetsPanel(SessionPanel):
     def show_dataset(self) -> None:
         if not self.dataset_id:
             self.summary.value = STEPS + "<p>No dataset yet: give it a name and its classes, then create it.</p>"
+            self.new_card.show(True)
             set_children(self.thumbs, [])
             self.class_picker.options = []
             self.inbox.clear()
@@ -131,17 +154,22 @@ class DatasetsPanel(SessionPanel):
         self.class_picker.options, self.class_picker.value = options_of([(c, c) for c in ds.classes],
                                                                          self.class_picker.value)
         rows = [[esc(c), ds.counts.get(c, 0)] for c in ds.classes]
-        warn = "".join(f"<p class='nocode-warning' style='color:#8a5a00'>⚠ {esc(m)}</p>" for m in stats.warnings)
+        warn = "".join(f"<p class='nocode-warning'>⚠ {esc(m)}</p>" for m in stats.warnings)
         size = (f"<p><small>Picture sizes: {stats.width[0]}–{stats.width[2]} px wide (median {stats.width[1]}), "
                 f"{stats.height[0]}–{stats.height[2]} px high.</small></p>" if ds.image_count else "")
         self.summary.value = f"<h4>{esc(ds.name)}</h4>{html_table(['class', 'pictures'], rows)}{size}{warn}"
+        self.inbox_card.title = f"Inbox: pictures not sorted yet ({ds.inbox})"
+        self.inbox_card.show(self.inbox_card.opened or ds.inbox > 0)
+        self.new_card.show(False)
         set_children(self.thumbs, [self._thumb_row(c, paths) for c, paths in stats.samples.items() if paths])
         self.inbox.update(ds)
 
     @staticmethod
     def _thumb_row(label: str, paths) -> w.HBox:
-        images = [w.Image(value=D.thumbnail_bytes(p, 72), format="jpeg", layout=w.Layout(width="72px")) for p in paths]
-        return w.HBox([w.HTML(f"<div style='width:110px'>{esc(label)}</div>"), *images])
+        images = [picture(D.thumbnail_bytes(p, 64), "jpeg", f"a picture of {label}", width="64px") for p in paths]
+        row = w.HBox([w.HTML(f"<div class='nocode-thumb-label'>{esc(label)}</div>"), *images])
+        row.add_class("nocode-row")
+        return row
 
     # Actions --------------------------------------------------------------------------------------------
 

@@ -70,8 +70,8 @@ class InboxCard(w.VBox):
         self.more_button.on_click(lambda _: self.next_page())
         self.discard_button.on_click(lambda _: self.ask_discard())
         self.again_button.on_click(lambda _: self.train_again())
-        super().__init__([w.HTML("<b>Inbox</b> <small>(pictures not sorted into classes yet: the model suggests, "
-                                 "you confirm)</small>"), self.upload,
+        super().__init__([w.HTML("<small>Pictures not sorted into classes yet: upload them here, a trained model "
+                                 "suggests a class for each, you confirm.</small>"), self.upload,
                           w.HBox([self.run, self.order]), w.HBox([self.show_button, self.progress]), self.summary,
                           self.grid, self.actions, w.HBox([self.again_button, self.again_note])])
         self.add_class("nocode-inbox")

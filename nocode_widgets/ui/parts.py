@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+import anywidget
 import ipywidgets as w
 
 from ..errors import NocodeError
@@ -22,7 +23,6 @@ from .guard import start_thread
 
 log = logging.getLogger("nocode_widgets.ui")
 
-_COLORS = {"error": "#b00020", "ok": "#1b5e20", "info": "#333", "warn": "#8a5a00"}
 IPYWIDGETS_8 = int(w.__version__.split(".")[0]) >= 8
 GENERIC_ERROR = "Something went wrong. Please try again; if it keeps happening, tell an administrator."
 BUSY = "That is still running. Please wait for it to finish."
@@ -37,15 +37,24 @@ def front_end(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
 
+class Stylesheet(anywidget.AnyWidget):
+    """Puts `ui/static/nocode.css` on the page (anywidget adds it to the document once); shows nothing."""
+
+    _esm = "export default { render({ el }) { el.style.display = 'none'; } };"
+    _css = front_end("nocode.css")
+
+
 class SessionPanel(w.VBox):
     """A panel that acts for one session. `self.user` is the signed-in user as the store knows them now
-    (an AuthError once the session ended), so every action re-checks who is asking."""
+    (an AuthError once the session ended), so every action re-checks who is asking. It brings the
+    stylesheet along, so it looks the same alone in JupyterLab as inside the app."""
 
     def __init__(self, ws: Workspace, who, children, css_class: str):
         self.ws = ws
         self.session: Session = as_session(ws, who)
-        super().__init__(children)
+        super().__init__([*children, Stylesheet()])
         self.add_class(css_class)
+        self.add_class("nocode-ui")
 
     @property
     def user(self):
@@ -72,7 +81,7 @@ class Message(w.HTML):
     """An inline line of text in plain words (errors in red, success in green)."""
 
     def show(self, text: str, kind: str = "info") -> None:
-        self.value = f'<span class="nocode-msg nocode-{kind}" style="color:{_COLORS[kind]}">{html.escape(text)}</span>'
+        self.value = f'<span class="nocode-msg nocode-{kind}" role="status">{html.escape(text)}</span>'
 
     def clear(self) -> None:
         self.value = ""
@@ -194,6 +203,57 @@ def on_enter(text: w.Text, action: Callable[[], None]) -> None:
     with warnings.catch_warnings():  # 8.x deprecates on_submit but still sends it; 7.7 has nothing else
         warnings.simplefilter("ignore", DeprecationWarning)
         text.on_submit(lambda _: action())
+
+
+def card(title: str, children, css_class: str = "") -> w.VBox:
+    """A titled card (a section of a panel)."""
+    box = w.VBox([w.HTML(f"<h3>{html.escape(title)}</h3>", layout=w.Layout(margin="0")), *children])
+    box.add_class("nocode-card")
+    box.children[0].add_class("nocode-card-title")
+    if css_class:
+        box.add_class(css_class)
+    return box
+
+
+class Collapsible(w.VBox):
+    """A card whose body opens and closes with its title, a button (Enter or Space from the keyboard)."""
+
+    def __init__(self, title: str, children, opened: bool = False, css_class: str = ""):
+        self.title = title
+        self.toggle = w.Button(layout=w.Layout(width="auto"))
+        self.toggle.add_class("nocode-card-toggle")
+        self.body = w.VBox(list(children))
+        self.toggle.on_click(lambda _: self.show(not self.opened))
+        super().__init__([self.toggle, self.body])
+        self.add_class("nocode-card")
+        if css_class:
+            self.add_class(css_class)
+        self.show(opened)
+
+    @property
+    def opened(self) -> bool:
+        return self.body.layout.display != "none"
+
+    def show(self, opened: bool = True) -> None:
+        self.body.layout.display = "" if opened else "none"
+        self.toggle.description = f"{'▾' if opened else '▸'} {self.title}"
+        self.toggle.tooltip = f"{'Hide' if opened else 'Show'} {self.title.lower()}"
+
+
+def status_bar(confirm: w.Box, message: Message) -> w.VBox:
+    """A panel's confirmation questions and messages, kept in view at the bottom of the window while it
+    scrolls, so a question asked about a button far down the page is seen."""
+    bar = w.VBox([confirm, message])
+    bar.add_class("nocode-status")
+    return bar
+
+
+def picture(value: bytes, fmt: str, alt: str, **layout) -> w.Image:
+    """An image with a text a screen reader announces (the title: ipywidgets has no alt); `layout`: its size."""
+    image = w.Image(value=value, format=fmt, layout=w.Layout(**layout))
+    if "tooltip" in image.trait_names():  # ipywidgets 8; 7.7 has no title for an image
+        image.tooltip = alt
+    return image
 
 
 def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:

@@ -16,8 +16,8 @@ from ..errors import NotFound
 from ..runs import jobs
 from ..runs.records import cell_pictures, delete_run, read_evaluation, read_history, run_folder
 from ..workspace import Workspace
-from .parts import (FIGURE_WIDTH, Background, Message, SessionPanel, ask, esc, html_table, options_of, percent,
-                    report_errors, serialized, set_children)
+from .parts import (FIGURE_WIDTH, Background, Collapsible, Message, SessionPanel, ask, card, esc, html_table,
+                    options_of, percent, picture, report_errors, serialized, set_children, status_bar)
 from .download import Download
 from .study import EnsembleMaker, StudiesView
 
@@ -66,11 +66,19 @@ class ResultsPanel(SessionPanel):
         self.delete_button.on_click(self._ask_delete)
         self.download_button.on_click(lambda _: self._download(_bundle_file))
         self.notebook_button.on_click(lambda _: self._download(_notebook_file))
+        self.anchor = f"nc-{self.download.model_id[:8]}"  # section ids, unique on the page (Admin has a Results too)
+        self.downloads = Collapsible("Downloads", [
+            anchor(self.anchor, "downloads"),
+            w.HBox([self.download_button, self.notebook_button, self.delete_button],
+                   layout=w.Layout(flex_flow="row wrap")), self.download], opened=True)
         super().__init__(ws, user, [
-            w.HTML("<h3>Results</h3>"), w.HBox([self.sort, self.refresh_button]), self.table, self.studies,
-            collapsed(self.ensembles, "Combine runs into an ensemble"), self.picker, self.detail,
-            w.HBox([self.download_button, self.notebook_button, self.delete_button]), self.download, self.confirm,
-            self.compare, self.side_by_side, self.message], "nocode-results")
+            card("Your runs", [w.HBox([self.picker, self.sort, self.refresh_button],
+                                      layout=w.Layout(align_items="center", flex_flow="row wrap")),
+                               status_bar(self.confirm, self.message)]),
+            self.detail, self.downloads,
+            Collapsible("Compare with another run", [self.compare, self.side_by_side]),
+            Collapsible("All runs, comparisons and ensembles", [self.table, self.studies, self.ensembles])],
+            "nocode-results")
         self.refresh()
 
     @serialized
@@ -94,27 +102,38 @@ class ResultsPanel(SessionPanel):
         report_errors(self.message, lambda: set_children(self.detail, self._detail(self.picker.value)))
 
     def _detail(self, run_id: str) -> list[w.Widget]:
+        """The run's headline card, links to its sections, then the sections (each opens and closes)."""
         run = jobs.get(self.ws, self.user, run_id)
         folder = run_folder(self.ws, run)
         history, evaluation = read_history(folder), read_evaluation(folder) or {}
-        parts: list[w.Widget] = [w.HTML(headline(run) + before_after_line(self.ws, self.user, run))]
+        sections: list[tuple[str, str, list, bool]] = []  # (key, title, children, opened)
         if history:
-            parts.append(w.Image(value=plots.learning_curves(history, run.best_epoch), format="png",
-                                 layout=w.Layout(max_width=FIGURE_WIDTH)))
+            sections.append(("curves", "Learning curves", [
+                picture(plots.learning_curves(history, run.best_epoch), "png",
+                        "Learning curves: loss and accuracy per epoch on the training and validation pictures "
+                        "(the numbers are in the table below)", max_width=FIGURE_WIDTH), history_table(history)], False))
         for split, ev in evaluation.items():
             classes = [c["label"] for c in ev["per_class"]]
-            parts.append(w.HBox([  # the scores and the confusion matrix side by side
-                w.HTML(f"<h4>Measured on the {split} pictures ({ev['count']}), which the model "
-                       "did not learn from</h4>" + per_class_table(ev), layout=w.Layout(margin="0 24px 0 0")),
-                w.Image(value=plots.confusion_figure(ev["confusion"], classes, split), format="png",
-                        layout=w.Layout(max_width="380px"))], layout=w.Layout(align_items="flex-start")))
-            parts.append(self._cells(run.id, split, ev, classes, maps=run.kind != "ensemble"))
+            sections.append((f"per-class-{split}", f"Per class and confusion, on the {split} pictures ({ev['count']})", [
+                w.HBox([w.HTML("<p>Measured on pictures the model did not learn from.</p>" + per_class_table(ev),
+                               layout=w.Layout(margin="0 24px 0 0")),
+                        picture(plots.confusion_figure(ev["confusion"], classes, split), "png",
+                                f"Confusion matrix on the {split} pictures (the counts are the buttons below)",
+                                max_width="380px")], layout=w.Layout(align_items="flex-start", flex_flow="row wrap")),
+                self._cells(run.id, split, ev, classes, maps=run.kind != "ensemble")], split == "validation"))
             if ev.get("calibration"):
-                parts.append(calibration_view(ev["calibration"]))
-            parts.append(self._mistakes(run, ev))
-        parts.append(w.HTML("<details><summary>Settings used</summary><pre>"
-                            f"{esc(json.dumps(run.resolved or run.config, indent=1))}</pre></details>"))
-        return parts
+                sections.append(("confidence", "Can you trust its confidence?", [calibration_view(ev["calibration"])],
+                                 False))
+            sections.append((f"mistakes-{split}", f"Mistakes on the {split} pictures", [self._mistakes(run, ev)], False))
+        sections.append(("settings", "Settings used", [w.HTML(
+            f"<pre>{esc(json.dumps(run.resolved or run.config, indent=1))}</pre>")], False))
+        links = "".join(f"<a href='#{self.anchor}-{key}'>{esc(title.split(',')[0])}</a>" for key, title, _, _ in sections)
+        links += f"<a href='#{self.anchor}-downloads'>Downloads</a>"
+        head = card(f"{run.dataset_name} — {model_name(run)}", [w.HTML(
+            headline(run, evaluation) + before_after_line(self.ws, self.user, run)
+            + f"<nav class='nocode-jump' aria-label='Sections of this run'>Jump to: {links}</nav>")], "nocode-headline")
+        return [head, *(Collapsible(title, [anchor(self.anchor, key), *children], opened=opened)
+                        for key, title, children, opened in sections)]
 
     def _pictures_folder(self, run):
         """The run's dataset folder, or None when the dataset was deleted."""
@@ -135,7 +154,8 @@ class ResultsPanel(SessionPanel):
         cards = []
         for m in mistakes[:24]:
             path = folder / m["file"]
-            image = [w.Image(value=thumbnail_bytes(path, 96), format="jpeg")] if path.exists() else []
+            image = [picture(thumbnail_bytes(path, 96), "jpeg", f"a {m['true']} picture it called {m['predicted']}")] \
+                if path.exists() else []
             cards.append(w.VBox([*image, w.HTML(f"<small>true: <b>{esc(m['true'])}</b><br>predicted: "
                                                 f"{esc(m['predicted'])} ({m['confidence']:.0%})</small>")]))
         more = f" (showing 24 of {len(mistakes)})" if len(mistakes) > 24 else ""
@@ -212,8 +232,8 @@ class ResultsPanel(SessionPanel):
             cards = []
             for k, r in enumerate(rows):
                 probs = r["probabilities"]
-                image = map_image(maps[k]) if maps else w.Image(value=thumbnail_bytes(folder / r["file"], 96),
-                                                                format="jpeg")
+                image = map_image(maps[k]) if maps else picture(thumbnail_bytes(folder / r["file"], 96), "jpeg",
+                                                                f"a {classes[t]} picture it called {classes[p]}")
                 cards.append(w.VBox([image, w.HTML(f"<small>{esc(classes[p])}: {probs[classes[p]]:.0%}"
                                                    + (f"<br>{esc(classes[t])}: {probs[classes[t]]:.0%}" if t != p else "")
                                                    + "</small>")]))
@@ -260,10 +280,17 @@ class ResultsPanel(SessionPanel):
                 self.message)
 
 
-def collapsed(widget: w.Widget, title: str) -> w.Accordion:
-    section = w.Accordion(children=[widget], selected_index=None)
-    section.set_title(0, title)
-    return section
+def anchor(prefix: str, key: str) -> w.HTML:
+    """Where a "Jump to" link lands."""
+    return w.HTML(f"<span id='{prefix}-{key}'></span>", layout=w.Layout(height="0", margin="0"))
+
+
+def history_table(history: list[dict]) -> w.Widget:
+    """The learning curves' numbers, for reading and for screen readers."""
+    rows = [[h.get("epoch"), *(f"{h[k]:.3f}" if isinstance(h.get(k), (int, float)) else "–"
+                               for k in ("train_loss", "val_loss", "val_acc"))] for h in history]
+    return Collapsible("The numbers", [w.HTML(html_table(["epoch", "training loss", "validation loss",
+                                                          "validation accuracy"], rows))])
 
 
 def _bundle_file(ws, user, run_id):
@@ -284,7 +311,7 @@ def map_image(e) -> w.Widget:
     """A heat-map overlay (explain.Explanation), or why there is none."""
     if e.error:
         return w.HTML(f"<small>{esc(e.error)}</small>")
-    return w.Image(value=e.png, format="png", layout=w.Layout(width="120px"))
+    return picture(e.png, "png", f"where it looked for {e.target}", width="120px")
 
 
 def calibration_view(cal: dict) -> w.Widget:
@@ -303,7 +330,8 @@ def calibration_view(cal: dict) -> w.Widget:
               f"{cal['ece_after']:.3f}, measured on halves it was not fitted on.")
     return w.HBox([w.HTML(f"<h4>Can you trust its confidence?</h4><p>{scaled}</p><p>{sure}</p>",
                           layout=w.Layout(margin="0 24px 0 0", max_width="460px")),
-                   w.Image(value=plots.reliability_figure(cal), format="png", layout=w.Layout(max_width="340px"))],
+                   picture(plots.reliability_figure(cal), "png", "Reliability diagram: how often answers at each "
+                           "confidence were right (the figures are in the text beside it)", max_width="340px")],
                   layout=w.Layout(align_items="flex-start"))
 
 
@@ -319,12 +347,26 @@ def runs_table(runs) -> str:
     return html_table(["dataset", "model", "status", "val. accuracy", "weighted F1", "time", "date"], rows)
 
 
-def headline(run) -> str:
+def headline(run, evaluation: dict | None = None) -> str:
+    """The run at a glance: its figures large, then what they mean."""
     from .train import finished_line
 
+    m = run.metrics
+    if m.get("val_accuracy") is None:
+        return f"<p>{finished_line(run)}</p>"
+    figures = [(f"{m['val_accuracy']:.1%}", f"accuracy ({m.get('split', 'validation')})"),
+               (f"{m['val_weighted_f1']:.3f}", "weighted F1")]
+    sure = (((evaluation or {}).get("validation") or {}).get("calibration") or {}).get("threshold")
+    if sure is not None:
+        figures.append((f"{sure:.0%}", "says 'not sure' below"))
+    export = run.export or {}
+    if export.get("ok") and "agree" in export:
+        figures.append((f"{export['agree']}/{export['total']}", "exported model agrees"))
+    shown = "".join(f"<div class='nocode-figure'><b>{esc(v)}</b><span>{esc(t)}</span></div>" for v, t in figures)
     note = f"<p><small>{esc(run.explanation)}</small></p>" if run.explanation else ""
-    return (f"<h4>{esc(run.dataset_name)} — {esc(run.status)}</h4><p>{finished_line(run)}</p>{note}"
-            f"{export_line(run.export)}")
+    ending = "".join(f"<p><small>{esc(line)}</small></p>" for line in (run.ending, run.notice) if line)
+    return (f"<div class='nocode-figures'>{shown}</div><p>Status: {esc(run.status)}. Measured on pictures the model "
+            f"did not learn from.</p>{ending}{note}{export_line(export)}")
 
 
 def before_after_line(ws, user, run) -> str:
@@ -346,7 +388,7 @@ def export_line(export: dict) -> str:
     if export.get("ok"):
         return (f"<p class='nocode-export'><small>Exported model (ONNX) agrees on {export['agree']}/{export['total']} "
                 f"validation pictures, largest difference {export['max_diff']:.5f}.</small></p>")
-    return (f"<p class='nocode-export' style='color:#8a5a00'><small>{esc(export.get('error') or 'Export failed.')} "
+    return (f"<p class='nocode-export nocode-warning'><small>{esc(export.get('error') or 'Export failed.')} "
             "The app tests this run with the trained (PyTorch) model instead.</small></p>")
 
 

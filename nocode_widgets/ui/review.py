@@ -8,7 +8,7 @@ import ipywidgets as w
 
 from ..insight import label_check as R
 from ..datasets import dataset_folder, get_own_dataset, thumbnail_bytes
-from .parts import ask, esc, report_errors, set_children
+from .parts import ask, esc, picture, report_errors, set_children
 
 SHOWN = 30  # flagged pictures shown at once (the rest after acting on these)
 
@@ -65,7 +65,8 @@ class LabelCheck(w.VBox):
 
     def _card(self, folder, flag: R.Flag) -> w.Widget:
         path = folder / flag.file
-        image = [w.Image(value=thumbnail_bytes(path, 96), format="jpeg")] if path.exists() else []
+        image = [picture(thumbnail_bytes(path, 96), "jpeg", f"filed under {flag.given}, probably {flag.suggested}")] \
+            if path.exists() else []
         keep = w.Button(description="Keep", layout=w.Layout(width="70px"), tooltip="it is right as it is")
         move = w.Button(description=f"Move to {flag.suggested}", layout=w.Layout(width="auto"))
         delete = w.Button(description="Delete", button_style="danger", layout=w.Layout(width="70px"))

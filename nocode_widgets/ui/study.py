@@ -13,12 +13,13 @@ from ..insight import plots
 from ..runs import studies as S
 from ..runs.ensemble import make_ensemble, parse_weights
 from ..models.zoo import ARCHS
-from .parts import FIGURE_WIDTH, Background, Message, esc, html_table, options_of, percent, report_errors
+from .parts import (FIGURE_WIDTH, Background, Collapsible, Message, esc, html_table, options_of, percent, picture,
+                    report_errors)
 
 CHOOSE = "choose"
 
 
-class CompareSection(w.Accordion):
+class CompareSection(Collapsible):
     """Train panel: "Compare models": 2 to 8 architectures on the chosen dataset, the same split and budget."""
 
     def __init__(self, panel, dataset: w.Dropdown, device_type: str):
@@ -38,9 +39,7 @@ class CompareSection(w.Accordion):
                               "Results shows them side by side with a recommendation. The models queue like "
                               "ordinary runs: they count towards your runs waiting or training.</small>"),
                        self.preset, self.archs, self.epochs, self.start, self.message])
-        super().__init__(children=[body], selected_index=None)
-        self.set_title(0, "Compare models")
-        self.add_class("nocode-compare")
+        super().__init__("Compare models", [body], css_class="nocode-compare")
 
     def _show_preset(self) -> None:
         chosen = self.preset.value == CHOOSE
@@ -71,7 +70,8 @@ class StudiesView(w.VBox):
         self.panel, self.work, self.message = panel, Background(), Message()
         self.picker = w.Dropdown(description="Comparison", layout=w.Layout(width="560px"))
         self.table, self.advice = w.HTML(), w.HTML()
-        self.plot = w.Image(format="png", layout=w.Layout(display="none", max_width=FIGURE_WIDTH))
+        self.plot = picture(b"", "png", "Validation accuracy per epoch of each model (the figures are in the table)",
+                            display="none", max_width=FIGURE_WIDTH)
         self.cancel = w.Button(description="Cancel the rest", icon="stop", button_style="warning",
                                layout=w.Layout(width="max-content"), tooltip="cancel its models still waiting or training (finished ones are kept)")
         self.picker.observe(lambda _: self.show(), names="value")
@@ -138,7 +138,7 @@ def advice_html(t: S.StudyTable) -> str:
     if t.study.ensemble:
         parts.append("<p>Its models were combined into one ensemble: choose it in the Run list above.</p>")
     if t.study.note:
-        parts.append(f"<p style='color:#8a5a00'>{esc(t.study.note)}</p>")
+        parts.append(f"<p class='nocode-warning'>{esc(t.study.note)}</p>")
     return "".join(parts)
 
 

@@ -15,13 +15,14 @@ from ..datasets.uploads import UploadedFile
 from ..predict.onnx import Prediction, predictor_for
 from ..runs import jobs
 from ..workspace import Workspace
-from .parts import (GENERIC_ERROR, Background, Message, SessionPanel, esc, options_of, percent, report_errors,
-                    serialized, set_children)
+from .parts import (GENERIC_ERROR, Background, Collapsible, Message, SessionPanel, card, esc, options_of, percent,
+                    picture, report_errors, serialized, set_children)
 from .camera import Camera
 from .uploader import Received, UploadRefused, Uploader
 from .results import run_label
 
 log = logging.getLogger(__name__)
+SHOWN = 12  # answers shown at first; the rest behind "Show all"
 
 
 class TestPanel(SessionPanel):
@@ -33,7 +34,12 @@ class TestPanel(SessionPanel):
         self.upload = Uploader(self.passing_folder, ws.settings.max_upload_bytes, self._predict,
                                self._can_start, lambda text: self.message.show(text, "warn"), accept="image/*",
                                multiple=True, label="Choose pictures to test")
-        self.results = w.VBox()
+        self.results = w.GridBox(layout=w.Layout(grid_template_columns="repeat(auto-fill, minmax(230px, 1fr))",
+                                                 grid_gap="12px"))
+        self.results.add_class("nocode-answers")
+        self.show_all = w.Button(description="Show all", icon="th", layout=w.Layout(display="none", width="auto"))
+        self.show_all.on_click(lambda _: self._show_every_card())
+        self._all_cards: list[w.Widget] = []
         self.mirror = w.Checkbox(value=False, indent=False,
                                  description="Also look at each picture's mirror image (slower; can be surer)")
         self.sure = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, readout_format=".0%",
@@ -57,11 +63,14 @@ class TestPanel(SessionPanel):
         self.live_add = w.Button(description="Add to the dataset", icon="plus")
         self.live_add.on_click(lambda _: self._add_live())
         self.live_row = w.HBox([self.live_class, self.live_add], layout=w.Layout(display="none"))
-        super().__init__(ws, user, [w.HTML("<h3>Test a model on new pictures</h3>"), self.run, self.mirror,
-                                    w.HBox([self.sure, self.sure_note]), self.looked,
-                                    self.upload, self.results,
-                                    w.HTML("<b>Or test it live with the camera</b>"), w.HBox([self.camera, w.VBox([self.live, self.live_row])]),
-                                    self.message], "nocode-test")
+        self.live.add_class("nocode-live-answer")
+        options = Collapsible("Options: mirror image, the 'not sure' line, where it looked",
+                              [self.mirror, w.HBox([self.sure, self.sure_note]), self.looked])
+        super().__init__(ws, user, [
+            card("Test a model on new pictures", [self.run, self.upload, self.message]), options,
+            self.results, self.show_all,
+            card("Or test it live with the camera", [w.HBox([self.camera, w.VBox([self.live, self.live_row])])])],
+            "nocode-test")
         self.refresh()
 
     @serialized
@@ -137,9 +146,17 @@ class TestPanel(SessionPanel):
         for k, ((name, raw), r) in enumerate(zip(files, results)):
             card = result_card(name, raw, r, self.ws.settings.max_image_pixels, (maps or {}).get(k))
             if classes and isinstance(r, Prediction):
-                card = w.VBox([card, self._add_row(run_id, name, raw, r.label, classes)])
+                card.children = (*card.children, self._add_row(run_id, name, raw, r.label, classes))
             cards.append(card)
-        set_children(self.results, cards)
+        self._all_cards = cards
+        set_children(self.results, cards[:SHOWN])
+        self.show_all.description = f"Show all {len(cards)}"
+        self.show_all.layout.display = "" if len(cards) > SHOWN else "none"
+
+    def _show_every_card(self) -> None:
+        if self._all_cards:
+            set_children(self.results, self._all_cards)
+        self.show_all.layout.display = "none"
 
     def _classes_of(self, run_id: str) -> list[str]:
         """The classes of the run's dataset as it is now ([] when it is gone)."""
@@ -151,10 +168,10 @@ class TestPanel(SessionPanel):
     def _add_row(self, run_id: str, name: str, raw: bytes, answer: str, classes: list[str]) -> w.Widget:
         pick = w.Dropdown(options=classes, value=answer if answer in classes else classes[0],
                           description="Add to the dataset as", style={"description_width": "initial"},
-                          layout=w.Layout(width="auto"))
+                          layout=w.Layout(width="auto", max_width="100%"))
         button = w.Button(description="Add", icon="plus", tooltip="the picture joins the class: a new dataset version")
         button.on_click(lambda _: report_errors(self.message, lambda: self._add(run_id, name, raw, pick.value, button)))
-        return w.HBox([pick, button], layout=w.Layout(margin="0 0 6px 120px"))
+        return w.HBox([pick, button], layout=w.Layout(flex_flow="row wrap"))
 
     def _add(self, run_id: str, name: str, raw: bytes, label, button: w.Button | None = None) -> None:
         """Into the tested run's dataset, through the same ingest as any upload (checks, space, a new version);
@@ -224,23 +241,28 @@ def said(result: Prediction) -> str:
 
 
 def bars(result: Prediction) -> str:
-    """The top classes as probability bars."""
-    return "".join(
-        f"<div style='display:flex;align-items:center;gap:6px'><div style='width:120px'>{esc(label)}</div>"
-        f"<div style='background:#1976d2;height:12px;width:{max(1, int(p * 200))}px'></div>"
-        f"<div>{p:.0%}</div></div>" for label, p in result.top(3))
+    """The top classes as probability bars, each with its number (the text a screen reader reads)."""
+    return "<div class='nocode-bars'>" + "".join(
+        f"<div class='nocode-bar-row'><span>{esc(label)}</span><span class='nocode-bar-track'><span class='nocode-bar' "
+        f"style='width:{max(1, round(p * 100))}%'></span></span><span>{p:.0%}</span></div>"
+        for label, p in result.top(3)) + "</div>"
 
 
 def result_card(name: str, raw: bytes, result, max_pixels: int, looked=None) -> w.Widget:
     """The picture, what the model said with the top probabilities, and where it looked (an explain.Explanation)."""
     thumb = thumbnail_of_upload(raw, 112, max_pixels)
-    image = [w.Image(value=thumb, format="jpeg")] if thumb else []
+    images = [picture(thumb, "jpeg", name)] if thumb else []
     if looked is not None:
-        image.append(w.Image(value=looked.png, format="png", layout=w.Layout(width="112px", margin="0 8px"))
-                     if not looked.error else w.HTML(f"<small>{esc(looked.error)}</small>"))
+        images.append(picture(looked.png, "png", f"where the model looked in {name}", width="112px")
+                      if not looked.error else w.HTML(f"<small>{esc(looked.error)}</small>"))
     if not isinstance(result, Prediction):
-        return w.HBox([*image, w.HTML(f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>")])
-    top_p = result.probabilities[result.label]
-    text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: {said(result)} with {top_p:.0%} probability</p>"
-            f"{bars(result)}")
-    return w.HBox([*image, w.HTML(text)], layout=w.Layout(margin="6px 0"))
+        text = f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>"
+    else:
+        top_p = result.probabilities[result.label]
+        text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: {said(result)} with {top_p:.0%} probability</p>"
+                f"{bars(result)}")
+    row = w.HBox(images)
+    row.add_class("nocode-row")
+    box = w.VBox([row, w.HTML(text)])
+    box.add_class("nocode-answer")
+    return box

@@ -22,7 +22,8 @@ from ..runs.plan import estimate, plan
 from ..workspace import Workspace
 from ..runs.facts import device_facts
 from ..models.zoo import ARCHS, recommended
-from .parts import FIGURE_WIDTH, Background, Message, SessionPanel, esc, options_of, report_errors, serialized
+from .parts import (FIGURE_WIDTH, Background, Collapsible, Message, SessionPanel, card, esc, options_of, picture,
+                    report_errors, serialized)
 from .guard import start_thread
 from .study import CompareSection
 
@@ -62,22 +63,28 @@ class TrainPanel(SessionPanel):
                                       layout=w.Layout(display="none"))
         self.progress = w.FloatProgress(min=0, max=1, value=0, layout=w.Layout(width="420px", visibility="hidden"))
         self.status = w.HTML()
-        self.curves = w.Image(format="png", layout=w.Layout(display="none", max_width=FIGURE_WIDTH))
+        self.curves = picture(b"", "png", "Learning curves: the loss and the accuracy of each epoch, on the training "
+                              "and the validation pictures (the figures are in the line above)",
+                              display="none", max_width=FIGURE_WIDTH)
         self.bag = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
                               description="Train several models on different folds and combine them (bagging)")
         self.folds = w.BoundedIntText(value=3, min=MIN_FOLDS, max=MAX_FOLDS, description="Models",
                                       layout=w.Layout(width="160px"))
         self.compare = CompareSection(self, self.dataset, _device_type(ws))
         self._wire()
-        super().__init__(ws, user, [
-            w.HTML("<h3>Train a model</h3>"), self.dataset, self.auto, self.explanation,
+        self.choices = Collapsible("Your own settings (untick Auto to change them), bagging", [
             w.HBox([self.arch, self.arch_note]), w.HBox([self.epochs, self.image_size]), self.advanced,
-            w.HBox([self.estimate_button, self.estimate_label]), w.HBox([self.bag, self.folds]),
-            w.HBox([self.start_button, self.cancel_button]), self.progress, self.status, self.curves, self.message,
-            self.compare], "nocode-train")
+            w.HBox([self.bag, self.folds])])
+        super().__init__(ws, user, [
+            card("Train a model", [self.dataset, self.auto, self.explanation,
+                                   w.HBox([self.start_button, self.cancel_button, self.estimate_button,
+                                           self.estimate_label], layout=w.Layout(align_items="center",
+                                                                                 flex_flow="row wrap")),
+                                   self.progress, self.status, self.message]),
+            self.choices, self.curves, self.compare], "nocode-train")
         self.refresh()
 
-    def _advanced_section(self) -> w.Accordion:
+    def _advanced_section(self) -> Collapsible:
         self.lr = w.FloatText(value=0.0, description="Learning rate", step=0.0001)
         self.batch_size = w.BoundedIntText(value=0, min=0, max=RANGES["batch_size"][1], description="Batch size")
         self.optimizer = w.Dropdown(options=OPTIMIZERS, value="adamw", description="Optimizer")
@@ -91,9 +98,7 @@ class TrainPanel(SessionPanel):
         body = w.VBox([w.HTML("<small>0 or Auto leaves a value to Auto.</small>"), self.lr, self.batch_size,
                        self.optimizer, self.schedule, self.augment, self.mode, self.patience,
                        w.HTML("Imbalanced classes:"), *self.tools.values()])
-        section = w.Accordion(children=[body], selected_index=None)
-        section.set_title(0, "Advanced")
-        return section
+        return Collapsible("Advanced", [body])
 
     def _wire(self) -> None:
         for widget in (self.dataset, self.auto, self.arch, self.image_size):
@@ -114,6 +119,8 @@ class TrainPanel(SessionPanel):
         for widget in (self.arch, self.epochs, self.image_size):
             widget.disabled = self.auto.value
         self.advanced.layout.display = "none" if self.auto.value else ""
+        if not self.auto.value:
+            self.choices.show(True)
 
     # What the user asked for -------------------------------------------------------------------------------
 
@@ -153,7 +160,7 @@ class TrainPanel(SessionPanel):
             try:
                 p = plan(self.ws, self.user, self.dataset.value, self.config())
             except NocodeError as exc:  # said where Auto speaks, and gone once the dataset is ready
-                self.explanation.value = f"<p style='color:#b00020'>{esc(str(exc))}</p>"
+                self.explanation.value = f"<p class='nocode-bad'>{esc(str(exc))}</p>"
                 return
             self.explanation.value = f"<p><b>Auto:</b> {esc(p.explanation)}</p>"
             if self.auto.value:
@@ -292,9 +299,9 @@ def _device_type(ws) -> str:
 
 def finished_line(run) -> str:
     if run.status == "failed":
-        return f"<span style='color:#b00020'>Training failed: {esc(run.error)}</span>"
+        return f"<span class='nocode-bad'>Training failed: {esc(run.error)}</span>"
     if run.status == "interrupted":
-        return f"<span style='color:#8a5a00'>{esc(run.error)}</span>"
+        return f"<span class='nocode-warning'>{esc(run.error)}</span>"
     m = run.metrics
     score = (f"{m.get('split', 'validation')} accuracy <b>{m['val_accuracy']:.1%}</b>, weighted F1 "
              f"<b>{m['val_weighted_f1']:.3f}</b> "

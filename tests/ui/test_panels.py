@@ -207,8 +207,10 @@ def test_results_show_curves_confusion_per_class_mistakes_and_compare(ws, alice)
     panel = ResultsPanel(ws, alice)
     assert panel.table.value.count("<tr>") == 3  # header + 2 runs
     text = texts(panel.detail)
-    assert "Measured on the validation pictures" in text and "weighted F1" in text
-    assert "Can you trust its confidence?" in text and ("not sure" in text)
+    sections = " ".join(b.description for b in find_all(panel.detail, w.Button))  # the sections' titles
+    assert "on the validation pictures" in sections and "weighted F1" in text and "Jump to" in text
+    assert "Can you trust its confidence?" in sections and "not sure" in text
+    assert "Measured on pictures the model did not learn from" in text
     images = find_all(panel.detail, w.Image)
     assert len(images) == 3  # learning curves + confusion matrix + reliability diagram
     panel.compare.value = panel.compare.options[2][1]
@@ -389,11 +391,13 @@ def test_folder_import_row_only_with_import_roots_and_only_inside_them(tmp_path)
 
     plain = make_workspace(tmp_path / "a")
     user = auth.sign_up(plain, "carol", "password123")
-    assert DatasetsPanel(plain, user).folder_row.layout.display == "none"
+    plain_panel = DatasetsPanel(plain, user)
+    assert plain_panel.folder_row.layout.display == "none" and "folder" not in dict(plain_panel.source.options).values()
     share = write_tree(tmp_path / "share" / "fruit", class_files(("red", "green")))
     ws = make_workspace(tmp_path / "a", import_roots=(tmp_path / "share",))
     panel = DatasetsPanel(ws, user)
-    assert panel.folder_row.layout.display == ""
+    panel.source.value = "folder"  # "Add pictures" from: a server folder
+    assert panel.folder_row.layout.display == "" and panel.upload.layout.display == "none"
     panel.folder_path.value = "/etc"
     panel.folder_button.click()
     panel.work.wait()
