@@ -18,6 +18,7 @@ from .review import LabelCheck
 from .uploader import Uploader
 
 
+THUMB_ROWS = 4  # classes whose pictures show at once; the others behind a section title
 STEPS = ("<div class='nocode-steps'>"
          "<div><b>1</b> Add pictures, sorted into classes</div><div><b>2</b> Train a model</div>"
          "<div><b>3</b> Test it on new pictures</div></div>")
@@ -83,7 +84,7 @@ class DatasetsPanel(SessionPanel):
             card("Your datasets", [w.HBox([self.picker, self.space], layout=w.Layout(align_items="center",
                                                                                      flex_flow="row wrap")),
                                    self.new_card]),
-            card("Pictures", [self.summary, self.thumbs]),
+            card("", [self.summary, self.thumbs], "nocode-summary"),
             card("Add pictures", [self.source, self.class_picker, self.upload, self.camera, self.zip_upload,
                                   self.folder_row, self.limit_note, self.progress, self.report]),
             self.inbox_card,
@@ -153,21 +154,24 @@ class DatasetsPanel(SessionPanel):
         stats = D.dataset_stats(self.ws, self.user, ds.id, per_class=6)
         self.class_picker.options, self.class_picker.value = options_of([(c, c) for c in ds.classes],
                                                                          self.class_picker.value)
-        rows = [[esc(c), ds.counts.get(c, 0)] for c in ds.classes]
+        counts = " · ".join(f"{esc(c)} <b>{ds.counts.get(c, 0)}</b>" for c in ds.classes)
         warn = "".join(f"<p class='nocode-warning'>⚠ {esc(m)}</p>" for m in stats.warnings)
-        size = (f"<p><small>Picture sizes: {stats.width[0]}–{stats.width[2]} px wide (median {stats.width[1]}), "
-                f"{stats.height[0]}–{stats.height[2]} px high.</small></p>" if ds.image_count else "")
-        self.summary.value = f"<h4>{esc(ds.name)}</h4>{html_table(['class', 'pictures'], rows)}{size}{warn}"
+        size = (f" <small>Picture sizes: {stats.width[0]}–{stats.width[2]} px wide (median {stats.width[1]}), "
+                f"{stats.height[0]}–{stats.height[2]} px high.</small>" if ds.image_count else "")
+        self.summary.value = (f"<h3>{esc(ds.name)}</h3><p class='nocode-counts'>{ds.image_count} pictures: {counts}."
+                              f"{size}</p>{warn}")
         self.inbox_card.title = f"Inbox: pictures not sorted yet ({ds.inbox})"
         self.inbox_card.show(self.inbox_card.opened or ds.inbox > 0)
         self.new_card.show(False)
-        set_children(self.thumbs, [self._thumb_row(c, paths) for c, paths in stats.samples.items() if paths])
+        rows = [self._thumb_row(c, ds.counts.get(c, 0), paths) for c, paths in stats.samples.items() if paths]
+        more = [Collapsible(f"The other {len(rows) - THUMB_ROWS} classes", rows[THUMB_ROWS:])] if len(rows) > THUMB_ROWS else []
+        set_children(self.thumbs, rows[:THUMB_ROWS] + more)
         self.inbox.update(ds)
 
     @staticmethod
-    def _thumb_row(label: str, paths) -> w.HBox:
-        images = [picture(D.thumbnail_bytes(p, 64), "jpeg", f"a picture of {label}", width="64px") for p in paths]
-        row = w.HBox([w.HTML(f"<div class='nocode-thumb-label'>{esc(label)}</div>"), *images])
+    def _thumb_row(label: str, count: int, paths) -> w.HBox:
+        images = [picture(D.thumbnail_bytes(p, 56), "jpeg", f"a picture of {label}", width="56px") for p in paths]
+        row = w.HBox([w.HTML(f"<div class='nocode-thumb-label'>{esc(label)} <small>({count})</small></div>"), *images])
         row.add_class("nocode-row")
         return row
 

@@ -4,6 +4,7 @@ closing widgets, confirmations bound to their target, and the differences betwee
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import logging
@@ -206,10 +207,12 @@ def on_enter(text: w.Text, action: Callable[[], None]) -> None:
 
 
 def card(title: str, children, css_class: str = "") -> w.VBox:
-    """A titled card (a section of a panel)."""
-    box = w.VBox([w.HTML(f"<h3>{html.escape(title)}</h3>", layout=w.Layout(margin="0")), *children])
+    """A card (a section of a panel), titled unless `title` is empty."""
+    heading = [w.HTML(f"<h2>{html.escape(title)}</h2>", layout=w.Layout(margin="0"))] if title else []
+    box = w.VBox([*heading, *children])
     box.add_class("nocode-card")
-    box.children[0].add_class("nocode-card-title")
+    if heading:
+        heading[0].add_class("nocode-card-title")
     if css_class:
         box.add_class(css_class)
     return box
@@ -248,12 +251,25 @@ def status_bar(confirm: w.Box, message: Message) -> w.VBox:
     return bar
 
 
-def picture(value: bytes, fmt: str, alt: str, **layout) -> w.Image:
-    """An image with a text a screen reader announces (the title: ipywidgets has no alt); `layout`: its size."""
-    image = w.Image(value=value, format=fmt, layout=w.Layout(**layout))
-    if "tooltip" in image.trait_names():  # ipywidgets 8; 7.7 has no title for an image
-        image.tooltip = alt
-    return image
+class Picture(w.HTML):
+    """A picture (JPEG or PNG bytes) with a text a screen reader announces: an <img alt> (ipywidgets' Image has
+    no alt, and its tooltip breaks Voila's image view). `format` and `data` are what it shows."""
+
+    def __init__(self, data: bytes, fmt: str, alt: str, **layout):
+        self.format, self.alt = fmt, alt
+        super().__init__(layout=w.Layout(**layout))
+        self.add_class("nocode-picture")
+        self.show(data)
+
+    def show(self, data: bytes) -> None:
+        self.data = data
+        src = f"data:image/{self.format};base64,{base64.b64encode(data).decode()}" if data else ""
+        self.value = f'<img src="{src}" alt="{html.escape(self.alt)}">' if data else ""
+
+
+def picture(data: bytes, fmt: str, alt: str, **layout) -> Picture:
+    """A picture with its text for screen readers; `layout`: its size (width, max_width, display)."""
+    return Picture(data, fmt, alt, **layout)
 
 
 def set_tab_titles(tab: w.Tab, titles: list[str]) -> None:

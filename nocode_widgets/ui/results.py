@@ -328,7 +328,7 @@ def calibration_view(cal: dict) -> w.Widget:
               f"Probabilities shown everywhere are calibrated (temperature {cal['temperature']:.2f}): the gap between "
               f"the confidence it gives and how often it is right (ECE) goes from {cal['ece_before']:.3f} to "
               f"{cal['ece_after']:.3f}, measured on halves it was not fitted on.")
-    return w.HBox([w.HTML(f"<h4>Can you trust its confidence?</h4><p>{scaled}</p><p>{sure}</p>",
+    return w.HBox([w.HTML(f"<h3>Can you trust its confidence?</h3><p>{scaled}</p><p>{sure}</p>",
                           layout=w.Layout(margin="0 24px 0 0", max_width="460px")),
                    picture(plots.reliability_figure(cal), "png", "Reliability diagram: how often answers at each "
                            "confidence were right (the figures are in the text beside it)", max_width="340px")],

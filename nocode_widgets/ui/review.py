@@ -19,7 +19,8 @@ class LabelCheck(w.VBox):
     def __init__(self, panel):
         self.panel = panel
         self.folds = w.Dropdown(options=[(f"{k} folds", k) for k in R.FOLDS], value=R.DEFAULT_FOLDS,
-                                layout=w.Layout(width="110px"))
+                                description="Check with", style={"description_width": "initial"},
+                                layout=w.Layout(width="200px"))
         self.button = w.Button(description="Check my labels", icon="search",
                                tooltip="each picture is judged by a model that never saw it; takes a few minutes")
         self.progress = w.IntProgress(min=0, max=1, value=0, layout=w.Layout(visibility="hidden"))

@@ -28,7 +28,7 @@ class CompareSection(Collapsible):
         self.preset = w.Dropdown(description="Models", layout=w.Layout(width="420px"),
                                  options=[(title, key) for key, (title, _) in S.PRESETS.items()] + [("Choose models", CHOOSE)])
         self.archs = w.SelectMultiple(options=[(a.title, a.name) for a in ARCHS.values()], rows=8,
-                                      description="", layout=w.Layout(width="260px"))
+                                      description="Which", layout=w.Layout(width="360px"))
         self.epochs = w.BoundedIntText(value=S.DEFAULT_EPOCHS, min=1, max=200, description="Max epochs")
         self.start = w.Button(description="Start comparison", icon="balance-scale", button_style="info",
                               layout=w.Layout(width="max-content"))
@@ -76,7 +76,7 @@ class StudiesView(w.VBox):
                                layout=w.Layout(width="max-content"), tooltip="cancel its models still waiting or training (finished ones are kept)")
         self.picker.observe(lambda _: self.show(), names="value")
         self.cancel.on_click(self._cancel)
-        super().__init__([w.HTML("<h4>Comparisons and baggings</h4>"), self.picker, self.advice, self.table, self.plot,
+        super().__init__([w.HTML("<h3>Comparisons and baggings</h3>"), self.picker, self.advice, self.table, self.plot,
                           self.cancel, self.message])
         self.add_class("nocode-studies")
 
@@ -95,7 +95,7 @@ class StudiesView(w.VBox):
             t = S.study_table(self.panel.ws, self.panel.user, self.picker.value)
             self.table.value = study_html(t)
             self.advice.value = advice_html(t)
-            self.plot.value = plots.study_curves(t.curves)
+            self.plot.show(plots.study_curves(t.curves))
             self.plot.layout.display = "" if any(t.curves.values()) else "none"
             self.cancel.layout.display = "" if S.is_active(self.panel.ws, t.study) else "none"
         report_errors(self.message, work)

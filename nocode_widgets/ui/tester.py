@@ -42,9 +42,8 @@ class TestPanel(SessionPanel):
         self._all_cards: list[w.Widget] = []
         self.mirror = w.Checkbox(value=False, indent=False,
                                  description="Also look at each picture's mirror image (slower; can be surer)")
-        self.sure = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, readout_format=".0%",
-                                  description="Say 'not sure' below", style={"description_width": "initial"},
-                                  layout=w.Layout(width="420px"))
+        self.sure = w.BoundedFloatText(value=0.0, min=0.0, max=100.0, step=1.0, description="Say 'not sure' below (%)",
+                                       style={"description_width": "initial"}, layout=w.Layout(width="260px"))
         self.sure_note = w.HTML()
         self.looked = w.Checkbox(value=False, indent=False,
                                  description="Show where it looked (a heat map per picture; a few seconds more)")
@@ -99,14 +98,14 @@ class TestPanel(SessionPanel):
                             f"{percent(cal['sure_accuracy'])} of the time.</small>" if cal.get("sure_accuracy") else
                             "<small>On its validation pictures no level was right 95% of the time: every answer is "
                             "'not sure'.</small>")
-            self.sure.value, self.sure_note.value = threshold, note
+            self.sure.value, self.sure_note.value = round(threshold * 100, 1), note
         report_errors(self.message, work)
 
     def _can_start(self) -> str | None:
         """Refused before any byte travels: no model chosen, the session ended, or a test still running."""
         if not self.run.value:
             return "Choose a trained model first."
-        self._run_id, self._tta, self._threshold = self.run.value, self.mirror.value, self.sure.value  # bound now
+        self._run_id, self._tta, self._threshold = self.run.value, self.mirror.value, self.sure.value / 100  # bound now
         self._maps = self.looked.value
         return self.refusal(self.work)
 
@@ -206,7 +205,7 @@ class TestPanel(SessionPanel):
                 self._live_model = (run_id, predictor_for(self.ws, self.user, run_id))  # ownership checked there
             else:
                 jobs.get(self.ws, self.user, run_id)  # and again for every frame
-            result = self._live_model[1].predict([("camera.jpg", picture)], threshold=self.sure.value)[0]
+            result = self._live_model[1].predict([("camera.jpg", picture)], threshold=self.sure.value / 100)[0]
         except NocodeError as exc:  # the run was deleted, the page signed out...: said beside the camera
             self._live_model = (None, None)
             raise UploadRefused(str(exc)) from None

@@ -273,7 +273,7 @@ class TrainPanel(SessionPanel):
         else:
             self.status.value = finished_line(run)
         if p.history:
-            self.curves.value = plots.learning_curves(p.history, run.best_epoch)
+            self.curves.show(plots.learning_curves(p.history, run.best_epoch))
             self.curves.layout.display = ""
 
     def wait(self, timeout: float = 300) -> None:

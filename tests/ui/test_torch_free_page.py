@@ -41,18 +41,19 @@ for button in (results.download_button, results.notebook_button):  # the bundle,
     saving.append(results.message.text)
 from tests.ui.driving import find_all
 import ipywidgets as w
+from nocode_widgets.ui.parts import Picture
 cell = [b for b in find_all(results.detail, w.Button) if b.description.isdigit() and not b.disabled][0]
 [c for c in find_all(results.detail, w.Checkbox) if c.description == "with where it looked"][0].value = True
 cell.click()
 results.work.wait()
-drilled = sum(isinstance(i, w.Image) and i.format == "png" for i in find_all(results.detail, w.Image))
+drilled = sum(isinstance(i, Picture) and i.format == "png" for i in find_all(results.detail, Picture))
 test = app.panels["Test"]
 test.refresh()
 test.looked.value = True
 upload(test.upload, {"new.jpg": picture((220, 30, 30), size=(40, 30), seed=5)})
 test.work.wait()
 print(json.dumps({"explained": explained, "drilled": drilled,
-                  "maps": sum(isinstance(i, w.Image) and i.format == "png" for i in find_all(test.results, w.Image)), "status": texts(train), "results": texts(results),
+                  "maps": sum(isinstance(i, Picture) and i.format == "png" for i in find_all(test.results, Picture)), "status": texts(train), "results": texts(results),
                   "test": texts(test.results), "saving": saving, "torch": sorted(m for m in ("torch", "torchvision") if m in sys.modules)}))
 '''
 

@@ -57,7 +57,7 @@ function render({ model, el }) {
         b.type = "button";
         b.textContent = j < 9 ? `${j + 1} ${label}` : label;
         b.setAttribute("aria-pressed", chosen === label ? "true" : "false");
-        b.setAttribute("aria-label", `File picture ${k + 1} as ${label}`);
+        b.setAttribute("aria-label", `${b.textContent}: file picture ${k + 1} as ${label}`);
         b.style.cssText = "font-size:12px;padding:2px 6px;border-radius:4px;cursor:pointer;border:1px solid #1565c0;" +
           (chosen === label ? "background:#1565c0;color:#fff;" : "background:#fff;color:#0d47a1;");
         b.addEventListener("click", () => choose(card.id, label));
