@@ -33,11 +33,11 @@ class AdminPanel(SessionPanel):
         self.unlock = w.Button(description="Unlock")
         self.devices = w.Button(description="Sign out all devices", tooltip="end every sign-in of this person, and their open pages")
         self.delete = w.Button(description="Delete user", button_style="danger")
-        self.new_password = w.Password(placeholder="new password for this user", description="New password",
+        self.new_password = w.Password(continuous_update=False, placeholder="new password for this user", description="New password",
                                        style={"description_width": "initial"})
         self.reset = w.Button(description="Set password")
-        self.new_name = w.Text(placeholder="username of a new account", description="Username")
-        self.first_password = w.Password(placeholder="their first password", description="Password")
+        self.new_name = w.Text(continuous_update=False, placeholder="username of a new account", description="Username")
+        self.first_password = w.Password(continuous_update=False, placeholder="their first password", description="Password")
         self.create = w.Button(description="Create account", icon="user-plus")
         self.confirm = w.HBox()
         self.make_admin.on_click(lambda _: self._act(lambda u: auth.set_role(ws, self.user, u, "admin")))

@@ -30,8 +30,8 @@ class DatasetsPanel(SessionPanel):
         self.work = Background()
         self.message = Message()
         self.picker = w.Dropdown(description="Dataset", layout=w.Layout(width="420px"))
-        self.new_name = w.Text(placeholder="name of a new dataset", description="Name", layout=w.Layout(width="300px"))
-        self.new_classes = w.Text(placeholder="classes, comma separated: cats, dogs", description="Classes",
+        self.new_name = w.Text(continuous_update=False, placeholder="name of a new dataset", description="Name", layout=w.Layout(width="300px"))
+        self.new_classes = w.Text(continuous_update=False, placeholder="classes, comma separated: cats, dogs", description="Classes",
                                   layout=w.Layout(width="360px"))
         self.create_button = w.Button(description="Create dataset", icon="plus")
         self.summary = w.HTML()
@@ -39,7 +39,7 @@ class DatasetsPanel(SessionPanel):
         self.thumbs = w.VBox()
         # classes
         self.class_picker = w.Dropdown(description="Class")
-        self.class_name = w.Text(placeholder="class name", description="Class name")
+        self.class_name = w.Text(continuous_update=False, placeholder="class name", description="Class name")
         self.add_class_button = w.Button(description="Add class", icon="plus")
         self.rename_class_button = w.Button(description="Rename class")
         self.delete_class_button = w.Button(description="Delete class", button_style="warning")
@@ -58,7 +58,7 @@ class DatasetsPanel(SessionPanel):
         self.limit_note = w.HTML(f"<small>Up to {mib(ws.settings.max_upload_bytes)} per upload. For more, upload a "
                                  "zip of class folders (cats/…, dogs/…) in parts.</small>")
         roots = ", ".join(str(r) for r in ws.settings.import_roots)
-        self.folder_path = w.Text(placeholder=f"a folder of class folders under {roots}", description="Folder",
+        self.folder_path = w.Text(continuous_update=False, placeholder=f"a folder of class folders under {roots}", description="Folder",
                                   layout=w.Layout(width="480px"))
         self.folder_button = w.Button(description="Import folder", icon="folder-open")
         self.folder_row = w.HBox([self.folder_path, self.folder_button],
@@ -66,7 +66,7 @@ class DatasetsPanel(SessionPanel):
         self.progress = w.IntProgress(min=0, max=1, value=0, description="", layout=w.Layout(visibility="hidden"))
         self.report = w.HTML()
         # rename / delete
-        self.rename_text = w.Text(placeholder="new dataset name", description="New name")
+        self.rename_text = w.Text(continuous_update=False, placeholder="new dataset name", description="New name")
         self.rename_button = w.Button(description="Rename dataset")
         self.delete_button = w.Button(description="Delete dataset", button_style="danger", icon="trash")
         self.confirm = w.HBox()

@@ -17,8 +17,8 @@ class LoginPanel(w.VBox):
     def __init__(self, ws: Workspace, on_login: Callable[[auth.User], None] | None = None):
         self.ws = ws
         self.on_login = on_login or (lambda user: None)
-        self.username = w.Text(description="Username", placeholder="3 to 32 letters or digits")
-        self.password = w.Password(description="Password", placeholder="at least 8 characters")
+        self.username = w.Text(continuous_update=False, description="Username", placeholder="3 to 32 letters or digits")
+        self.password = w.Password(continuous_update=False, description="Password", placeholder="at least 8 characters")
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
         self.signup_button = w.Button(description="Create account", icon="user-plus",
                                       layout=w.Layout(display="" if ws.settings.signup == "open" else "none"))

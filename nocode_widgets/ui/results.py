@@ -77,7 +77,8 @@ class ResultsPanel(SessionPanel):
                                status_bar(self.confirm, self.message)]),
             self.detail, self.downloads,
             Collapsible("Compare with another run", [self.compare, self.side_by_side]),
-            Collapsible("All runs, comparisons and ensembles", [self.table, self.studies, self.ensembles])],
+            Collapsible("All runs, comparisons and ensembles", [
+                self.table, self.studies, Collapsible("Combine runs into an ensemble", [self.ensembles])])],
             "nocode-results")
         self.refresh()
 

@@ -149,8 +149,8 @@ class EnsembleMaker(w.VBox):
         self.panel, self.on_made = panel, on_made
         self.work, self.message = Background(), Message()
         self.runs = w.SelectMultiple(description="Runs", rows=6, layout=w.Layout(width="560px"))
-        self.name = w.Text(description="Name", placeholder="optional", layout=w.Layout(width="420px"))
-        self.weights = w.Text(description="Weights", placeholder="optional, e.g. 2,1,1 (equal by default)",
+        self.name = w.Text(continuous_update=False, description="Name", placeholder="optional", layout=w.Layout(width="420px"))
+        self.weights = w.Text(continuous_update=False, description="Weights", placeholder="optional, e.g. 2,1,1 (equal by default)",
                               layout=w.Layout(width="420px"))
         self.make = w.Button(description="Combine into an ensemble", icon="object-group", button_style="info",
                              layout=w.Layout(width="max-content"))

@@ -90,7 +90,7 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     # Results: accuracy, per-class table and the confusion matrix
     page.get_by_role("tab", name="Results").click()
     results = page.locator(".nocode-results:visible")
-    results.get_by_text("Measured on the validation pictures").wait_for()
+    results.get_by_text("Per class and confusion, on the validation pictures").wait_for()
     assert "weighted F1" in results.inner_text() and "precision" in results.inner_text()
     assert results.locator("img").count() >= 2  # learning curves and confusion matrix
     assert "Exported model (ONNX) agrees on" in results.inner_text()
@@ -118,6 +118,7 @@ def test_new_user_from_sign_up_to_a_prediction(server, page, tmp_path):
     # Test a new picture, with where it looked
     page.get_by_role("tab", name="Test").click()
     test_panel = page.locator(".nocode-test")
+    test_panel.get_by_role("button", name="Options: mirror image").click()
     test_panel.get_by_text("Show where it looked").click()
     new = tmp_path / "new.jpg"
     new.write_bytes(picture(COLORS["red"], size=(40, 30), seed=999))

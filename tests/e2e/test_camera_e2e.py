@@ -28,7 +28,8 @@ def test_record_pictures_into_a_class_then_test_live(server, page):
     assert train(ws, user, ds).status == "done"
     sign_in_at_door(page, server["url"], "camille")
 
-    # Record: hold the button for about two seconds with "blue" chosen
+    # Record: choose the camera as the source, "blue" as the class, and hold the button for about two seconds
+    page.locator(".nocode-datasets").get_by_role("button", name="Camera", exact=True).click()
     page.locator(".nocode-datasets select").nth(1).select_option(label="blue")
     camera = start_camera(page, ".nocode-datasets")
     hold = camera.get_by_role("button", name="Hold to record")
@@ -65,6 +66,7 @@ def test_without_camera_access_the_page_says_why(server, page):
     auth.sign_up(ws, "noam", "a-good-password")
     page.add_init_script("Object.defineProperty(navigator, 'mediaDevices', {value: undefined})")  # as on plain http
     sign_in_at_door(page, server["url"], "noam")
+    page.locator(".nocode-datasets").get_by_role("button", name="Camera", exact=True).click()
     camera = page.locator(".nocode-datasets .nocode-camera")
     camera.get_by_role("button", name="Start camera").click()
     assert "HTTPS" in camera.locator(".nocode-camera-note").inner_text()

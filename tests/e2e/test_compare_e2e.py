@@ -50,6 +50,7 @@ def test_compare_combine_test_and_download_through_the_page(server, page, tmp_pa
 
     page.get_by_role("tab", name="Results").click()
     results = page.locator(".nocode-results:visible")
+    results.get_by_role("button", name="All runs, comparisons and ensembles").click()
     studies = results.locator(".nocode-studies")
     studies.get_by_text("Recommended:").wait_for(timeout=60_000)
     table = studies.locator("table").inner_text()

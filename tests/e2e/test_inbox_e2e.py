@@ -32,6 +32,7 @@ def test_unsorted_pictures_labelled_with_the_models_help_then_trained_again(serv
 
     sign_in_at_door(page, server["url"], "labeler")
     inbox = page.locator(".nocode-inbox")
+    page.get_by_role("button", name="Inbox: pictures not sorted yet").click()  # the section opens
     upload_files(page, ".nocode-inbox", "Add unsorted pictures or a zip", [str(tmp_path / "holiday.zip")])
     page.get_by_text("15 pictures added to the inbox").first.wait_for(timeout=120_000)
     inbox.get_by_text("15 pictures waiting").wait_for()

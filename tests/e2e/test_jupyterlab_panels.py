@@ -41,7 +41,7 @@ def test_the_panels_notebook_renders_every_panel_and_a_trained_runs_results_in_j
     for panel in ("datasets", "train", "results", "test"):
         page.locator(f".nocode-{panel}").first.wait_for(state="visible", timeout=120_000)
     results = page.locator(".nocode-results").first
-    results.get_by_text("Measured on the validation pictures").wait_for(timeout=60_000)
+    results.get_by_text("Per class and confusion, on the validation pictures").wait_for(timeout=60_000)
     assert results.locator("img").count() >= 3  # learning curves, confusion matrix, reliability diagram, drawn
     results.get_by_text("Can you trust its confidence?").wait_for()
     results.get_by_title("true red, said red").click()  # a cell of the confusion matrix: its pictures
