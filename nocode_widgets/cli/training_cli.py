@@ -173,7 +173,9 @@ def _predict(args):
         raise NocodeError("--sure-above is a probability between 0 and 1.")
     if args.as_class and not args.add_to:
         raise NocodeError("--as goes with --add-to DATASET.")
-    target = D.find_dataset(ws, user, args.add_to) if args.add_to else None  # checked before any work
+    target = D.get_own_dataset(ws, user, D.find_dataset(ws, user, args.add_to).id) if args.add_to else None
+    if target is not None and args.as_class and args.as_class not in target.classes:  # checked before any work
+        raise NocodeError(f"There is no class called {args.as_class!r} in {target.name}.")
     rows, lines = [], []
     results = predictor.predict(images, tta=args.tta, threshold=args.sure_above)
     for (path, _), result in zip(images, results):
@@ -190,15 +192,20 @@ def _predict(args):
 
 
 def _add_tested(ws, user, ds, images, results, as_class, rows) -> list[str]:
-    """`predict --add-to`: each tested picture into the class given, or the one it was answered with."""
+    """`predict --add-to`: each tested picture into the class given, or the one it was answered with when the
+    answer was sure and is a class of the dataset (the others are left out, and said so)."""
     from ..datasets.uploads import UploadedFile
     from ..predict.onnx import Prediction
 
     by_class: dict[str, list] = {}
-    for (path, raw), result in zip(images, results):
-        if isinstance(result, Prediction):
-            by_class.setdefault(as_class or result.label, []).append(UploadedFile(path, raw))
     lines = []
+    for (path, raw), result in zip(images, results):
+        if not isinstance(result, Prediction):
+            continue
+        if as_class or (result.sure and result.label in ds.classes):
+            by_class.setdefault(as_class or result.label, []).append(UploadedFile(path, raw))
+        else:
+            lines.append(f"Not added: {path} (the answer was not sure; give its class with --as)")
     for label, files in by_class.items():
         report = D.add_uploads(ws, user, ds.id, label, files)
         for row in rows:

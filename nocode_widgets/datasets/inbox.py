@@ -45,14 +45,15 @@ def inbox_pictures(ws: Workspace, user: User, dataset_id: str) -> list[InboxPict
 
 def file_pictures(ws: Workspace, user: User, dataset_id: str, choices: dict[str, str]) -> Dataset:
     """Give inbox pictures their classes ({id: class}, classes of the dataset): one new dataset version."""
-    ds = get_own_dataset(ws, user, dataset_id)
-    unknown = sorted({c for c in choices.values() if c not in ds.classes})
-    if unknown:
-        raise DatasetError(f"There is no class called {unknown[0]!r} in this dataset.")
     if not choices:
         raise DatasetError("Choose a class for at least one picture first.")
+    ds = get_own_dataset(ws, user, dataset_id)
     folder = dataset_folder(ws, ds)
     with dataset_lock(ws, ds):
+        ds = get_own_dataset(ws, user, dataset_id)  # the classes as they are now, under the lock (another tab)
+        unknown = sorted({c for c in choices.values() if c not in ds.classes})
+        if unknown:
+            raise DatasetError(f"There is no class called {unknown[0]!r} in this dataset.")
         waiting = read_manifest(folder, INBOX)
         chosen = _pick(waiting, choices)
         labelled = read_manifest(folder)

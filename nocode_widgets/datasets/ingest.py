@@ -29,7 +29,7 @@ from ..store import Table
 from .uploads import UploadedFile, upload_root
 from ..workspace import Workspace
 from .images import ImageRejected, normalize_image
-from .manifest import INBOX, ImageEntry, read_manifest, write_manifest
+from .manifest import INBOX, MANIFEST, ImageEntry, read_manifest, write_manifest
 from .catalog import (Dataset, _key, clean_name, count_by_class, create_dataset, dataset_folder, dataset_lock,
                       delete_dataset, get_own_dataset, update_summary)
 from .sources import Item, Source, TooLarge, check_import_root, folder_source, zip_source
@@ -108,9 +108,11 @@ class _Writer:
             self.bytes += len(result.data)
         result.data = None
 
-    def undo(self) -> None:
+    def undo(self, keep: set[str] = frozenset()) -> None:
+        """Remove what this import wrote, but not the files in `keep` (relative paths something records)."""
         for path in self.written:
-            path.unlink(missing_ok=True)
+            if path.relative_to(self.folder).as_posix() not in keep:
+                path.unlink(missing_ok=True)
 
 
 def add_uploads(ws: Workspace, user: User, dataset_id: str, label: str, files: list[UploadedFile],
@@ -200,6 +202,9 @@ def _unsorted_zip(ws: Workspace, file) -> Source:
 
 def _ingest_sources(ws, user, ds: Dataset, sources: list[Source], progress, credit: int = 0) -> IngestReport:
     try:
+        limit = ws.settings.max_inbox_pictures
+        if get_own_dataset(ws, user, ds.id).inbox >= limit:
+            raise DatasetError(f"The inbox is full ({limit:,} pictures at most). File or discard some first.")
         items = [item for source in sources for item in source.items]
         return _ingest(ws, user, ds, iter(items), len(items), sum(s.ignored for s in sources), progress, credit,
                        inbox=True)
@@ -286,6 +291,9 @@ def _ingest_within(ws, user, ds: Dataset, items: Iterator[Item], total: int, jun
                 _check_still_there(ws, ds)
         _check_still_there(ws, ds)
         with dataset_lock(ws, ds):
+            for result in decoded:  # a picture already on disk, removed meanwhile (discarded, deleted): not kept
+                if result.entry is not None and not (folder / result.entry.file).exists():
+                    result.entry, result.reason = None, "it was removed while this upload ran; add it again"
             entries, change = (_file_unsorted if inbox else _file_sorted)(ws, folder, decoded, report)
             recorded = True
             referenced = {e.file for e in entries}
@@ -295,7 +303,8 @@ def _ingest_within(ws, user, ds: Dataset, items: Iterator[Item], total: int, jun
             ds = update_summary(ws, user, ds.id, change)
     except BaseException:
         if not recorded:
-            writer.undo()
+            with dataset_lock(ws, ds):  # never a file another import or a filing recorded meanwhile
+                writer.undo({e.file for name in (MANIFEST, INBOX) for e in read_manifest(folder, name)})
         if ws.store.get(Table.DATASETS, ds.id) is None:  # deleted meanwhile (or its account): leave no trace
             remove_tree_and_empty_parents(folder, ws.settings.data_dir)
         raise

@@ -41,7 +41,14 @@ def score(job: dict) -> dict:
     out = {"ids": [], "probabilities": [], "sure": [], "unusual": [], "signatures": [], "refused": {}}
     for start in range(0, len(pictures), BATCH):
         batch = pictures[start:start + BATCH]
-        results = predictor.predict([(pid, Path(path).read_bytes()) for pid, path in batch])
+        read = []
+        for pid, path in batch:
+            try:
+                read.append((pid, path, Path(path).read_bytes()))
+            except OSError:  # filed or discarded meanwhile
+                out["refused"][pid] = "it is no longer in the inbox"
+        batch = [(pid, path) for pid, path, _ in read]
+        results = predictor.predict([(pid, raw) for pid, _, raw in read])
         for (pid, path), result in zip(batch, results):
             if not isinstance(result, Prediction):
                 out["refused"][pid] = result

@@ -102,7 +102,8 @@ def suggest(ws: Workspace, user, dataset_id: str, run_id: str | None = None, ord
     scored = [p for p in pictures if p.id in cache["scores"]]
     rest = [p for p in pictures if p.id not in cache["scores"]]  # could not be read by the model: last
     probs = np.asarray([cache["scores"][p.id]["p"] for p in scored], dtype=np.float64).reshape(len(scored), len(classes))
-    signatures = np.asarray([cache["scores"][p.id]["sig"] for p in scored], dtype=np.float64).reshape(len(scored), -1)
+    signatures = np.asarray([cache["scores"][p.id]["sig"] for p in scored], dtype=np.float64).reshape(len(scored), -1) \
+        if scored else np.zeros((0, 64))
     if order == "useful":
         positions = useful_order(probs, signatures)
     elif order == "sure":
@@ -121,17 +122,21 @@ def suggest(ws: Workspace, user, dataset_id: str, run_id: str | None = None, ord
 
 
 def accept_sure(ws: Workspace, user, dataset_id: str, run_id: str | None = None,
-                progress=lambda done, total: None) -> tuple[Dataset, dict[str, int]]:
+                progress=lambda done, total: None, only=None) -> tuple[Dataset, dict[str, int]]:
     """File every picture the run is sure about in its suggested class (one new dataset version); returns the
-    dataset and how many went into each class."""
+    dataset and how many went into each class. `only`: the ids a person confirmed (pictures added since are
+    left in the inbox)."""
     found = suggest(ws, user, dataset_id, run_id, "sure", progress)
     if not found.run_id:
         raise NocodeError("Train a model on this dataset first: its answers are the suggestions.")
-    sure = found.sure_ones
+    sure = [p for p in found.sure_ones if only is None or p.id in set(only)]
     if not sure:
         raise NocodeError("The model is not sure about any picture in the inbox; sort them by hand, or add more "
                           "pictures to the classes and train again.")
-    return file_pictures(ws, user, dataset_id, {p.id: p.suggested for p in sure}), found.sure_counts()
+    counts: dict[str, int] = {}
+    for p in sure:
+        counts[p.suggested] = counts.get(p.suggested, 0) + 1
+    return file_pictures(ws, user, dataset_id, {p.id: p.suggested for p in sure}), dict(sorted(counts.items()))
 
 
 def useful_order(probs: np.ndarray, signatures: np.ndarray, near: float = NEAR) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Train again after new pictures were labelled, and say honestly whether it helped: the new run keeps the
 settings it was asked with (Auto stays Auto) and remembers the run it follows; the before/after figure is
-measured on the pictures neither run trained on (both held them out: the validation and test parts of each,
-by picture file, with the same class in both), from each run's `predictions.json`. Splits are inherited by
-new dataset versions (`training/data.stable_split`), so those are nearly all of the earlier run's
-held-out pictures."""
+measured on the pictures neither run trained on, by picture file, with the same class in both, from each
+run's `predictions.json`: their shared test pictures when they have some (used for nothing else), else their
+shared validation pictures (which each run also used to choose its best epoch: said with the figure). Splits
+are inherited by new dataset versions (`training/data.stable_split`), so those are nearly all of the earlier
+run's held-out pictures."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class BeforeAfter:
     pictures: int  # held out by both runs
     before_accuracy: float
     after_accuracy: float
+    part: str = "test"  # the pictures compared: both runs' test parts, or else their validation parts
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -34,8 +36,10 @@ class BeforeAfter:
     def text(self) -> str:
         change = self.after_accuracy - self.before_accuracy
         verdict = "better" if change > 0 else "worse" if change < 0 else "the same"
+        used = ("" if self.part == "test" else " (validation pictures: each run also used them to choose its best "
+                "epoch, so both figures lean a little high)")
         return (f"Before the new pictures {self.before_accuracy:.1%}, now {self.after_accuracy:.1%} ({verdict}), on the "
-                f"same {self.pictures} pictures that neither model trained on.")
+                f"same {self.pictures} pictures that neither model trained on{used}.")
 
 
 def retrain(ws: Workspace, user, run_id: str) -> RunRecord:
@@ -55,12 +59,13 @@ def before_after(ws: Workspace, user, run: RunRecord) -> BeforeAfter | None:
         earlier = get_run(ws, user, run.follows)
     except Exception:  # noqa: BLE001 - deleted meanwhile: nothing to compare with
         return None
-    mine, theirs = held_out(ws, run), held_out(ws, earlier)
-    common = sorted(f for f in mine if f in theirs and mine[f][0] == theirs[f][0])
-    if not common:
-        return None
-    right = lambda table: float(np.mean([table[f][0] == table[f][1] for f in common]))  # noqa: E731
-    return BeforeAfter(earlier.id, run.id, len(common), right(theirs), right(mine))
+    for part in (("test",), ("validation", "test")):  # the test parts when both have shared ones: never chose anything
+        mine, theirs = held_out(ws, run, part), held_out(ws, earlier, part)
+        common = sorted(f for f in mine if f in theirs and mine[f][0] == theirs[f][0])
+        if common:
+            right = lambda table: float(np.mean([table[f][0] == table[f][1] for f in common]))  # noqa: E731
+            return BeforeAfter(earlier.id, run.id, len(common), right(theirs), right(mine), part[0])
+    return None
 
 
 def new_pictures_since(ws: Workspace, run: RunRecord, ds) -> int:
@@ -69,12 +74,12 @@ def new_pictures_since(ws: Workspace, run: RunRecord, ds) -> int:
     return sum(1 for e in read_manifest(dataset_folder(ws, ds)) if e.hash not in had)
 
 
-def held_out(ws: Workspace, run: RunRecord) -> dict[str, tuple[str, str]]:
-    """{picture file: (its class, what the run said)} over the pictures the run did not train on."""
+def held_out(ws: Workspace, run: RunRecord, parts=("validation", "test")) -> dict[str, tuple[str, str]]:
+    """{picture file: (its class, what the run said)} over the pictures of `parts` (which it did not train on)."""
     predictions = read_json(run_folder(ws, run) / "predictions.json") or {}
     classes = (read_json(run_folder(ws, run) / "model.json") or {}).get("classes", [])
     table = {}
-    for part in ("validation", "test"):
+    for part in parts:
         found = predictions.get(part) or {}
         for f, y, probs in zip(found.get("files", []), found.get("labels", []), found.get("probabilities", [])):
             table[f] = (classes[y], classes[int(np.argmax(probs))])

@@ -97,10 +97,18 @@ def stable_split(folder: Path, hashes: list[str], labels: list[int], version: in
     return Split(pick("train"), pick("val"), pick("test"))
 
 
+def _part_by_hash(picture_hash: str, val_fraction: float, test_fraction: float, seed: int) -> str:
+    """A new picture's part, drawn from its hash: each is held out with the split's shares, so a few pictures
+    added at a time are not held out more often than the rest (a stratified split of three would hold out one
+    per class)."""
+    draw = int(hashlib.sha256(f"{seed}:{picture_hash}".encode()).hexdigest()[:12], 16) / 16 ** 12
+    return "val" if draw < val_fraction else "test" if draw < val_fraction + test_fraction else "train"
+
+
 def _inherited(folder: Path, settings: str, version: int, hashes: list[str], labels: list[int], val_fraction: float,
                test_fraction: float, seed: int) -> dict | None:
-    """{hash: part}: the newest earlier version's parts for the pictures still here, and a split of the new
-    ones; None when there is no earlier split or a class would have no validation picture."""
+    """{hash: part}: the newest earlier version's parts for the pictures still here, and each new one's part by
+    its hash; None when there is no earlier split or a class would have no validation picture."""
     earlier = sorted(((int(p.name[1:].split("-", 1)[0]), p) for p in (folder / "splits").glob(f"v*-{settings}.json")
                       if p.name[1:].split("-", 1)[0].isdigit()), key=lambda vp: vp[0])
     earlier = [p for v, p in earlier if v < version]
@@ -108,9 +116,7 @@ def _inherited(folder: Path, settings: str, version: int, hashes: list[str], lab
     if not old:
         return None
     parts = {h: old[h] for h in hashes if h in old}
-    new = [i for i, h in enumerate(hashes) if h not in old]
-    fresh = split_indices([labels[i] for i in new], val_fraction, test_fraction, seed + version)
-    parts.update({hashes[new[j]]: part for part, idx in fresh.to_json().items() for j in idx})
+    parts.update({h: _part_by_hash(h, val_fraction, test_fraction, seed) for h in hashes if h not in old})
     validated = {labels[i] for i, h in enumerate(hashes) if parts[h] == "val"}
     counts = {y: labels.count(y) for y in set(labels)}
     if val_fraction > 0 and any(n >= 2 and y not in validated for y, n in counts.items()):

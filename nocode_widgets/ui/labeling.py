@@ -62,6 +62,7 @@ class InboxCard(w.VBox):
         self.again_button = w.Button(description="Train again with the new pictures", icon="refresh",
                                      button_style="primary", layout=w.Layout(display="none", width="auto"))
         self.dataset_id: str | None = None  # the dataset the shown page is about
+        self._page_ids: list[str] = []  # the pictures of the page shown (what the page sends back is not trusted)
         self._found: S.Suggestions | None = None
         self._start = 0
         self.show_button.on_click(lambda _: self.show())
@@ -92,7 +93,7 @@ class InboxCard(w.VBox):
         self._offer_again(ds, runs)
 
     def clear(self) -> None:
-        self.dataset_id, self._found, self._start = None, None, 0
+        self.dataset_id, self._found, self._start, self._page_ids = None, None, 0, []
         self.grid.cards, self.grid.choices = [], {}
         self.summary.value = ""
         self.actions.layout.display = "none"
@@ -123,6 +124,7 @@ class InboxCard(w.VBox):
         if not keep_page or self._start >= len(found.pictures):
             self._start = 0
         page = found.pictures[self._start:self._start + PAGE]
+        self._page_ids = [p.id for p in page]
         folder = D.dataset_folder(self.panel.ws, ds)
         self.grid.classes = list(ds.classes)
         self.grid.cards = [{"id": p.id, "name": p.original, "src": _data_url(folder / p.file), "suggested": p.suggested,
@@ -148,8 +150,8 @@ class InboxCard(w.VBox):
 
     def _page_choices(self) -> dict[str, str]:
         """What the page asks, limited to the pictures shown (the classes are checked by file_pictures)."""
-        shown = {c["id"] for c in self.grid.cards}
-        return {i: str(c) for i, c in dict(self.grid.choices).items() if i in shown and c}
+        shown = set(self._page_ids)
+        return {i: str(c) for i, c in dict(self.grid.choices).items() if isinstance(i, str) and i in shown and c}
 
     def file_chosen(self) -> None:
         dataset_id, choices = self.dataset_id, self._page_choices()
@@ -166,19 +168,20 @@ class InboxCard(w.VBox):
         if found is None or dataset_id is None or not found.sure_ones:
             return
         counts = ", ".join(f"{n} into {c}" for c, n in found.sure_counts().items())
+        confirmed = [p.id for p in found.sure_ones]
         ask(self.panel.confirm, f"File {len(found.sure_ones)} pictures the model is sure about: {counts}?",
-            lambda: self._accept_sure(dataset_id, found.run_id), self.panel.message, yes="Yes, file them")
+            lambda: self._accept_sure(dataset_id, found.run_id, confirmed), self.panel.message, yes="Yes, file them")
 
-    def _accept_sure(self, dataset_id: str, run_id: str) -> None:
+    def _accept_sure(self, dataset_id: str, run_id: str, confirmed: list[str]) -> None:
         def work():
-            after, counts = S.accept_sure(self.panel.ws, self.panel.user, dataset_id, run_id)
+            after, counts = S.accept_sure(self.panel.ws, self.panel.user, dataset_id, run_id, only=confirmed)
             self._after_filing(after, counts)
         self.panel.work.run([self.file_button, self.sure_button], self.panel.message, work)
 
     def ask_discard(self) -> None:
         dataset_id = self.dataset_id
         chosen = self._page_choices()
-        unchosen = [c["id"] for c in self.grid.cards if c["id"] not in chosen]
+        unchosen = [i for i in self._page_ids if i not in chosen]
         if dataset_id is None or not unchosen:
             self.panel.message.show("Every picture on this page has a class; nothing to discard.", "info")
             return
@@ -186,9 +189,11 @@ class InboxCard(w.VBox):
             "good?", lambda: self._discard(dataset_id, unchosen), self.panel.message)
 
     def _discard(self, dataset_id: str, ids: list[str]) -> None:
-        after = D.discard_pictures(self.panel.ws, self.panel.user, dataset_id, ids)
-        self.panel.message.show(f"Discarded {len(ids)}; {after.inbox} still waiting.", "ok")
-        self._refresh_after(after)
+        def work():
+            after = D.discard_pictures(self.panel.ws, self.panel.user, dataset_id, ids)
+            self.panel.message.show(f"Discarded {len(ids)}; {after.inbox} still waiting.", "ok")
+            self._refresh_after(after)
+        self.panel.work.run([self.file_button, self.sure_button, self.discard_button], self.panel.message, work)
 
     def _after_filing(self, after: D.Dataset, counts: dict) -> None:
         filed = ", ".join(f"{n} into {c}" for c, n in sorted(counts.items()))

@@ -66,6 +66,8 @@ def test_the_inbox_has_a_cap_and_counts_in_the_owners_space(tmp_path):
     assert my_usage(ws, alice).used > before
     folder = D.dataset_folder(ws, D.get_dataset(ws, alice, ds.id))
     assert len(list((folder / "inbox").iterdir())) == 3  # the refused ones' files were not kept
+    with pytest.raises(DatasetError, match="inbox is full"):  # refused before any picture is read
+        D.add_to_inbox(ws, alice, ds.id, loose(1, seed=900))
 
 
 def test_an_inbox_upload_past_the_space_keeps_nothing(tmp_path):

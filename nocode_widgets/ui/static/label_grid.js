@@ -67,6 +67,7 @@ function render({ model, el }) {
       item.addEventListener("keydown", (event) => {
         const cardsNow = Array.from(grid.querySelectorAll("[data-picture]"));
         const here = cardsNow.indexOf(item);
+        if (event.ctrlKey || event.altKey || event.metaKey) { return; }  // the browser's own shortcuts
         if (/^[0-9]$/.test(event.key)) {
           const n = Number(event.key);
           if (n === 0) { choose(card.id, null); }
