@@ -12,7 +12,6 @@ const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function render({ model, el }) {
   el.classList.add("nocode-camera");
-  el.style.cssText = "display:flex;flex-direction:column;gap:6px;margin:4px 0";
   const row = document.createElement("div");
   row.style.cssText = "display:flex;gap:8px;align-items:center";
   const start = document.createElement("button");

@@ -11,7 +11,7 @@ function render({ model, el }) {
   el.classList.add("nocode-label-grid");
   const grid = document.createElement("div");
   grid.setAttribute("role", "list");
-  grid.style.cssText = "display:grid;grid-template-columns:repeat(auto-fill,minmax(168px,1fr));gap:8px;";
+  grid.className = "nocode-label-cards";
   el.appendChild(grid);
 
   function choose(id, label) {
@@ -39,27 +39,21 @@ function render({ model, el }) {
       item.setAttribute("aria-label", `Picture ${k + 1} of ${cards.length}, ${card.name}: ${said}. ` +
         (chosen ? `Filed as ${chosen}.` : "Not filed.") + " Keys 1 to 9 choose a class, 0 leaves it unfiled.");
       item.className = "nocode-label-card" + (chosen ? " nocode-chosen" : "");
-      item.style.cssText = "border:2px solid " + (chosen ? "#1565c0" : "#9e9e9e") +
-        ";border-radius:6px;padding:6px;display:flex;flex-direction:column;gap:4px;";
       const img = document.createElement("img");
       img.src = card.src;
       img.alt = card.name;
-      img.style.cssText = "width:100%;max-height:120px;object-fit:contain;";
       const text = document.createElement("div");
       text.className = "nocode-label-said";
-      text.style.fontSize = "13px";
       text.textContent = card.suggested
         ? `${card.suggested} ${pct(card.p)}${card.sure ? "" : " (not sure)"}` : "no suggestion";
       const buttons = document.createElement("div");
-      buttons.style.cssText = "display:flex;flex-wrap:wrap;gap:4px;";
+      buttons.className = "nocode-label-buttons";
       classes.forEach((label, j) => {
         const b = document.createElement("button");
         b.type = "button";
         b.textContent = j < 9 ? `${j + 1} ${label}` : label;
         b.setAttribute("aria-pressed", chosen === label ? "true" : "false");
         b.setAttribute("aria-label", `${b.textContent}: file picture ${k + 1} as ${label}`);
-        b.style.cssText = "font-size:12px;padding:2px 6px;border-radius:4px;cursor:pointer;border:1px solid #1565c0;" +
-          (chosen === label ? "background:#1565c0;color:#fff;" : "background:#fff;color:#0d47a1;");
         b.addEventListener("click", () => choose(card.id, label));
         buttons.appendChild(b);
       });

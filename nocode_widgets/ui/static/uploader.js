@@ -9,7 +9,6 @@ function accepted(file, accept) {
 }
 function render({ model, el }) {
   el.classList.add("nocode-uploader");
-  el.style.cssText = "display:flex;flex-direction:column;gap:4px;margin:4px 0";
   const zone = document.createElement("div");
   zone.className = "nocode-dropzone";
   zone.style.cssText = "border:2px dashed #9aa5b1;border-radius:6px;padding:10px 14px;display:flex;gap:12px;align-items:center";
