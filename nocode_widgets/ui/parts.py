@@ -199,6 +199,7 @@ def ask(box: w.Box, question: str, action: Callable[[], None], message: Message,
 
 def on_enter(text: w.Text, action: Callable[[], None]) -> None:
     """Pressing Enter in `text` does `action` (as a form's submit button would); ipywidgets 7.7 and 8."""
+    text.continuous_update = True  # Enter's submit can reach the kernel before a value sent only on leaving the field
     import warnings
 
     with warnings.catch_warnings():  # 8.x deprecates on_submit but still sends it; 7.7 has nothing else
@@ -295,6 +296,11 @@ def esc(text) -> str:
 
 def percent(value) -> str:
     return "–" if value is None else f"{value:.1%}"
+
+
+def share(p: float) -> str:
+    """A probability as people read it: whole percents, but never "100%" for an answer that is not certain."""
+    return f"{int(p * 1000) / 10:.1f}%" if 0.995 <= p < 1 else f"{p:.0%}"
 
 
 def mib(n: int) -> str:

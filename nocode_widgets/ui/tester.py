@@ -16,7 +16,7 @@ from ..predict.onnx import Prediction, predictor_for
 from ..runs import jobs
 from ..workspace import Workspace
 from .parts import (GENERIC_ERROR, Background, Collapsible, Message, SessionPanel, card, esc, options_of, percent,
-                    picture, report_errors, serialized, set_children)
+                    picture, report_errors, serialized, set_children, share)
 from .camera import Camera
 from .uploader import Received, UploadRefused, Uploader
 from .results import run_label
@@ -40,12 +40,12 @@ class TestPanel(SessionPanel):
         self.show_all = w.Button(description="Show all", icon="th", layout=w.Layout(display="none", width="auto"))
         self.show_all.on_click(lambda _: self._show_every_card())
         self._all_cards: list[w.Widget] = []
-        self.mirror = w.Checkbox(value=False, indent=False,
+        self.mirror = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
                                  description="Also look at each picture's mirror image (slower; can be surer)")
         self.sure = w.BoundedFloatText(value=0.0, min=0.0, max=100.0, step=1.0, description="Say 'not sure' below (%)",
                                        style={"description_width": "initial"}, layout=w.Layout(width="260px"))
         self.sure_note = w.HTML()
-        self.looked = w.Checkbox(value=False, indent=False,
+        self.looked = w.Checkbox(value=False, indent=False, layout=w.Layout(width="auto"),
                                  description="Show where it looked (a heat map per picture; a few seconds more)")
         self.run.observe(lambda _: self._default_threshold(), names="value")
         self._run_id: str | None = None
@@ -243,7 +243,7 @@ def bars(result: Prediction) -> str:
     """The top classes as probability bars, each with its number (the text a screen reader reads)."""
     return "<div class='nocode-bars'>" + "".join(
         f"<div class='nocode-bar-row'><span>{esc(label)}</span><span class='nocode-bar-track'><span class='nocode-bar' "
-        f"style='width:{max(1, round(p * 100))}%'></span></span><span>{p:.0%}</span></div>"
+        f"style='width:{max(1, round(p * 100))}%'></span></span><span>{share(p)}</span></div>"
         for label, p in result.top(3)) + "</div>"
 
 
@@ -258,7 +258,7 @@ def result_card(name: str, raw: bytes, result, max_pixels: int, looked=None) -> 
         text = f"<p><b>{esc(name)}</b>: could not be tested — {esc(result)}</p>"
     else:
         top_p = result.probabilities[result.label]
-        text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: {said(result)} with {top_p:.0%} probability</p>"
+        text = (f"<p class='nocode-prediction'><b>{esc(name)}</b>: {said(result)} with {share(top_p)} probability</p>"
                 f"{bars(result)}")
     row = w.HBox(images)
     row.add_class("nocode-row")

@@ -63,7 +63,7 @@ def test_the_panels_notebook_renders_every_panel_and_a_trained_runs_results_in_j
     results = page.locator(".nocode-results").first
     results.get_by_text("Per class and confusion, on the validation pictures").wait_for(timeout=60_000)
     assert results.locator("img").count() >= 3  # learning curves, confusion matrix, reliability diagram, drawn
-    results.get_by_text("Can you trust its confidence?").wait_for()
+    results.get_by_role("button", name="Can you trust its confidence?").wait_for()
     results.get_by_title("true red, said red").click()  # a cell of the confusion matrix: its pictures
     results.get_by_text("True red, said red").wait_for(timeout=60_000)
     page.locator(".jp-OutputArea-output", has_text="done after").wait_for(timeout=300_000)  # the API trained

@@ -46,7 +46,9 @@ def test_the_results_panel_states_the_parity_figures(trained):
     ws, alice, ds, run = trained
     panel = ResultsPanel(ws, alice)
     panel.refresh(select=run.id)
-    assert "Exported model (ONNX) agrees on 9/9 validation pictures, largest difference 0.0000" in panel.detail.children[0].value
+    from tests.ui.driving import texts
+
+    assert "Exported model (ONNX) agrees on 9/9 validation pictures, largest difference 0.0000" in texts(panel.detail.children[0])
 
 
 def test_onnx_and_pytorch_predict_the_same_on_new_pictures(trained):
