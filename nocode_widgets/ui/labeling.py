@@ -71,6 +71,7 @@ class InboxCard(w.VBox):
         self.more_button.on_click(lambda _: self.next_page())
         self.discard_button.on_click(lambda _: self.ask_discard())
         self.again_button.on_click(lambda _: self.train_again())
+        self.grid.observe(lambda _: self._count_chosen(), "choices")
         super().__init__([w.HTML("<small>Pictures not sorted into classes yet: upload them here, a trained model "
                                  "suggests a class for each, you confirm.</small>"), self.upload,
                           w.HBox([self.run, self.order]), w.HBox([self.show_button, self.progress]), self.summary,
@@ -140,6 +141,12 @@ class InboxCard(w.VBox):
                               else "<p>The inbox is empty.</p>")
         self.actions.layout.display = "" if page else "none"
         self.sure_button.disabled = not sure
+
+    def _count_chosen(self) -> None:
+        """The file button says how many the kernel has (a click could otherwise overtake the last key)."""
+        n = len(self._page_choices())
+        self.file_button.description = f"File the chosen ({n})"
+        self.file_button.disabled = not n
 
     def next_page(self) -> None:
         if self._found is not None:
