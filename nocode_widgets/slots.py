@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Callable, Iterator
 from filelock import FileLock, Timeout
 
 from .errors import NocodeError
-from .files import read_json
+from .files import read_json, write_json_atomic
 from .workspace import Workspace
 
 BUSY = "The server is busy with {what} right now. Please try again in a moment."
@@ -84,3 +85,22 @@ def run_helper(ws: Workspace, module: str, args: list[str], progress_file: Path,
         said = next((json.loads(line).get("error") for line in stdout.splitlines() if line.startswith("{")), None)
         sys.stderr.write(stderr[-4000:])
         raise NocodeError(f"{failed}{': ' + said if said else ''}.")
+
+
+def run_job(ws: Workspace, module: str, job: dict, progress: Callable[[int, int], None], timeout_s: float,
+            too_long: str, failed: str) -> dict:
+    """Run helper `module` on `job` (a JSON file in a temp folder under the data folder; the job gets its "out"
+    and "progress" paths there) and return what it wrote to "out". The temp folder goes with everything in it.
+    `progress(done, total)` as the helper reports it. Call it inside a `helper_slot`."""
+    tmp_root = ws.settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        job = {**job, "out": str(Path(tmp) / "out.json"), "progress": str(Path(tmp) / "progress.json"),
+               "max_side": ws.settings.image_max_side, "max_pixels": ws.settings.max_image_pixels}
+        write_json_atomic(Path(tmp) / "job.json", job)
+        run_helper(ws, module, [str(Path(tmp) / "job.json")], Path(job["progress"]),
+                   lambda state: progress(state["done"], state["total"]), timeout_s, too_long, failed)
+        result = read_json(Path(job["out"]))
+    if result is None:
+        raise NocodeError(f"{failed}.")
+    return result

@@ -29,9 +29,12 @@ class Table(str, Enum):
     STUDIES = "studies"  # model comparisons and baggings: groups of runs (runs/studies.py)
     DEVICES = "devices"  # "keep me signed in" tokens (hashes only)
     META = "meta"
+    CLASSES = "classes"  # a teacher's classes: name, join code, shared datasets (classroom/classes.py)
+    ASSIGNMENTS = "assignments"  # in the teacher's file (classroom/assignments.py)
+    SUBMISSIONS = "submissions"  # students' submissions, in the teacher's file: an assignment's board reads one file
 
 
-OWNED = (Table.DATASETS, Table.RUNS, Table.STUDIES)  # in their owner's file
+OWNED = (Table.DATASETS, Table.RUNS, Table.STUDIES, Table.ASSIGNMENTS, Table.SUBMISSIONS)  # in their owner's file
 WATCHED = {Table.RUNS: ("queued", "running"), Table.STUDIES: ("open",)}  # statuses found across everyone
 
 

@@ -29,7 +29,7 @@ LAZY_ALLOWED = {
 LAYERS = [
     {"nocode_widgets", "errors", "files", "config", "markdown", "store_files", "migrations", "store", "workspace",
      "slots"},
-    {"pictures"}, {"accounts"}, {"datasets"}, {"models"}, {"runs"}, {"training"}, {"predict"}, {"insight", "export"},
+    {"pictures"}, {"accounts"}, {"datasets"}, {"models"}, {"runs"}, {"training"}, {"predict"}, {"insight", "export", "classroom"},
     {"ui", "cli", "serve", "door", "pages", "backup", "__main__"},
 ]
 # Imports inside functions that are not about torch: only the faces use them, to start fast (a panel is imported

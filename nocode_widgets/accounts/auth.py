@@ -27,7 +27,7 @@ from ..errors import AuthError
 from ..store import Table, new_id
 from ..workspace import Workspace
 
-ROLES = ("user", "admin")
+ROLES = ("user", "teacher", "admin")  # teachers make classes (classroom/); admins do everything
 MIN_PASSWORD = 8
 NAME_LENGTH = (3, 32)
 _WRONG = "Wrong username or password."
@@ -41,15 +41,27 @@ class User:
     created: float
     disabled: bool = False
     stamp: str = ""  # changes with the password or when disabled: older sign-ins end
+    classes: tuple[str, ...] = ()  # the classes they are a student of (classroom/classes.py)
+    must_change: bool = False  # a one-time password: no sign-in until they chose their own
+    display_name: str = ""  # as a teacher typed it (a class's roster); else the username
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def is_teacher(self) -> bool:
+        return self.role in ("teacher", "admin")
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.username
+
     @classmethod
     def from_doc(cls, doc: dict) -> "User":
         return cls(doc["id"], doc["username"], doc["role"], doc["created"], doc.get("disabled", False),
-                   doc.get("stamp", ""))
+                   doc.get("stamp", ""), tuple(doc.get("classes", ())), bool(doc.get("must_change", False)),
+                   doc.get("display_name", ""))
 
 
 OPERATOR = User("operator", "(server operator)", "admin", 0.0)  # the command line: acts as an admin
@@ -99,13 +111,15 @@ def sign_up_on_page(ws: Workspace, username: str, password: str) -> User:
     return _create(ws, username, password, False, first_becomes_admin=s.served_on_loopback)
 
 
-def create_account(ws: Workspace, actor: User, username: str, password: str, admin: bool = False) -> User:
+def create_account(ws: Workspace, actor: User, username: str, password: str, admin: bool = False,
+                   role: str = "user") -> User:
     """An administrator creates an account (also when sign-up is closed)."""
     require_admin(ws, actor)
-    return _create(ws, username, password, admin, first_becomes_admin=False)
+    return _create(ws, username, password, admin, first_becomes_admin=False, role=role)
 
 
-def _create(ws: Workspace, username: str, password: str, admin: bool, first_becomes_admin: bool) -> User:
+def _create(ws: Workspace, username: str, password: str, admin: bool, first_becomes_admin: bool,
+            role: str = "user") -> User:
     name = normalize_username(username)
     _check_password(password)
     password_hash = _hasher(ws).hash(password)  # slow on purpose: done before taking the lock
@@ -113,20 +127,34 @@ def _create(ws: Workspace, username: str, password: str, admin: bool, first_beco
         if tx.find(Table.USERS, key=username_key(name)):
             raise AuthError("That username is taken.")
         first = first_becomes_admin and not tx.find(Table.USERS)
-        doc = {
-            "id": new_id("u"),
-            "username": name,
-            "key": username_key(name),
-            "role": "admin" if (admin or first) else "user",
-            "password_hash": password_hash,
-            "created": time.time(),
-            "failures": [],
-            "locked_until": 0.0,
-            "disabled": False,
-            "stamp": secrets.token_hex(8),
-        }
+        doc = account_doc(name, password_hash, "admin" if (admin or first) else _role(role))
         tx.insert(Table.USERS, doc)
     return User.from_doc(doc)
+
+
+def account_doc(name: str, password_hash: str, role: str = "user", **extra) -> dict:
+    """A new account's document (`name` already normalized; `extra`: classes, must_change, display_name)."""
+    return {"id": new_id("u"), "username": name, "key": username_key(name), "role": _role(role),
+            "password_hash": password_hash, "created": time.time(), "failures": [], "locked_until": 0.0,
+            "disabled": False, "stamp": secrets.token_hex(8), **extra}
+
+
+def _role(role: str) -> str:
+    if role not in ROLES:
+        raise AuthError(f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.")
+    return role
+
+
+def one_time_password() -> str:
+    """A password to hand over once (a roster, a reset): 12 characters, no look-alikes (0/O, 1/l/I)."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def hash_password(ws: Workspace, password: str) -> str:
+    """The argon2id hash of a new password (checked for length first). Slow on purpose: call it before locking."""
+    _check_password(password)
+    return _hasher(ws).hash(password)
 
 
 def _find_by_name(tx, username: str) -> dict | None:
@@ -230,17 +258,26 @@ def change_password(ws: Workspace, user: User, old: str, new: str) -> User:
     return _set_password(ws, fresh.id, new)
 
 
-def reset_password(ws: Workspace, actor: User, user_id: str, new: str) -> None:
-    """An administrator (or the operator) sets someone's password; their sign-ins end, the lock goes."""
+def choose_own_password(ws: Workspace, username: str, one_time: str, new: str) -> User:
+    """An account with a one-time password (`must_change`) replaces it with its own: the one-time password is
+    checked again here (the door throttles the attempts); afterwards it no longer works."""
+    user = verify_password(ws, username, one_time)
+    if new == one_time:
+        raise AuthError("Please choose a password of your own, not the one you were given.")
+    return _set_password(ws, user.id, new)
+
+
+def reset_password(ws: Workspace, actor: User, user_id: str, new: str, one_time: bool = False) -> None:
+    """An administrator (or the operator) sets someone's password; their sign-ins end, the lock goes.
+    `one_time`: they must choose their own at their next sign-in."""
     require_admin(ws, actor)
-    _set_password(ws, user_id, new)
+    _set_password(ws, user_id, new, must_change=one_time)
 
 
-def _set_password(ws: Workspace, user_id: str, new: str) -> User:
-    _check_password(new)
-    password_hash = _hasher(ws).hash(new)
+def _set_password(ws: Workspace, user_id: str, new: str, must_change: bool = False) -> User:
+    password_hash = hash_password(ws, new)
     _update_user(ws, user_id, {"password_hash": password_hash, "stamp": secrets.token_hex(8), "failures": [],
-                               "locked_until": 0.0})
+                               "locked_until": 0.0, "must_change": must_change})
     _forget_devices(ws, user_id)  # their stamp no longer matches anyway: purge them
     return User.from_doc(ws.store.get(Table.USERS, user_id))
 
@@ -272,9 +309,7 @@ def list_users(ws: Workspace) -> list[User]:
 
 def set_role(ws: Workspace, actor: User, user_id: str, role: str) -> None:
     require_admin(ws, actor)
-    if role not in ROLES:
-        raise AuthError(f"Unknown role {role!r}.")
-    _update_user(ws, user_id, {"role": role})
+    _update_user(ws, user_id, {"role": _role(role)})
 
 
 def set_disabled(ws: Workspace, actor: User, user_id: str, disabled: bool) -> None:
@@ -299,9 +334,14 @@ def delete_account(ws: Workspace, actor: User, user_id: str | None = None) -> No
     with ws.store.transaction() as tx:
         if tx.get(Table.USERS, target) is None:
             raise AuthError("There is no such user.")
-        for table in (Table.RUNS, Table.STUDIES, Table.DATASETS):
+        for table in (Table.RUNS, Table.STUDIES, Table.DATASETS, Table.ASSIGNMENTS, Table.SUBMISSIONS):
             tx.remove_where(table, owner=target)
         tx.remove_where(Table.DEVICES, user=target)
         tx.remove_where(Table.DEVICES, person=target)  # their pages record (accounts/signins.py)
+        taught = {c["id"] for c in tx.find(Table.CLASSES, teacher=target)}
+        for doc in tx.find(Table.USERS):  # the classes they taught end (their assignments were in their file)
+            if taught & set(doc.get("classes", ())):
+                tx.update(Table.USERS, doc["id"], {"classes": [c for c in doc["classes"] if c not in taught]})
+        tx.remove_where(Table.CLASSES, teacher=target)
         tx.remove(Table.USERS, target)
     shutil.rmtree(ws.settings.user_dir(target), ignore_errors=True)

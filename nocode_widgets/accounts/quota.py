@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,13 +43,17 @@ def human_bytes(n: int) -> str:
 
 
 def folder_bytes(path: Path) -> int:
-    total = 0
+    """The bytes of the files under `path`, each file once however many names it has: a class's shared copy
+    of a dataset is hard links to the pictures, so the pictures count once."""
+    total, seen = 0, set()
     for p in Path(path).rglob("*"):
         try:
-            if p.is_file():
-                total += p.stat().st_size
+            st = p.lstat()
         except OSError:  # removed while we walk
             continue
+        if stat.S_ISREG(st.st_mode) and (st.st_nlink == 1 or (st.st_dev, st.st_ino) not in seen):
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
     return total
 
 

@@ -61,6 +61,8 @@ def _digest(secret: str) -> str:
 def start(ws: Workspace, user: User, keep: bool, clock: Callable[[], float] = time.time) -> tuple[str, SignIn]:
     """A new sign-in for `user`: (the token for the browser's cookie, the sign-in). Only its hash is kept."""
     user = current_user(ws, user)
+    if user.must_change:  # the door asks for their own password first; a one-time one opens nothing
+        raise AuthError("Please choose your own password first.")
     token, now = secrets.token_urlsafe(32), clock()
     lifetime = ws.settings.remember_days * 86400 if keep else SESSION_HOURS * 3600
     record = {"id": new_id("dev"), "user": user.id, "hash": _digest(token), "stamp": user.stamp, "kind": KIND,
@@ -90,7 +92,7 @@ def _holding(ws: Workspace, record: dict | None, now: float) -> tuple[User, Sign
     if record is None or record.get("kind") != KIND or record["expires"] <= now:
         return None
     doc = ws.store.get(Table.USERS, record["user"])
-    if doc is None or doc.get("disabled") or doc.get("stamp", "") != record["stamp"]:
+    if doc is None or doc.get("disabled") or doc.get("must_change") or doc.get("stamp", "") != record["stamp"]:
         return None
     return User.from_doc(doc), SignIn(record["id"], record["user"], record["expires"], record.get("keep", False))
 

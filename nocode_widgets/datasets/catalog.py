@@ -1,6 +1,10 @@
 """Datasets as the store knows them: a small summary per dataset (name, classes, counts, version).
 Every function takes the acting user; someone else's dataset is "not found", never data. An admin
-can read every dataset; only the owner changes one."""
+can read every dataset; only the owner changes one.
+
+A teacher shares a dataset with a class as a *frozen* copy (`classroom/classes.share_dataset`): a dataset of
+the teacher's, fixed at one version, that the class's students may read and train on (`shared_with`) and
+nobody may change. A *hidden* dataset (an assignment's hidden test set) is never readable but by its owner."""
 
 from __future__ import annotations
 
@@ -34,6 +38,11 @@ class Dataset:
     updated: float = 0.0
     inbox: int = 0  # unsorted pictures waiting for a class (datasets/inbox.py): not training data
     inbox_version: int = 0  # goes up whenever the inbox changes; suggestions are cached per inbox version
+    frozen: bool = False  # fixed for good: a class's shared copy or a hidden test set
+    shared_with: tuple[str, ...] = ()  # the classes whose students may read it and train on it
+    hidden: bool = False  # an assignment's hidden test set: only its owner ever reads it
+    source: str = ""  # a frozen copy: the dataset it was copied from
+    runs_per_student: int = 0  # a shared copy: how many runs each student may train on it (0: no limit)
 
     @property
     def image_count(self) -> int:
@@ -42,7 +51,9 @@ class Dataset:
     @classmethod
     def from_doc(cls, doc: dict) -> "Dataset":
         return cls(doc["id"], doc["owner"], doc["name"], tuple(doc["classes"]), dict(doc["counts"]),
-                   doc["version"], doc["created"], doc["updated"], doc.get("inbox", 0), doc.get("inbox_version", 0))
+                   doc["version"], doc["created"], doc["updated"], doc.get("inbox", 0), doc.get("inbox_version", 0),
+                   bool(doc.get("frozen")), tuple(doc.get("shared_with", ())), bool(doc.get("hidden")),
+                   doc.get("source", ""), int(doc.get("runs_per_student", 0)))
 
 
 def dataset_folder(ws: Workspace, ds: Dataset) -> Path:
@@ -71,11 +82,22 @@ def _key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def _doc(tx, user: User, dataset_id: str, write: bool) -> dict:
+def _doc(tx, user: User, dataset_id: str, write: bool, frozen_ok: bool = False) -> dict:
     doc = tx.get(Table.DATASETS, dataset_id)
-    if doc is None or (doc["owner"] != user.id and (write or not user.is_admin)):
+    if doc is None or (doc["owner"] != user.id and (write or not (user.is_admin or can_read_shared(user, doc)))):
         raise NotFound("That dataset does not exist (or is not yours).")
+    if write and doc.get("frozen") and not frozen_ok:
+        raise DatasetError(FROZEN.format(name=doc["name"]))
     return doc
+
+
+FROZEN = ("{name!r} is fixed: it is shared with a class or is a hidden test set, so its pictures and classes "
+          "cannot change. Copy it to a dataset of your own to edit it.")
+
+
+def can_read_shared(user: User, doc: dict) -> bool:
+    """A student of a class the dataset is shared with (never a hidden test set)."""
+    return not doc.get("hidden") and bool(set(doc.get("shared_with", ())) & set(user.classes))
 
 
 def get_dataset(ws: Workspace, user: User, dataset_id: str) -> Dataset:
@@ -84,10 +106,35 @@ def get_dataset(ws: Workspace, user: User, dataset_id: str) -> Dataset:
 
 
 def get_own_dataset(ws: Workspace, user: User, dataset_id: str) -> Dataset:
-    """The dataset, if it is the user's own: what changing or training on it needs (an admin may
-    look at anyone's, but not change it)."""
+    """The dataset, if it is the user's own and may change: what changing it needs (an admin may look at
+    anyone's, but not change it; a frozen one changes for nobody)."""
     user = current_user(ws, user)
     return Dataset.from_doc(ws.store.read(lambda tx: _doc(tx, user, dataset_id, write=True)))
+
+
+def get_trainable_dataset(ws: Workspace, user: User, dataset_id: str) -> Dataset:
+    """A dataset the user may train on: their own (frozen or not), or one shared with a class of theirs."""
+    user = current_user(ws, user)
+    doc = ws.store.read(lambda tx: _doc(tx, user, dataset_id, write=False))
+    if doc["owner"] != user.id and not can_read_shared(user, doc):
+        raise NotFound("That dataset does not exist (or is not yours).")  # an admin reads others', trains on own
+    return Dataset.from_doc(doc)
+
+
+def shared_datasets(ws: Workspace, user: User) -> list[Dataset]:
+    """The datasets shared with the classes the user is a student of, newest first."""
+    user = current_user(ws, user)
+    found = []
+    for class_id in user.classes:
+        doc = ws.store.get(Table.CLASSES, class_id) or {}
+        found += [get_dataset(ws, user, d) for d in doc.get("datasets", ()) if _readable(ws, user, d)]
+    unique = {d.id: d for d in found}
+    return sorted(unique.values(), key=lambda d: d.created, reverse=True)
+
+
+def _readable(ws: Workspace, user: User, dataset_id: str) -> bool:
+    doc = ws.store.get(Table.DATASETS, dataset_id)
+    return doc is not None and can_read_shared(user, doc)
 
 
 def find_dataset(ws: Workspace, user: User, name_or_id: str) -> Dataset:
@@ -158,10 +205,13 @@ def rename_dataset(ws: Workspace, user: User, dataset_id: str, new_name: str) ->
 
 
 def delete_dataset(ws: Workspace, user: User, dataset_id: str) -> None:
-    """Delete the dataset and its images."""
+    """Delete the dataset and its images (a frozen one once no class uses it)."""
     user = current_user(ws, user)
     with ws.store.transaction(user.id) as tx:
-        doc = _doc(tx, user, dataset_id, write=True)
+        doc = _doc(tx, user, dataset_id, write=True, frozen_ok=True)
+        if doc.get("shared_with") or doc.get("hidden_for"):
+            raise DatasetError(f"{doc['name']!r} is used by a class (shared, or an assignment's hidden test set). "
+                               "Remove the class or the assignment first.")
         tx.remove(Table.DATASETS, dataset_id)
     ds = Dataset.from_doc(doc)
     shutil.rmtree(dataset_folder(ws, ds), ignore_errors=True)

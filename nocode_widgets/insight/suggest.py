@@ -16,7 +16,6 @@ time) and not unusual. Accepting the sure ones files exactly those pictures, eac
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from ..errors import NocodeError
 from ..files import read_json, write_json_atomic
 from ..predict.onnx import NO_MODEL
 from ..runs.records import RunRecord, get_run, list_runs, run_folder
-from ..slots import helper_slot, run_helper
+from ..slots import helper_slot, run_job
 from ..workspace import Workspace
 
 ORDERS = ("useful", "sure", "newest")
@@ -207,18 +206,7 @@ def _scores(ws: Workspace, user, ds: Dataset, run: RunRecord, pictures, progress
 
 
 def _run_helper(ws: Workspace, folder: Path, run: RunRecord, todo, progress) -> dict:
-    tmp_root = ws.settings.data_dir / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-        job = {"model": str(run_folder(ws, run)), "pictures": [[p.id, str(folder / p.file)] for p in todo],
-               "out": str(Path(tmp) / "scores.json"), "progress": str(Path(tmp) / "progress.json"),
-               "max_side": ws.settings.image_max_side, "max_pixels": ws.settings.max_image_pixels}
-        write_json_atomic(Path(tmp) / "job.json", job)
-        progress(0, len(todo))
-        run_helper(ws, "nocode_widgets.insight.score_inbox", [str(Path(tmp) / "job.json")], Path(job["progress"]),
-                   lambda state: progress(state["done"], state["total"]), TIMEOUT_S,
-                   "Scoring the inbox took too long and was stopped.", "The inbox could not be scored")
-        result = read_json(Path(job["out"]))
-    if result is None:
-        raise NocodeError("The inbox could not be scored.")
-    return result
+    progress(0, len(todo))
+    return run_job(ws, "nocode_widgets.insight.score_inbox",
+                   {"model": str(run_folder(ws, run)), "pictures": [[p.id, str(folder / p.file)] for p in todo]},
+                   progress, TIMEOUT_S, "Scoring the inbox took too long and was stopped.", "The inbox could not be scored")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..accounts.auth import User, current_user
-from ..datasets import get_own_dataset
+from ..datasets.catalog import get_trainable_dataset
 from ..errors import TrainingError
 from ..accounts.quota import check_space
 from ..store import Table
@@ -49,12 +49,12 @@ def submit(ws: Workspace, user: User, dataset_id: str, config: dict | None = Non
 
 
 def check_trainable(ws: Workspace, user: User, dataset_id: str, configs: list[dict]):
-    """The user's own dataset, once every config is valid, the dataset can be trained on and there is space:
-    what queuing a run (or a study's runs) needs, in plain words."""
+    """The dataset (the user's own, or one shared with a class of theirs), once every config is valid, the
+    dataset can be trained on and there is space: what queuing a run (or a study's runs) needs, in plain words."""
     check_runner(ws)
     for config in configs:
         TrainConfig.from_json(config).check()
-    ds = get_own_dataset(ws, user, dataset_id)
+    ds = get_trainable_dataset(ws, user, dataset_id)
     with_pictures = [c for c in ds.classes if ds.counts.get(c, 0) >= 2]
     if len(with_pictures) < 2:
         raise TrainingError("Training needs at least two classes with at least two pictures each.")

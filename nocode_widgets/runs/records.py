@@ -115,9 +115,21 @@ def create_run(ws: Workspace, user: User, dataset, config: dict, limit: int | No
         if limit is not None and len(active) >= limit:
             raise TrainingError(f"You already have {len(active)} runs waiting or training; cancel one or wait "
                                 "for one to finish.")
+        _check_runs_per_student(tx, user, dataset)
         tx.insert(Table.RUNS, run.to_json())
     run_folder(ws, run).mkdir(parents=True, exist_ok=True)
     return run
+
+
+def _check_runs_per_student(tx, user: User, dataset) -> None:
+    """A teacher's shared dataset may allow each student only so many runs (failed ones do not count)."""
+    limit = getattr(dataset, "runs_per_student", 0)
+    if not limit or dataset.owner == user.id:
+        return
+    used = [d for d in tx.find(Table.RUNS, owner=user.id, dataset_id=dataset.id) if d["status"] != "failed"]
+    if len(used) >= limit:
+        raise TrainingError(f"Your teacher allows {limit} runs per student on {dataset.name!r}, and you have "
+                            f"trained {len(used)}. Submit the best of them.")
 
 
 def _visible(doc: dict | None, user: User) -> bool:
@@ -190,6 +202,10 @@ def delete_run(ws: Workspace, user: User, run_id: str) -> None:
         raise NotFound("That run does not exist (or is not yours).")
     if run.is_active:
         raise TrainingError("This run is still going. Cancel it first.")
+    shared = ws.store.get(Table.DATASETS, run.dataset_id) or {}
+    if shared.get("runs_per_student") and shared.get("owner") != run.owner and run.status != "failed":
+        raise TrainingError("This run counts toward your teacher's limit of runs on a shared dataset, so it is "
+                            "kept.")
     ws.store.remove(Table.RUNS, run_id)
     shutil.rmtree(run_folder(ws, run), ignore_errors=True)
 

@@ -1,0 +1,355 @@
+"""Assignments: a teacher sets a class an exercise on a shared dataset, scored on a *hidden test set* that no
+student ever sees; students submit finished runs; boards rank them.
+
+- The hidden test set is a dataset of the teacher's, frozen and `hidden` (nobody else can read it, by any id),
+  imported from a zip of class folders. It is split once into two fixed halves per class (by a keyed hash of
+  each picture): the public board scores every submission on the first half until the deadline; the final
+  board, opened at the deadline, scores on the other half, so tuning to the public board does not pay.
+- A submission is scored in a helper process (`score_hidden`) with the run's exported model; only confusion
+  matrices come back, and students are shown their metric and their per-class F1, never a picture, a label or a
+  per-picture answer. A submission counts toward the daily limit (`per_day`, in any 24 hours) from the moment
+  it is accepted (checked and recorded in one transaction: parallel tabs cannot pass it); one that failed to
+  score does not count.
+- Records live in the teacher's file: `Table.ASSIGNMENTS` and `Table.SUBMISSIONS` (owner: the teacher), so a
+  board reads one file."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from ..accounts.auth import User, current_user
+from ..datasets import Dataset, dataset_folder, delete_dataset, import_archive, read_manifest
+from ..errors import NocodeError, NotFound
+from ..files import read_json
+from ..models.evaluate import confusion_scores
+from ..runs.records import get_run, run_folder
+from ..slots import helper_slot, run_job
+from ..store import Table, new_id
+from ..workspace import Workspace
+from .classes import ClassError, Classroom, get_class, is_teacher_of, list_classes, share_dataset, teaching
+
+METRICS = {"accuracy": "accuracy", "weighted_f1": "weighted F1", "macro_f1": "macro F1"}
+PER_DAY = (1, 100)  # submissions per student per day: the bounds a teacher may choose
+DAY_S = 24 * 3600.0
+SCORE_TIMEOUT_S = 600.0
+MIN_PER_CLASS = 2  # hidden pictures per class: one for each half
+NOT_FOUND = "That assignment does not exist (or is not in a class of yours)."
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    owner: str  # the teacher
+    class_id: str
+    title: str
+    dataset_id: str  # the shared (frozen) dataset
+    hidden_id: str  # the hidden test set (a hidden dataset of the teacher's)
+    classes: tuple[str, ...]  # the hidden set's classes, in the shared dataset's order
+    metric: str
+    deadline: float
+    per_day: int
+    runs_per_student: int
+    created: float
+    hidden_count: int = 0
+    overlap: int = 0  # hidden pictures also in the shared dataset (the teacher is told)
+
+    @property
+    def metric_name(self) -> str:
+        return METRICS[self.metric]
+
+    def is_open(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) < self.deadline
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "Assignment":
+        return cls(doc["id"], doc["owner"], doc["class"], doc["title"], doc["dataset"], doc["hidden"],
+                   tuple(doc["classes"]), doc["metric"], doc["deadline"], doc["per_day"], doc["runs_per_student"],
+                   doc["created"], doc.get("hidden_count", 0), doc.get("overlap", 0))
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: str
+    assignment: str
+    student: str
+    run_id: str
+    created: float
+    status: str  # scoring | scored | failed
+    public: float | None = None
+    final: float | None = None
+    per_class_public: dict = field(default_factory=dict)  # class -> F1 on the public half
+    per_class_final: dict = field(default_factory=dict)
+    error: str = ""
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "Submission":
+        return cls(doc["id"], doc["assignment"], doc["student"], doc["run"], doc["created"], doc["status"],
+                   doc.get("public"), doc.get("final"), doc.get("per_class_public", {}), doc.get("per_class_final", {}),
+                   doc.get("error", ""))
+
+
+def parse_deadline(text: str) -> float:
+    """An ISO date and time (`2026-12-20T17:00`, the server's time zone unless one is given) as a timestamp."""
+    try:
+        moment = datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        raise ClassError(f"{text!r} is not a date and time like 2026-12-20T17:00.") from None
+    return (moment if moment.tzinfo else moment.astimezone()).timestamp()
+
+
+# Setting an assignment -----------------------------------------------------------------------------------
+
+def create_assignment(ws: Workspace, user: User, class_id: str, dataset_id: str, hidden_zip, deadline: float,
+                      title: str = "", metric: str = "weighted_f1", per_day: int = 5, runs_per_student: int = 0,
+                      progress=None) -> Assignment:
+    """Set an assignment: the dataset (shared with the class now if it is not yet), a hidden test set from a zip of
+    class folders (every folder a class of the dataset, at least two pictures each), a deadline in the future,
+    the metric, and the limits."""
+    teacher, room = teaching(ws, user, class_id)
+    if metric not in METRICS:
+        raise ClassError(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
+    if not PER_DAY[0] <= int(per_day) <= PER_DAY[1]:
+        raise ClassError(f"Submissions per day must be between {PER_DAY[0]} and {PER_DAY[1]}.")
+    if int(runs_per_student) < 0:
+        raise ClassError("Runs per student must be 0 (no limit) or more.")
+    if deadline <= time.time():
+        raise ClassError("The deadline must be in the future.")
+    shared = _shared_copy(ws, teacher, room, dataset_id)
+    title = " ".join((title or f"{shared.name.split(' (shared')[0]}").split())[:80]
+    report = import_archive(ws, teacher, hidden_zip, name=f"Hidden test {new_id('h')[-6:]}: {title}"[:64],
+                            progress=progress)
+    aid = new_id("asg")
+    try:
+        hidden = _check_hidden(ws, teacher, report.dataset_id, shared)
+        overlap = _overlap(ws, shared, hidden)
+        doc = {"id": aid, "owner": teacher.id, "class": room.id, "title": title, "dataset": shared.id,
+               "hidden": hidden.id, "classes": [c for c in shared.classes if c in hidden.classes], "metric": metric,
+               "deadline": float(deadline), "per_day": int(per_day), "runs_per_student": int(runs_per_student),
+               "created": time.time(), "hidden_count": hidden.image_count, "overlap": overlap}
+        with ws.store.transaction(teacher.id) as tx:
+            tx.update(Table.DATASETS, hidden.id, {"frozen": True, "hidden": True, "hidden_for": aid})
+            if runs_per_student:
+                tx.update(Table.DATASETS, shared.id, {"runs_per_student": int(runs_per_student)})
+            tx.insert(Table.ASSIGNMENTS, doc)
+    except BaseException:
+        delete_dataset(ws, teacher, report.dataset_id)
+        raise
+    return Assignment.from_doc(doc)
+
+
+def _shared_copy(ws: Workspace, teacher: User, room: Classroom, dataset_id: str) -> Dataset:
+    doc = ws.store.get(Table.DATASETS, dataset_id)
+    if doc is None or doc["owner"] != teacher.id:
+        raise NotFound("That dataset does not exist (or is not yours).")
+    if doc.get("frozen") and room.id in doc.get("shared_with", ()):
+        return Dataset.from_doc(doc)
+    return share_dataset(ws, teacher, room.id, dataset_id)
+
+
+def _check_hidden(ws: Workspace, teacher: User, hidden_id: str, shared: Dataset) -> Dataset:
+    hidden = Dataset.from_doc(ws.store.get(Table.DATASETS, hidden_id))
+    strangers = [c for c in hidden.classes if c not in shared.classes]
+    if strangers:
+        raise ClassError(f"The hidden test set has folders that are not classes of {shared.name!r}: "
+                         f"{', '.join(strangers)}. Its folders must be named like the dataset's classes.")
+    thin = [c for c in hidden.classes if hidden.counts.get(c, 0) < MIN_PER_CLASS]
+    if thin:
+        raise ClassError(f"Each class of the hidden test set needs at least {MIN_PER_CLASS} pictures (one for each "
+                         f"half of the board): {', '.join(thin)}.")
+    return hidden
+
+
+def _overlap(ws: Workspace, shared: Dataset, hidden: Dataset) -> int:
+    seen = {e.hash for e in read_manifest(dataset_folder(ws, shared))}
+    return sum(e.hash in seen for e in read_manifest(dataset_folder(ws, hidden)))
+
+
+def get_assignment(ws: Workspace, user: User, assignment_id: str) -> tuple[Assignment, Classroom]:
+    """The assignment and its class, for its class's teacher, its students, or an administrator."""
+    user = current_user(ws, user)
+    doc = ws.store.get(Table.ASSIGNMENTS, assignment_id) if isinstance(assignment_id, str) else None
+    if doc is None:
+        raise NotFound(NOT_FOUND)
+    try:
+        room = get_class(ws, user, doc["class"])
+    except NotFound:
+        raise NotFound(NOT_FOUND) from None
+    return Assignment.from_doc(doc), room
+
+
+def list_assignments(ws: Workspace, user: User, class_id: str) -> list[Assignment]:
+    """A class's assignments, the nearest deadline first."""
+    room = get_class(ws, user, class_id)
+    docs = ws.store.find(Table.ASSIGNMENTS, owner=room.teacher, **{"class": room.id})
+    return sorted((Assignment.from_doc(d) for d in docs), key=lambda a: a.deadline)
+
+
+def find_assignment(ws: Workspace, user: User, id_or_title: str) -> tuple[Assignment, Classroom]:
+    """By id, or by title among the assignments of the user's classes."""
+    wanted = (id_or_title or "").strip().casefold()
+    named = [a for c in list_classes(ws, user) for a in list_assignments(ws, user, c.id) if a.title.casefold() == wanted]
+    if len(named) > 1:
+        raise ClassError(f"More than one assignment is called {id_or_title!r}: use its id.")
+    return get_assignment(ws, user, named[0].id if named else id_or_title)
+
+
+def close_now(ws: Workspace, user: User, assignment_id: str) -> Assignment:
+    """End the assignment now: no more submissions, and the final board opens."""
+    assignment, room = get_assignment(ws, user, assignment_id)
+    teaching(ws, user, room.id)
+    ws.store.update(Table.ASSIGNMENTS, assignment.id, {"deadline": min(assignment.deadline, time.time())})
+    return get_assignment(ws, user, assignment.id)[0]
+
+
+def remove_assignment(ws: Workspace, user: User, assignment_id: str) -> None:
+    """Delete an assignment with its submissions and its hidden test set."""
+    assignment, room = get_assignment(ws, user, assignment_id)
+    teaching(ws, user, room.id)
+    _remove(ws, assignment)
+
+
+def remove_class(ws: Workspace, user: User, class_id: str) -> None:
+    """Delete a class: its students leave it, its assignments (and their hidden test sets and submissions) go,
+    its shared copies are no longer shared (they stay the teacher's, to delete when no longer needed)."""
+    _, room = teaching(ws, user, class_id)
+    remove_assignments_of(ws, room)
+    with ws.store.transaction() as tx:
+        for doc in tx.find(Table.USERS):
+            if room.id in doc.get("classes", ()):
+                tx.update(Table.USERS, doc["id"], {"classes": [c for c in doc["classes"] if c != room.id]})
+        for dataset_id in room.datasets:
+            ds = tx.get(Table.DATASETS, dataset_id)
+            if ds is not None:
+                tx.update(Table.DATASETS, dataset_id, {"shared_with": [c for c in ds.get("shared_with", ())
+                                                                       if c != room.id]})
+        tx.remove(Table.CLASSES, room.id)
+
+
+def remove_assignments_of(ws: Workspace, room: Classroom) -> None:
+    """Every assignment of a class (its teacher or an administrator checked already)."""
+    for doc in ws.store.find(Table.ASSIGNMENTS, owner=room.teacher, **{"class": room.id}):
+        _remove(ws, Assignment.from_doc(doc))
+
+
+def _remove(ws: Workspace, assignment: Assignment) -> None:
+    with ws.store.transaction(assignment.owner) as tx:
+        tx.remove_where(Table.SUBMISSIONS, owner=assignment.owner, assignment=assignment.id)
+        tx.remove(Table.ASSIGNMENTS, assignment.id)
+        tx.update(Table.DATASETS, assignment.hidden_id, {"hidden_for": ""})
+    owner = User.from_doc(ws.store.get(Table.USERS, assignment.owner))
+    delete_dataset(ws, owner, assignment.hidden_id)
+
+
+# Submitting ----------------------------------------------------------------------------------------------
+
+def submissions(ws: Workspace, assignment: Assignment, student: str | None = None) -> list[Submission]:
+    """An assignment's submissions (one student's), oldest first. No check: callers checked the viewer."""
+    found = ws.store.find(Table.SUBMISSIONS, owner=assignment.owner, assignment=assignment.id,
+                          **({"student": student} if student else {}))
+    return sorted((Submission.from_doc(d) for d in found), key=lambda s: s.created)
+
+
+def submit(ws: Workspace, user: User, assignment_id: str, run_id: str,
+           progress=lambda done, total: None, clock=time.time) -> Submission:
+    """A student submits one of their finished runs (or ensembles): checked, counted toward the day's limit,
+    scored on the hidden test set in a helper process. Returns the scored submission."""
+    user = current_user(ws, user)
+    assignment, room = get_assignment(ws, user, assignment_id)
+    if room.id not in user.classes:
+        raise ClassError("Only the class's students submit to its assignments.")
+    run = get_run(ws, user, run_id)
+    if run.owner != user.id:
+        raise NotFound("That run does not exist (or is not yours).")
+    if not run.usable:
+        raise ClassError("Only a run with a trained model can be submitted. Wait for it to finish, or choose another.")
+    card = _model_classes(ws, run)
+    if sorted(card) != sorted(assignment.classes):
+        raise ClassError(f"This model knows the classes {', '.join(card)}, but the assignment asks for "
+                         f"{', '.join(assignment.classes)}. Train on the assignment's dataset (or a copy with the "
+                         "same classes).")
+    with helper_slot(ws, user.id, "scoring a submission"):  # busy: nothing recorded, nothing counted
+        sid = _accept(ws, user, assignment, run.id, clock())
+        try:
+            result = run_job(ws, "nocode_widgets.classroom.score_hidden",
+                             {"model": str(run_folder(ws, run)), "classes": list(assignment.classes),
+                              "pictures": _hidden_pictures(ws, assignment)},
+                             progress, SCORE_TIMEOUT_S, "Scoring took too long and was stopped.",
+                             "The submission could not be scored")
+        except BaseException as exc:
+            _record(ws, assignment, sid, {"status": "failed", "error": str(exc) if isinstance(exc, NocodeError)
+                                          else "The submission could not be scored."})
+            raise
+    scores = {half: confusion_scores(m) for half, m in result["confusion"].items()}
+    _record(ws, assignment, sid, {
+        "status": "scored", "public": scores["public"][assignment.metric], "final": scores["final"][assignment.metric],
+        "per_class_public": dict(zip(assignment.classes, scores["public"]["per_class_f1"])),
+        "per_class_final": dict(zip(assignment.classes, scores["final"]["per_class_f1"])),
+        "confusion": result["confusion"], "unreadable": result.get("unreadable", 0)})
+    return Submission.from_doc(ws.store.get(Table.SUBMISSIONS, sid))
+
+
+def _model_classes(ws: Workspace, run) -> list[str]:
+    return list((read_json(run_folder(ws, run) / "model.json") or {}).get("classes", []))
+
+
+def _accept(ws: Workspace, user: User, assignment: Assignment, run_id: str, now: float) -> str:
+    """Check the deadline and the day's limit and record the submission, in one transaction of the teacher's file."""
+    sid = new_id("sub")
+    with ws.store.transaction(assignment.owner) as tx:
+        doc = tx.get(Table.ASSIGNMENTS, assignment.id)
+        if doc is None:
+            raise NotFound(NOT_FOUND)
+        if now >= doc["deadline"]:
+            raise ClassError("The deadline has passed: this assignment takes no more submissions.")
+        recent = sorted(d["created"] for d in tx.find(Table.SUBMISSIONS, owner=assignment.owner,
+                                                       assignment=assignment.id, student=user.id)
+                        if d["status"] != "failed" and now - d["created"] < DAY_S)
+        if len(recent) >= doc["per_day"]:
+            wait = recent[0] + DAY_S - now
+            raise ClassError(f"You have made {len(recent)} submissions in the last 24 hours, the most this "
+                             f"assignment allows. The next one is possible in {_hours(wait)}.")
+        tx.insert(Table.SUBMISSIONS, {"id": sid, "owner": assignment.owner, "assignment": assignment.id,
+                                      "student": user.id, "run": run_id, "created": now, "status": "scoring"})
+    return sid
+
+
+def _hours(seconds: float) -> str:
+    minutes = int(seconds // 60) + 1
+    return f"{minutes} minutes" if minutes < 90 else f"{minutes // 60} hours {minutes % 60} minutes"
+
+
+def _record(ws: Workspace, assignment: Assignment, sid: str, fields: dict) -> None:
+    with ws.store.transaction(assignment.owner) as tx:
+        tx.update(Table.SUBMISSIONS, sid, fields)
+
+
+def _hidden_pictures(ws: Workspace, assignment: Assignment) -> list[list]:
+    """[path, class index, half] per hidden picture: per class, ordered by a hash keyed with the assignment's
+    id, the first half (rounded up) is public, the rest final: fixed for the assignment, unknown to anyone."""
+    hidden = Dataset.from_doc(ws.store.get(Table.DATASETS, assignment.hidden_id))
+    folder = dataset_folder(ws, hidden)
+    manifest, rows = read_manifest(folder), []
+    for k, label in enumerate(assignment.classes):
+        entries = sorted((e for e in manifest if e.label == label),
+                         key=lambda e: hashlib.sha256(f"{assignment.id}:{e.hash}".encode()).hexdigest())
+        public = (len(entries) + 1) // 2
+        rows += [[str(folder / e.file), k, 0 if i < public else 1] for i, e in enumerate(entries)]
+    return rows
+
+
+def visible_submissions(ws: Workspace, user: User, assignment_id: str) -> list[Submission]:
+    """The viewer's own submissions (their final-half scores only once the deadline passed); the teacher (or an
+    administrator) sees everyone's, whole."""
+    user = current_user(ws, user)
+    assignment, room = get_assignment(ws, user, assignment_id)
+    if is_teacher_of(user, room):
+        return submissions(ws, assignment)
+    return [as_student_sees(s, assignment) for s in submissions(ws, assignment, user.id)]
+
+
+def as_student_sees(sub: Submission, assignment: Assignment, now: float | None = None) -> Submission:
+    """Before the deadline a student must not learn anything of the final half."""
+    return sub if not assignment.is_open(now) else replace(sub, final=None, per_class_final={})
