@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import random
 import re
+import secrets
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -158,7 +159,8 @@ class DoorIdentityProvider(IdentityProvider):
     def get_handlers(self) -> list:
         base = getattr(self.parent, "base_url", "/") or "/"
         return [(url_path_join(base, path), page) for path, page in
-                ((r"/login", SignInHandler), (r"/signup", SignUpHandler), (r"/logout", SignOutHandler))]
+                ((r"/login", SignInHandler), (r"/signup", SignUpHandler), (r"/logout", SignOutHandler),
+             (r"/password", OwnPasswordHandler))]
 
 
 SHUTDOWN_ROUTE = re.compile(r"/voila/api/shutdown/([^/]+)$")
@@ -332,6 +334,9 @@ class SignInHandler(_DoorPage):
         except NocodeError:
             return self.page("Sign in", self.sign_in_form(), BUSY, status=503, typed=self.typed(name))
         THROTTLE.succeeded(account, address)
+        if user.must_change:  # a one-time password from a teacher or an administrator opens only this form
+            return self.page("Choose your password", OWN_PASSWORD, typed={"__TOKEN__": CHANGES.offer(user),
+                                                                            "__NEXT__": self.get_argument("next", "")[:1000]})
         self.sign_in_as(user, keep=self.get_body_argument("keep", "") == "on")
 
     def typed(self, name: str) -> dict[str, str]:
@@ -380,6 +385,62 @@ class SignUpHandler(_DoorPage):
             return ("This server has no administrator yet: the person who runs it creates the first one with "
                     "nocode user add NAME --admin", "info")
         return "", "info"
+
+
+class PasswordChanges:
+    """Accounts that just proved their one-time password and may now choose their own, by an unguessable token
+    in the form (never the password itself), for `ttl_s`; held in the server's memory, at most `most`."""
+
+    def __init__(self, ttl_s: float = 600.0, most: int = 10_000, clock=time.monotonic):
+        self.ttl_s, self.most, self.clock = ttl_s, most, clock
+        self.waiting: dict[str, tuple[str, str, float]] = {}  # token -> (user id, stamp, until)
+
+    def offer(self, user: auth.User) -> str:
+        now = self.clock()
+        self.waiting = {t: v for t, v in self.waiting.items() if v[2] > now}
+        while len(self.waiting) >= self.most:
+            self.waiting.pop(next(iter(self.waiting)))
+        token = secrets.token_urlsafe(24)
+        self.waiting[token] = (user.id, user.stamp, now + self.ttl_s)
+        return token
+
+    def holder(self, token: str) -> tuple[str, str] | None:
+        found = self.waiting.get(token)
+        return found[:2] if found and found[2] > self.clock() else None
+
+    def spent(self, token: str) -> None:
+        self.waiting.pop(token, None)
+
+
+CHANGES = PasswordChanges()
+
+
+class OwnPasswordHandler(_DoorPage):
+    """The form a one-time password leads to: choose one's own, then one is signed in."""
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        self.redirect(f"{self.base_url}login")
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        token = self.get_body_argument("token", "")[:100]
+        new, repeat = (self.get_body_argument(k, "")[:1024] for k in ("password", "repeat"))
+        held = CHANGES.holder(token)
+        if held is None:
+            return self.page("Sign in", SIGN_IN_AGAIN, "This page has expired. Please sign in again.", status=403)
+        typed = {"__TOKEN__": token, "__NEXT__": self.get_argument("next", "")[:1000]}
+        if new != repeat:
+            return self.page("Choose your password", OWN_PASSWORD, "The two passwords differ. Please type them again.",
+                             status=400, typed=typed)
+        try:
+            user = await hashing(auth.replace_one_time_password, workspace(), *held, new)
+        except AuthError as exc:
+            return self.page("Choose your password", OWN_PASSWORD, str(exc), status=400, typed=typed)
+        except NocodeError:
+            return self.page("Choose your password", OWN_PASSWORD, BUSY, status=503, typed=typed)
+        CHANGES.spent(token)
+        self.sign_in_as(user, keep=False)
 
 
 class SignOutHandler(_DoorPage):
@@ -460,6 +521,21 @@ SIGN_UP = """<h1>Create an account</h1>{note}
 <input id="repeat" name="repeat" type="password" autocomplete="new-password" required maxlength="1024">
 <button type="submit">Create account</button>
 </form><p class="alt">Have an account? <a href="{base}login">Sign in</a></p>"""
+
+OWN_PASSWORD = """<h1>Choose your password</h1><p>You signed in with a password you were given. Choose one of your
+own now; the one you were given stops working.</p>{note}
+<form method="post" action="{base}password">{xsrf}<input type="hidden" name="token" value="__TOKEN__">
+<input type="hidden" name="next" value="__NEXT__">
+<label for="password">New password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required maxlength="1024"
+ aria-describedby="password-hint" autofocus>
+<p class="hint" id="password-hint">At least 8 characters.</p>
+<label for="repeat">Repeat the new password</label>
+<input id="repeat" name="repeat" type="password" autocomplete="new-password" required maxlength="1024">
+<button type="submit">Save and continue</button>
+</form>"""
+
+SIGN_IN_AGAIN = """<h1>Sign in again</h1>{note}<p><a href="{base}login">Sign in</a></p>"""
 
 BUSY_PAGE = """<h1>One moment</h1><p>Many people are opening the app right now. This page tries again by itself in
 __WAIT__ seconds; you need not do anything.</p><p><a href="{base}">Try again now</a></p>"""

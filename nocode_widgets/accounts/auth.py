@@ -260,11 +260,25 @@ def change_password(ws: Workspace, user: User, old: str, new: str) -> User:
 
 def choose_own_password(ws: Workspace, username: str, one_time: str, new: str) -> User:
     """An account with a one-time password (`must_change`) replaces it with its own: the one-time password is
-    checked again here (the door throttles the attempts); afterwards it no longer works."""
+    checked again here (the caller throttles the attempts); afterwards it no longer works."""
     user = verify_password(ws, username, one_time)
-    if new == one_time:
+    return replace_one_time_password(ws, user.id, user.stamp, new)
+
+
+def replace_one_time_password(ws: Workspace, user_id: str, stamp: str, new: str) -> User:
+    """Set the own password of an account still on its one-time password, as it was when that password was
+    checked (`stamp`: a reset since then, or a change elsewhere, ends this chance)."""
+    doc = ws.store.get(Table.USERS, user_id)
+    if doc is None or doc.get("disabled") or not doc.get("must_change") or doc.get("stamp", "") != stamp:
+        raise AuthError("This page has expired. Please sign in again.")
+    try:
+        _hasher(ws).verify(doc["password_hash"], new or "")
+        same = True
+    except (VerificationError, InvalidHashError):
+        same = False
+    if same:
         raise AuthError("Please choose a password of your own, not the one you were given.")
-    return _set_password(ws, user.id, new)
+    return _set_password(ws, user_id, new)
 
 
 def reset_password(ws: Workspace, actor: User, user_id: str, new: str, one_time: bool = False) -> None:

@@ -6,7 +6,7 @@ Panels are imported on first use, so the login page does not wait for torch and 
 
 from importlib import import_module
 
-_PANELS = {"AdminPanel": "admin", "App": "app", "DatasetsPanel": "datasets", "LoginPanel": "login",
+_PANELS = {"AdminPanel": "admin", "App": "app", "ClassPanel": "classroom", "DatasetsPanel": "datasets", "LoginPanel": "login",
            "ResultsPanel": "results", "TestPanel": "tester", "TrainPanel": "train"}
 __all__ = sorted(_PANELS)
 

@@ -1,4 +1,4 @@
-"""Admin (administrators only): users (create, make admin, disable, unlock, reset a password,
+"""Admin (administrators only): users (create, make admin or teacher, disable, unlock, reset a password,
 delete), all runs, disk used per user against the quota. Every action re-checks that the signed-in
 user is an administrator, and acts on the user chosen when it was asked."""
 
@@ -27,6 +27,7 @@ class AdminPanel(SessionPanel):
         self.page_note = w.HTML()
         self.picker = w.Dropdown(description="User")
         self.make_admin = w.Button(description="Make admin")
+        self.make_teacher = w.Button(description="Make teacher", tooltip="teachers make classes and assignments")
         self.make_user = w.Button(description="Make regular user")
         self.disable = w.Button(description="Disable", button_style="warning")
         self.enable = w.Button(description="Enable")
@@ -41,6 +42,7 @@ class AdminPanel(SessionPanel):
         self.create = w.Button(description="Create account", icon="user-plus")
         self.confirm = w.HBox()
         self.make_admin.on_click(lambda _: self._act(lambda u: auth.set_role(ws, self.user, u, "admin")))
+        self.make_teacher.on_click(lambda _: self._act(lambda u: auth.set_role(ws, self.user, u, "teacher")))
         self.make_user.on_click(lambda _: self._act(lambda u: auth.set_role(ws, self.user, u, "user")))
         self.disable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, True)))
         self.enable.on_click(lambda _: self._act(lambda u: auth.set_disabled(ws, self.user, u, False)))
@@ -58,7 +60,7 @@ class AdminPanel(SessionPanel):
         wrap = w.Layout(flex_flow="row wrap")
         super().__init__(ws, user, [
             card("Users", [self.users, w.HBox([self.previous_page, self.next_page, self.page_note]), self.picker,
-                           w.HBox([self.make_admin, self.make_user, self.enable, self.unlock, self.devices, self.disable,
+                           w.HBox([self.make_admin, self.make_teacher, self.make_user, self.enable, self.unlock, self.devices, self.disable,
                                    self.delete], layout=wrap),
                            w.HBox([self.new_password, self.reset], layout=wrap), status_bar(self.confirm, self.message)]),
             Collapsible("New account", [w.HBox([self.new_name, self.first_password, self.create], layout=wrap)]),

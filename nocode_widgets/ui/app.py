@@ -1,4 +1,4 @@
-"""The app shell: tabs (Datasets, Train, Results, Test, and Admin for administrators) built inside a
+"""The app shell: tabs (Datasets, Train, Results, Test, Class, and Admin for administrators) built inside a
 sign-in's `Session`. When the session ends (Log out, idle, the account disabled, deleted or given a new
 password elsewhere) every widget it made is closed and the page says why.
 
@@ -90,7 +90,8 @@ class App(w.VBox):
                      "Train": lambda: _panel("train", "TrainPanel")(self.ws, session, self.poll_interval,
                                                                      on_finished=finished),
                      "Results": lambda: _panel("results", "ResultsPanel")(self.ws, session),
-                     "Test": lambda: _panel("tester", "TestPanel")(self.ws, session)}
+                     "Test": lambda: _panel("tester", "TestPanel")(self.ws, session),
+                     "Class": lambda: _panel("classroom", "ClassPanel")(self.ws, session)}
         if user.is_admin:
             factories["Admin"] = lambda: _panel("admin", "AdminPanel")(self.ws, session)
         self.tabs = w.Tab(children=[w.VBox() for _ in factories])
@@ -99,7 +100,7 @@ class App(w.VBox):
         self.panels["Datasets"]
         self.tabs.selected_index = 0
         self.tabs.observe(self._tab_changed, names="selected_index")
-        who = w.HTML(f"Signed in as <b>{esc(user.username)}</b>" + (" (admin)" if user.is_admin else ""))
+        who = w.HTML(f"Signed in as <b>{esc(user.username)}</b>" + (f" ({user.role})" if user.role != "user" else ""))
         logout = w.Button(description="Log out", icon="sign-out")
         logout.on_click(self.log_out)
         self.logout_button = logout

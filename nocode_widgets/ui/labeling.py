@@ -17,7 +17,7 @@ from .. import datasets as D
 from ..datasets.uploads import UploadedFile
 from ..insight import suggest as S
 from ..runs import retrain as R
-from .parts import ask, esc, front_end, options_of, percent, report_errors
+from .parts import ask, esc, front_end, options_of, percent, report_errors, run_accuracy
 from .uploader import Uploader
 
 PAGE = 24  # pictures per screen
@@ -85,7 +85,7 @@ class InboxCard(w.VBox):
         if self.dataset_id not in (None, ds.id):
             self.clear()
         runs = S.usable_runs(self.panel.ws, self.panel.user, ds.id)
-        pairs = [(f"{r.id} ({_accuracy(r)}, trained on version {r.dataset_version})", r.id) for r in runs]
+        pairs = [(f"{r.id} ({run_accuracy(r)}, trained on version {r.dataset_version})", r.id) for r in runs]
         self.run.options, self.run.value = options_of(pairs or [("no finished model yet: newest first", "")],
                                                       self.run.value)
         if self.dataset_id is None:
@@ -261,8 +261,3 @@ def _counts(labels) -> dict[str, int]:
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     return counts
-
-
-def _accuracy(run) -> str:
-    value = run.metrics.get("val_accuracy")
-    return f"{value:.0%} accurate" if value is not None else run.status

@@ -305,3 +305,9 @@ def share(p: float) -> str:
 
 def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MB"
+
+
+def run_accuracy(run) -> str:
+    """A run's validation accuracy as people read it ("93% accurate"), or its status."""
+    value = run.metrics.get("val_accuracy")
+    return f"{value:.0%} accurate" if value is not None else run.status

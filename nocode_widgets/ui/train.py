@@ -142,8 +142,10 @@ class TrainPanel(SessionPanel):
     @serialized
     def refresh(self) -> None:
         def work():
-            mine = D.list_datasets(self.ws, self.user)
+            mine = [d for d in D.list_datasets(self.ws, self.user) if not d.hidden]
             pairs = [(f"{d.name} ({d.image_count} pictures)", d.id) for d in mine]
+            pairs += [(f"{d.name} ({d.image_count} pictures, shared with your class)", d.id)
+                      for d in D.shared_datasets(self.ws, self.user) if d.owner != self.user.id]
             self.dataset.options, self.dataset.value = options_of(pairs, self.dataset.value)
             self._explain()
             active = [r for r in jobs.runs(self.ws, self.user) if r.is_active]

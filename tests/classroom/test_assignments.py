@@ -126,7 +126,7 @@ def test_a_student_reaches_neither_the_hidden_set_nor_another_students_runs(cour
                   lambda: jobs.get(ws, eve, good_run.id), lambda: C.submit(ws, eve, work.id, good_run.id)):
         with pytest.raises(NotFound):
             reach()
-    assert hidden not in {d.id for d in D.catalog.shared_datasets(ws, eve)}
+    assert hidden not in {d.id for d in D.shared_datasets(ws, eve)}
     with pytest.raises(C.ClassError, match="hidden test set"):
         C.share_dataset(ws, teacher, room.id, hidden)  # not even its teacher can hand it out
     with pytest.raises(AuthError):

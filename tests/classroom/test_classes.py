@@ -97,7 +97,7 @@ def test_a_shared_dataset_is_a_frozen_copy_students_train_on_and_nobody_changes(
     shared = C.share_dataset(ws, teacher, room.id, own.id)
     assert shared.frozen and shared.version == own.version and shared.shared_with == (room.id,)
     assert usage(ws, teacher.id).used - before < 4096  # the pictures count once: only a manifest more
-    assert [d.id for d in D.catalog.shared_datasets(ws, bob)] == [shared.id]
+    assert [d.id for d in D.shared_datasets(ws, bob)] == [shared.id]
     assert D.get_dataset(ws, bob, shared.id).counts == own.counts
     with pytest.raises(NotFound):
         D.get_dataset(ws, bob, own.id)  # the teacher's working dataset stays theirs

@@ -35,7 +35,7 @@ def test_sign_up_shows_the_app_and_admin_tab_for_the_first_user(ws):
     login = app.login
     assert app.body.children == (login,)
     sign_in(app, "alice", "password-alice", new=True)
-    assert app.user.username == "alice" and list(app.panels) == ["Datasets", "Train", "Results", "Test", "Admin"]
+    assert app.user.username == "alice" and list(app.panels) == ["Datasets", "Train", "Results", "Test", "Class", "Admin"]
     assert login.password.value == "" and login.comm is None  # not kept, and the form is closed
 
 
