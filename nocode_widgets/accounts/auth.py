@@ -93,10 +93,10 @@ def _check_password(password: str) -> None:
         raise AuthError(f"A password needs at least {MIN_PASSWORD} characters.")
 
 
-def sign_up(ws: Workspace, username: str, password: str, admin: bool = False) -> User:
+def sign_up(ws: Workspace, username: str, password: str, admin: bool = False, role: str = "user") -> User:
     """Create an account (the operator's way: no sign-up policy). The first account of an empty
     store is an admin."""
-    return _create(ws, username, password, admin, first_becomes_admin=True)
+    return _create(ws, username, password, admin, first_becomes_admin=True, role=role)
 
 
 def sign_up_on_page(ws: Workspace, username: str, password: str) -> User:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import sys
 
 from ..errors import NocodeError
-from . import (backup_cli, cluster_cli, datasets_cli, export_cli, inbox_cli, insight_cli, serve_cli, studies_cli,
+from . import (backup_cli, classroom_cli, cluster_cli, datasets_cli, export_cli, inbox_cli, insight_cli, serve_cli, studies_cli,
                training_cli, users_cli)
 from .common import Parser, add_common
 
-GROUPS = [serve_cli, users_cli, datasets_cli, inbox_cli, training_cli, studies_cli, insight_cli, export_cli, cluster_cli,
-          backup_cli]
+GROUPS = [serve_cli, users_cli, datasets_cli, inbox_cli, training_cli, studies_cli, insight_cli, export_cli,
+          classroom_cli, cluster_cli, backup_cli]
 
 
 def build_parser() -> Parser:

@@ -1,4 +1,4 @@
-"""`nocode user add|list|unlock|passwd|disable|enable|delete`: the operator's account tools. The
+"""`nocode user add|list|role|unlock|passwd|disable|enable|delete`: the operator's account tools. The
 command line acts as `auth.OPERATOR` (whoever can run it owns the server's data anyway)."""
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ def register(sub) -> None:
     add_common(add)
     add.add_argument("name")
     add.add_argument("--admin", action="store_true")
+    add.add_argument("--teacher", action="store_true", help="a teacher: makes classes and assignments")
     add.set_defaults(run=_add)
+
+    role = users.add_parser("role", help="make an account a user, a teacher or an administrator")
+    add_common(role)
+    role.add_argument("name")
+    role.add_argument("role", choices=auth.ROLES)
+    role.set_defaults(run=_role)
 
     lst = users.add_parser("list", help="list accounts")
     add_common(lst)
@@ -39,7 +46,8 @@ def register(sub) -> None:
 
 
 def _add(args):
-    user = auth.sign_up(open_workspace(args), args.name, read_password(), admin=args.admin)
+    user = auth.sign_up(open_workspace(args), args.name, read_password(), admin=args.admin,
+                        role="teacher" if args.teacher else "user")
     emit(args, user_json(user), f"Created {user.role} {user.username} ({user.id})")
 
 
@@ -47,7 +55,7 @@ def _list(args):
     ws = open_workspace(args)
     rows = auth.list_users(ws)
     state = lambda u: "disabled" if u.disabled else ("locked" if auth.is_locked(ws, u.id) else "")  # noqa: E731
-    text = "\n".join(f"{u.username:<32} {u.role:<6} {state(u)}" for u in rows)
+    text = "\n".join(f"{u.username:<32} {u.role:<7} {state(u)}" for u in rows)
     emit(args, [{**user_json(u), "locked": auth.is_locked(ws, u.id)} for u in rows], text or "No users yet.")
 
 
@@ -56,6 +64,10 @@ def _act(args, action, done: str) -> None:
     user = find_user_or_fail(ws, args.name)
     action(ws, user)
     emit(args, {"username": user.username, "id": user.id, "done": args.user_command}, f"{done} {user.username}.")
+
+
+def _role(args):
+    _act(args, lambda ws, u: auth.set_role(ws, auth.OPERATOR, u.id, args.role), f"Made {args.role}:")
 
 
 def _unlock(args):
