@@ -71,14 +71,14 @@ class ClassPanel(SessionPanel):
         self.room.observe(lambda _: self.show_class(), "value")
         self.assignment.observe(lambda _: self.show_assignment(), "value")
         self.which_board.observe(lambda _: self.show_assignment(), "value")
+        self.copy_row = w.HBox([self.copy_from, self.copy_button])  # a student's; shown when something is shared
+        self.submit_row = w.HBox([self.run, self.submit_button, self.progress])  # a student's
+        self.join_section = Collapsible("Join a class", [w.HBox([self.code, self.join_button])], opened=True)
         super().__init__(ws, user, [
-            card("Your classes", [self.room, self.about, w.HBox([self.copy_from, self.copy_button])]),
-            card("Assignment", [self.assignment, self.assignment_about, w.HBox([self.run, self.submit_button,
-                                                                                  self.progress]),
-                                self.which_board, self.board, self.mine]),
-            status_bar(self.confirm, self.message),
-            Collapsible("Join a class", [w.HBox([self.code, self.join_button])], opened=True),
-            self.teacher], "nocode-class")
+            card("Your classes", [self.room, self.about, self.copy_row]),
+            card("Assignment", [self.assignment, self.assignment_about, self.submit_row, self.which_board, self.board,
+                                self.mine]),
+            status_bar(self.confirm, self.message), self.join_section, self.teacher], "nocode-class")
         self.refresh()
 
     # Showing ----------------------------------------------------------------------------------------------
@@ -88,6 +88,7 @@ class ClassPanel(SessionPanel):
         def work():
             rooms = C.list_classes(self.ws, self.user)
             self.room.options, self.room.value = options_of([(r.name, r.id) for r in rooms], self.room.value)
+            self.join_section.show(not rooms)
             self.show_class()
         report_errors(self.message, work)
 
@@ -99,6 +100,7 @@ class ClassPanel(SessionPanel):
                 self.about.value = ("<p>You are in no class yet. Join one with the code your teacher gives you.</p>"
                                     if not user.is_teacher else "<p>No class yet: make one under Teacher.</p>")
                 self.assignment.options, self.copy_from.options = [], []
+                self.copy_row.layout.display = "none"
                 self.show_assignment()
                 self.teacher.show(None)
                 return
@@ -112,6 +114,8 @@ class ClassPanel(SessionPanel):
                                 + "</p>")
             self.copy_from.options, self.copy_from.value = options_of([(d.name, d.id) for d in shared],
                                                                       self.copy_from.value)
+            self.copy_row.layout.display = "" if shared else "none"
+            self.submit_row.layout.display = "none" if teaching else ""
             works = C.list_assignments(self.ws, user, room.id)
             self.assignment.options, self.assignment.value = options_of([(a.title, a.id) for a in works],
                                                                         self.assignment.value)
