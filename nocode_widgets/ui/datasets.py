@@ -128,8 +128,10 @@ class DatasetsPanel(SessionPanel):
     @serialized
     def refresh(self, select: str | None = None) -> None:
         def work():
-            mine = D.list_datasets(self.ws, self.user)
-            pairs = [(f"{d.name} ({d.image_count} pictures, {len(d.classes)} classes)", d.id) for d in mine]
+            mine = [d for d in D.list_datasets(self.ws, self.user) if not d.hidden]  # hidden test sets: Class tab
+            mine.sort(key=lambda d: d.frozen)  # the ones to work on first, the classes' fixed copies after
+            pairs = [(f"{d.name} ({d.image_count} pictures, {len(d.classes)} classes"
+                      + (", shared with a class: read-only)" if d.frozen else ")"), d.id) for d in mine]
             self.picker.options, value = options_of(pairs, select or self.picker.value)
             self.picker.value = value
             self.space.value = f"<small>Your space: {esc(my_usage(self.ws, self.user).text())}</small>"

@@ -4,6 +4,7 @@ panel's main action is in the first window at 1280x720; 12 tested pictures take 
 screenshots of every panel at 1280x720 and 1400x1000 go to test-artifacts/e2e/ for people to look at."""
 
 import io
+import time
 
 import pytest
 
@@ -11,6 +12,8 @@ from nocode_widgets import datasets as D
 from nocode_widgets.accounts import auth
 from nocode_widgets.datasets.uploads import UploadedFile
 from nocode_widgets.workspace import Workspace
+from nocode_widgets import classroom as C
+from tests.classroom.conftest import hidden_zip
 from tests.e2e.accessibility import axe_violations, in_first_view, open_every_section
 from tests.e2e.conftest import shot, sign_in_at_door
 from tests.e2e.test_app_e2e import upload_files
@@ -18,10 +21,10 @@ from tests.images import COLORS, class_files, make_zip, picture
 from tests.training_helpers import train
 
 pytestmark = pytest.mark.e2e
-PANELS = ("Datasets", "Train", "Results", "Test", "Admin")
+PANELS = ("Datasets", "Train", "Results", "Test", "Class", "Admin")
 MAIN_ACTION = {"Datasets": ("button", "Add pictures to the class"), "Train": ("button", "Start training"),
                "Results": (".nocode-headline", None), "Test": ("button", "Choose pictures to test"),
-               "Admin": (".nocode-admin .nocode-card", None)}
+               "Class": (".nocode-class .nocode-card", None), "Admin": (".nocode-admin .nocode-card", None)}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,8 @@ def designer(server):
     ds = D.get_dataset(ws, user, report.dataset_id)
     train(ws, user, ds)
     D.add_to_inbox(ws, user, ds.id, [UploadedFile(f"loose-{i}.jpg", picture(seed=300 + i)) for i in range(3)])
+    room = C.create_class(ws, user, "Design class")  # an administrator teaches too: every teacher's section shows
+    C.create_assignment(ws, user, room.id, ds.id, io.BytesIO(hidden_zip(per_class=2)), time.time() + 3600)
     return ws, user
 
 
