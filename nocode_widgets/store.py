@@ -2,8 +2,9 @@
 crashes, with a cost that follows the scope of each operation rather than everyone's history.
 
 Files (schema version 2), under the data folder:
-- `nocode.json`: accounts: users, remembered devices, meta (the schema version);
-- `users/<id>/records.json`: that person's datasets, runs and studies (the *owned* tables);
+- `nocode.json`: accounts: users, remembered devices, classes, meta (the schema version);
+- `users/<id>/records.json`: that person's datasets, runs and studies, and a teacher's assignments and their
+  submissions (the *owned* tables);
 - `store/index/<xx>.json`: which person owns a dataset, run or study id (256 shards by the id's last two
   hex digits), so an id finds its file without reading anyone else's;
 - `store/watch/<table>.json`: the active runs and open studies of everyone, for the scheduler;
