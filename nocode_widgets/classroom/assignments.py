@@ -16,17 +16,19 @@ student ever sees; students submit finished runs; boards rank them.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..accounts.auth import User, current_user
-from ..datasets import Dataset, dataset_folder, delete_dataset, import_archive, read_manifest
+from ..datasets import Dataset, create_dataset, dataset_folder, delete_dataset, import_archive, read_manifest
 from ..errors import NocodeError, NotFound
 from ..files import read_json
 from ..models.evaluate import confusion_scores
 from ..runs.records import get_run, run_folder
-from ..slots import helper_slot, run_job
+from ..slots import HelpersBusy, helper_slot, run_job
 from ..store import Table, new_id
 from ..workspace import Workspace
 from .classes import ClassError, Classroom, get_class, is_teacher_of, list_classes, share_dataset, teaching
@@ -35,6 +37,8 @@ METRICS = {"accuracy": "accuracy", "weighted_f1": "weighted F1", "macro_f1": "ma
 PER_DAY = (1, 100)  # submissions per student per day: the bounds a teacher may choose
 DAY_S = 24 * 3600.0
 SCORE_TIMEOUT_S = 600.0
+SLOT_WAIT_S = 600.0  # how long a submission waits for a free helper before it gives up (and does not count)
+STALE_S = SCORE_TIMEOUT_S + SLOT_WAIT_S + 60  # a submission still "scoring" after this was lost (a page died)
 MIN_PER_CLASS = 2  # hidden pictures per class: one for each half
 NOT_FOUND = "That assignment does not exist (or is not in a class of yours)."
 
@@ -108,7 +112,7 @@ def create_assignment(ws: Workspace, user: User, class_id: str, dataset_id: str,
     """Set an assignment: the dataset (shared with the class now if it is not yet), a hidden test set from a zip of
     class folders (every folder a class of the dataset, at least two pictures each), a deadline in the future,
     the metric, and the limits."""
-    teacher, room = teaching(ws, user, class_id)
+    teacher, room = teaching(ws, user, class_id)  # the class's teacher: the records and files are theirs
     if metric not in METRICS:
         raise ClassError(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
     if not PER_DAY[0] <= int(per_day) <= PER_DAY[1]:
@@ -117,49 +121,53 @@ def create_assignment(ws: Workspace, user: User, class_id: str, dataset_id: str,
         raise ClassError("Runs per student must be 0 (no limit) or more.")
     if deadline <= time.time():
         raise ClassError("The deadline must be in the future.")
-    shared = _shared_copy(ws, teacher, room, dataset_id)
+    shared = _shared_copy(ws, user, teacher, room, dataset_id)
     title = " ".join((title or f"{shared.name.split(' (shared')[0]}").split())[:80]
-    report = import_archive(ws, teacher, hidden_zip, name=f"Hidden test {new_id('h')[-6:]}: {title}"[:64],
-                            progress=progress)
     aid = new_id("asg")
+    hidden = create_dataset(ws, teacher, f"Hidden test {aid[-6:]}: {title}"[:64], shared.classes)
     try:
-        hidden = _check_hidden(ws, teacher, report.dataset_id, shared)
-        overlap = _overlap(ws, shared, hidden)
+        with ws.store.transaction(teacher.id) as tx:  # hidden before a picture arrives: never shareable
+            tx.update(Table.DATASETS, hidden.id, {"hidden": True, "hidden_for": aid})
+        import_archive(ws, teacher, hidden_zip, dataset_id=hidden.id, progress=progress)
+        hidden = _check_hidden(ws, hidden.id, shared)
         doc = {"id": aid, "owner": teacher.id, "class": room.id, "title": title, "dataset": shared.id,
-               "hidden": hidden.id, "classes": [c for c in shared.classes if c in hidden.classes], "metric": metric,
-               "deadline": float(deadline), "per_day": int(per_day), "runs_per_student": int(runs_per_student),
-               "created": time.time(), "hidden_count": hidden.image_count, "overlap": overlap}
+               "hidden": hidden.id, "classes": list(hidden.classes), "metric": metric, "deadline": float(deadline),
+               "per_day": int(per_day), "runs_per_student": int(runs_per_student), "created": time.time(),
+               "hidden_count": hidden.image_count, "overlap": _overlap(ws, shared, hidden),
+               "salt": secrets.token_hex(16)}  # the halves' key: never shown to anyone
         with ws.store.transaction(teacher.id) as tx:
-            tx.update(Table.DATASETS, hidden.id, {"frozen": True, "hidden": True, "hidden_for": aid})
-            if runs_per_student:
-                tx.update(Table.DATASETS, shared.id, {"runs_per_student": int(runs_per_student)})
+            tx.update(Table.DATASETS, hidden.id, {"frozen": True})
             tx.insert(Table.ASSIGNMENTS, doc)
     except BaseException:
-        delete_dataset(ws, teacher, report.dataset_id)
+        with ws.store.transaction(teacher.id) as tx:
+            tx.update(Table.DATASETS, hidden.id, {"hidden_for": ""})
+        delete_dataset(ws, teacher, hidden.id)
         raise
     return Assignment.from_doc(doc)
 
 
-def _shared_copy(ws: Workspace, teacher: User, room: Classroom, dataset_id: str) -> Dataset:
+def _shared_copy(ws: Workspace, user: User, teacher: User, room: Classroom, dataset_id: str) -> Dataset:
     doc = ws.store.get(Table.DATASETS, dataset_id)
-    if doc is None or doc["owner"] != teacher.id:
-        raise NotFound("That dataset does not exist (or is not yours).")
+    if doc is None or doc["owner"] != teacher.id or doc.get("hidden"):
+        raise NotFound("That dataset does not exist (or is not the class's teacher's).")
     if doc.get("frozen") and room.id in doc.get("shared_with", ()):
         return Dataset.from_doc(doc)
-    return share_dataset(ws, teacher, room.id, dataset_id)
+    return share_dataset(ws, user, room.id, dataset_id)
 
 
-def _check_hidden(ws: Workspace, teacher: User, hidden_id: str, shared: Dataset) -> Dataset:
+def _check_hidden(ws: Workspace, hidden_id: str, shared: Dataset) -> Dataset:
+    """Every class the students can learn (those with pictures) is in the hidden set, and only those."""
     hidden = Dataset.from_doc(ws.store.get(Table.DATASETS, hidden_id))
     strangers = [c for c in hidden.classes if c not in shared.classes]
     if strangers:
         raise ClassError(f"The hidden test set has folders that are not classes of {shared.name!r}: "
                          f"{', '.join(strangers)}. Its folders must be named like the dataset's classes.")
-    thin = [c for c in hidden.classes if hidden.counts.get(c, 0) < MIN_PER_CLASS]
+    learnable = [c for c in shared.classes if shared.counts.get(c, 0) > 0]
+    thin = [c for c in learnable if hidden.counts.get(c, 0) < MIN_PER_CLASS]
     if thin:
-        raise ClassError(f"Each class of the hidden test set needs at least {MIN_PER_CLASS} pictures (one for each "
-                         f"half of the board): {', '.join(thin)}.")
-    return hidden
+        raise ClassError(f"Each class of the dataset needs at least {MIN_PER_CLASS} pictures in the hidden test set "
+                         f"(one for each half of the board): {', '.join(thin)}.")
+    return replace(hidden, classes=tuple(learnable))
 
 
 def _overlap(ws: Workspace, shared: Dataset, hidden: Dataset) -> int:
@@ -252,10 +260,11 @@ def submissions(ws: Workspace, assignment: Assignment, student: str | None = Non
     return sorted((Submission.from_doc(d) for d in found), key=lambda s: s.created)
 
 
-def submit(ws: Workspace, user: User, assignment_id: str, run_id: str,
-           progress=lambda done, total: None, clock=time.time) -> Submission:
-    """A student submits one of their finished runs (or ensembles): checked, counted toward the day's limit,
-    scored on the hidden test set in a helper process. Returns the scored submission."""
+def submit(ws: Workspace, user: User, assignment_id: str, run_id: str, progress=lambda done, total: None,
+           clock=time.time, waiting=lambda: None) -> Submission:
+    """A student submits one of their trained runs (or ensembles) of the assignment's dataset (or of their own
+    copy of it): checked, recorded against the deadline and the day's limit at once, then scored on the hidden
+    test set in a helper process as soon as one is free (`waiting()` is called meanwhile). Returns it scored."""
     user = current_user(ws, user)
     assignment, room = get_assignment(ws, user, assignment_id)
     if room.id not in user.classes:
@@ -265,23 +274,27 @@ def submit(ws: Workspace, user: User, assignment_id: str, run_id: str,
         raise NotFound("That run does not exist (or is not yours).")
     if not run.usable:
         raise ClassError("Only a run with a trained model can be submitted. Wait for it to finish, or choose another.")
+    trained_on = ws.store.get(Table.DATASETS, run.dataset_id) or {}
+    if assignment.dataset_id not in (run.dataset_id, trained_on.get("source") if trained_on.get("owner") == user.id
+                                     else None):
+        raise ClassError("Submit a model trained on the assignment's dataset (or on your own copy of it).")
     card = _model_classes(ws, run)
     if sorted(card) != sorted(assignment.classes):
         raise ClassError(f"This model knows the classes {', '.join(card)}, but the assignment asks for "
-                         f"{', '.join(assignment.classes)}. Train on the assignment's dataset (or a copy with the "
-                         "same classes).")
-    with helper_slot(ws, user.id, "scoring a submission"):  # busy: nothing recorded, nothing counted
-        sid = _accept(ws, user, assignment, run.id, clock())
-        try:
+                         f"{', '.join(assignment.classes)}. Train it on all of the assignment's classes.")
+    sid = _accept(ws, user, assignment, run.id, clock())  # in before the deadline, whatever the wait
+    try:
+        with ExitStack() as slot:
+            _take_slot(ws, user.id, slot, waiting)
             result = run_job(ws, "nocode_widgets.classroom.score_hidden",
                              {"model": str(run_folder(ws, run)), "classes": list(assignment.classes),
                               "pictures": _hidden_pictures(ws, assignment)},
                              progress, SCORE_TIMEOUT_S, "Scoring took too long and was stopped.",
                              "The submission could not be scored")
-        except BaseException as exc:
-            _record(ws, assignment, sid, {"status": "failed", "error": str(exc) if isinstance(exc, NocodeError)
-                                          else "The submission could not be scored."})
-            raise
+    except BaseException as exc:
+        _record(ws, assignment, sid, {"status": "failed", "error": str(exc) if isinstance(exc, NocodeError)
+                                      else "The submission could not be scored."})
+        raise
     scores = {half: confusion_scores(m) for half, m in result["confusion"].items()}
     _record(ws, assignment, sid, {
         "status": "scored", "public": scores["public"][assignment.metric], "final": scores["final"][assignment.metric],
@@ -289,6 +302,21 @@ def submit(ws: Workspace, user: User, assignment_id: str, run_id: str,
         "per_class_final": dict(zip(assignment.classes, scores["final"]["per_class_f1"])),
         "confusion": result["confusion"], "unreadable": result.get("unreadable", 0)})
     return Submission.from_doc(ws.store.get(Table.SUBMISSIONS, sid))
+
+
+def _take_slot(ws: Workspace, user_id: str, stack: ExitStack, waiting) -> None:
+    """A helper slot for the scoring, waited for up to SLOT_WAIT_S (a class submitting near its deadline)."""
+    until = time.time() + SLOT_WAIT_S
+    while True:
+        try:
+            stack.enter_context(helper_slot(ws, user_id, "scoring a submission"))
+            return
+        except HelpersBusy:
+            if time.time() >= until:
+                raise HelpersBusy("The server stayed too busy to score your submission; it does not count. "
+                                  "Please submit again.") from None
+            waiting()
+            time.sleep(1.0)
 
 
 def _model_classes(ws: Workspace, run) -> list[str]:
@@ -306,7 +334,7 @@ def _accept(ws: Workspace, user: User, assignment: Assignment, run_id: str, now:
             raise ClassError("The deadline has passed: this assignment takes no more submissions.")
         recent = sorted(d["created"] for d in tx.find(Table.SUBMISSIONS, owner=assignment.owner,
                                                        assignment=assignment.id, student=user.id)
-                        if d["status"] != "failed" and now - d["created"] < DAY_S)
+                        if counts(d, now) and now - d["created"] < DAY_S)
         if len(recent) >= doc["per_day"]:
             wait = recent[0] + DAY_S - now
             raise ClassError(f"You have made {len(recent)} submissions in the last 24 hours, the most this "
@@ -314,6 +342,11 @@ def _accept(ws: Workspace, user: User, assignment: Assignment, run_id: str, now:
         tx.insert(Table.SUBMISSIONS, {"id": sid, "owner": assignment.owner, "assignment": assignment.id,
                                       "student": user.id, "run": run_id, "created": now, "status": "scoring"})
     return sid
+
+
+def counts(doc: dict, now: float) -> bool:
+    """Whether a submission counts toward the day's limit: scored, or still being scored (not lost, not failed)."""
+    return doc["status"] == "scored" or (doc["status"] == "scoring" and now - doc["created"] < STALE_S)
 
 
 def _hours(seconds: float) -> str:
@@ -328,13 +361,15 @@ def _record(ws: Workspace, assignment: Assignment, sid: str, fields: dict) -> No
 
 def _hidden_pictures(ws: Workspace, assignment: Assignment) -> list[list]:
     """[path, class index, half] per hidden picture: per class, ordered by a hash keyed with the assignment's
-    id, the first half (rounded up) is public, the rest final: fixed for the assignment, unknown to anyone."""
+    secret salt, the first half (rounded up) is public, the rest final: fixed for the assignment, unknown to
+    anyone (the salt is in its record only, never shown)."""
     hidden = Dataset.from_doc(ws.store.get(Table.DATASETS, assignment.hidden_id))
+    salt = (ws.store.get(Table.ASSIGNMENTS, assignment.id) or {}).get("salt", assignment.id)
     folder = dataset_folder(ws, hidden)
     manifest, rows = read_manifest(folder), []
     for k, label in enumerate(assignment.classes):
         entries = sorted((e for e in manifest if e.label == label),
-                         key=lambda e: hashlib.sha256(f"{assignment.id}:{e.hash}".encode()).hexdigest())
+                         key=lambda e: hashlib.sha256(f"{salt}:{e.hash}".encode()).hexdigest())
         public = (len(entries) + 1) // 2
         rows += [[str(folder / e.file), k, 0 if i < public else 1] for i, e in enumerate(entries)]
     return rows

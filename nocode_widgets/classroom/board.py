@@ -17,7 +17,7 @@ from ..accounts.auth import User, current_user
 from ..store import Table
 from ..workspace import Workspace
 from .assignments import Assignment, Submission, get_assignment, list_assignments, submissions
-from .classes import ClassError, Classroom, is_teacher_of, students_of, teaching
+from .classes import ClassError, is_teacher_of, students_of, teaching
 
 ANONYMOUS = "(a classmate)"
 
@@ -28,8 +28,8 @@ class BoardRow:
     student: str  # user id (empty in what a student sees of others on an anonymous board)
     name: str
     score: float
-    submissions: int
-    last: float  # when they last submitted
+    submissions: int | None  # None on an anonymous board's other rows
+    last: float | None  # when they last submitted
     you: bool = False
 
 
@@ -75,25 +75,19 @@ def board(ws: Workspace, user: User, assignment_id: str, final: bool = False, no
     if final and assignment.is_open(now):
         raise ClassError(f"The final board opens at the deadline ({when(assignment.deadline)}).")
     teacher = is_teacher_of(user, room)
-    picks = counted(submissions(ws, assignment))
-    names = _names(ws, room, picks)
+    names = {u.id: u.shown_name for u in students_of(ws, room)}  # the class now: who left it leaves its boards
+    picks = {s: p for s, p in counted(submissions(ws, assignment)).items() if s in names}
     rows = []
     for rank, sid, score in ranked([(s, (p.final if final else p.public)) for s, (p, _, _) in picks.items()]):
         _, n, last = picks[sid]
-        shown = names.get(sid, "(left the class)")
-        if not teacher and room.anonymous and sid != user.id:
-            rows.append(BoardRow(rank, "", ANONYMOUS, score, n, last))
+        if not teacher and room.anonymous and sid != user.id:  # nothing that tells who it is
+            rows.append(BoardRow(rank, "", ANONYMOUS, score, None, None))
         else:
-            rows.append(BoardRow(rank, sid, shown, score, n, last, you=sid == user.id))
+            rows.append(BoardRow(rank, sid, names[sid], score, n, last, you=sid == user.id))
     mine = {}
     if user.id in picks:
         mine = picks[user.id][0].per_class_final if final else picks[user.id][0].per_class_public
-    return Board(assignment, final, rows, len(students_of(ws, room)), dict(mine))
-
-
-def _names(ws: Workspace, room: Classroom, picks: dict) -> dict[str, str]:
-    docs = {d["id"]: d for d in ws.store.find(Table.USERS) if d["id"] in picks or room.id in d.get("classes", ())}
-    return {i: d.get("display_name") or d["username"] for i, d in docs.items()}
+    return Board(assignment, final, rows, len(names), dict(mine))
 
 
 def when(moment: float) -> str:

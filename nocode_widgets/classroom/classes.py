@@ -123,12 +123,18 @@ def find_class(ws: Workspace, user: User, name_or_id: str) -> Classroom:
 
 
 def teaching(ws: Workspace, user: User, class_id: str) -> tuple[User, Classroom]:
-    """The class, if the user is its teacher or an administrator: what changing it needs."""
+    """The class and its teacher's account, if the user is that teacher (still a teacher) or an administrator:
+    what changing it needs. An administrator acting on a class acts for its teacher (their datasets, their file)."""
     user = current_user(ws, user)
     room = get_class(ws, user, class_id)
-    if room.teacher != user.id and not user.is_admin:
+    if not user.is_teacher or (room.teacher != user.id and not user.is_admin):
         raise AuthError("Only the class's teacher can do that.")
-    return user, room
+    if room.teacher == user.id:
+        return user, room
+    doc = ws.store.get(Table.USERS, room.teacher)
+    if doc is None:
+        raise NotFound("The class's teacher no longer has an account.")
+    return User.from_doc(doc), room
 
 
 def is_teacher_of(user: User, room: Classroom) -> bool:
@@ -153,6 +159,8 @@ def join(ws: Workspace, user: User, code: str) -> Classroom:
     room = Classroom.from_doc(found[0])
     if room.teacher == user.id:
         raise ClassError("You teach this class, so you are in it already.")
+    if user.id in found[0].get("removed", ()):
+        raise ClassError("Your teacher took you out of this class. Ask them if that was a mistake.")
     with ws.store.transaction() as tx:
         doc = tx.get(Table.USERS, user.id)
         if doc is None:
@@ -175,13 +183,16 @@ def students_of(ws: Workspace, room: Classroom) -> list[User]:
 
 
 def remove_student(ws: Workspace, user: User, class_id: str, student_id: str) -> None:
-    """Take a student out of the class (their account, runs and submissions stay)."""
+    """Take a student out of the class: they leave its boards and cannot join again with the code (their
+    account, runs and submissions stay)."""
     _, room = teaching(ws, user, class_id)
     with ws.store.transaction() as tx:
         doc = tx.get(Table.USERS, student_id)
         if doc is None or room.id not in doc.get("classes", ()):
             raise NotFound("That student is not in this class.")
         tx.update(Table.USERS, student_id, {"classes": [c for c in doc["classes"] if c != room.id]})
+        class_doc = tx.get(Table.CLASSES, room.id)
+        tx.update(Table.CLASSES, room.id, {"removed": sorted(set(class_doc.get("removed", [])) | {student_id})})
 
 
 def leave(ws: Workspace, user: User, class_id: str) -> None:
@@ -229,7 +240,7 @@ def add_students(ws: Workspace, user: User, class_id: str, roster: list[tuple[st
     sign-in. Returns the new accounts (the only time their passwords are shown) and what was skipped, and why
     (a username that is taken is never added: that person joins with the code)."""
     _, room = teaching(ws, user, class_id)
-    prepared, skipped, seen = [], [], set()
+    prepared, skipped, seen, asked_for = [], [], set(), []
     for name, wanted in roster:
         try:
             username = auth.normalize_username(wanted or _username_from(name))
@@ -244,22 +255,27 @@ def add_students(ws: Workspace, user: User, class_id: str, roster: list[tuple[st
         seen.add(auth.username_key(username))
         password = auth.one_time_password()
         prepared.append((NewAccount(name, username, password), auth.hash_password(ws, password)))
+        asked_for.append(bool(wanted))
     made = []
     with ws.store.transaction() as tx:
-        for account, password_hash in prepared:
-            if tx.find(Table.USERS, key=auth.username_key(account.username)):
-                skipped.append(f"{account.name}: the username {account.username} is taken (they can join with "
-                               "the class's join code)")
+        for (account, password_hash), asked in zip(prepared, asked_for):
+            taken = lambda name: bool(tx.find(Table.USERS, key=auth.username_key(name)))  # noqa: E731
+            if taken(account.username) and not asked:  # a name made from theirs: the next free variant
+                account = NewAccount(account.name, _free_variant(account.username, seen, taken), account.password)
+                seen.add(auth.username_key(account.username))
+            if taken(account.username):
+                skipped.append(f"{account.name}: the username {account.username} is taken (if it is theirs, they "
+                               "join with the class's join code)")
                 continue
             tx.insert(Table.USERS, auth.account_doc(account.username, password_hash, classes=[room.id],
-                                                    must_change=True, display_name=account.name))
+                                                    must_change=True, display_name=account.name, roster=room.id))
             made.append(account)
     return made, skipped
 
 
-def _free_variant(username: str, seen: set) -> str:
+def _free_variant(username: str, seen: set, taken=lambda name: False) -> str:
     k = 2
-    while auth.username_key(f"{username}{k}") in seen:
+    while auth.username_key(f"{username}{k}") in seen or taken(f"{username}{k}"):
         k += 1
     return f"{username}{k}"
 
@@ -275,14 +291,16 @@ def roster_csv(accounts: list[NewAccount], room: Classroom) -> str:
 
 
 def reset_student_password(ws: Workspace, user: User, class_id: str, student_id: str) -> NewAccount:
-    """A new one-time password for a student of the class (never for a teacher or an administrator who joined
-    it): their sign-ins end, and they choose their own password at the next one."""
+    """A new one-time password for a student the class's roster made (an account that joined with the code is
+    its owner's own: an administrator resets those): their sign-ins end, and they choose their own password at
+    the next one."""
     _, room = teaching(ws, user, class_id)
     doc = ws.store.get(Table.USERS, student_id)
     if doc is None or room.id not in doc.get("classes", ()):
         raise NotFound("That student is not in this class.")
-    if doc.get("role") != "user":
-        raise AuthError("Only an administrator can reset the password of a teacher or an administrator.")
+    if doc.get("role") != "user" or doc.get("roster") != room.id:
+        raise AuthError("This account was not made by this class's roster: only an administrator can reset its "
+                        "password.")
     password = auth.one_time_password()
     auth.reset_password(ws, auth.OPERATOR, student_id, password, one_time=True)  # checked above: the class's student
     return NewAccount(doc.get("display_name") or doc["username"], doc["username"], password)
@@ -295,13 +313,16 @@ def share_dataset(ws: Workspace, user: User, class_id: str, dataset_id: str) -> 
     stored twice) that the students read and train on and that never changes. Sharing a frozen copy again
     (with another class) shares that same copy."""
     teacher, room = teaching(ws, user, class_id)
-    ds = _own_or_frozen(ws, teacher, dataset_id)
+    ds = _own_or_frozen(ws, teacher, dataset_id)  # the class's teacher's, also when an administrator shares
     if ds.hidden:
         raise ClassError("That is an assignment's hidden test set: it is never shared.")
     if not ds.frozen:
         if ds.image_count == 0:
             raise ClassError(f"{ds.name!r} has no pictures yet.")
-        ds = copy_dataset(ws, teacher, ds.id, _frozen_name(ws, teacher, ds), frozen=True)
+        same = [d for d in ws.store.find(Table.DATASETS, owner=teacher.id, source=ds.id)
+                if d.get("frozen") and not d.get("hidden") and d["version"] == ds.version]
+        ds = (Dataset.from_doc(same[0]) if same  # this version was shared already: the same copy, not another
+              else copy_dataset(ws, teacher, ds.id, _frozen_name(ws, teacher, ds), frozen=True))
     with ws.store.transaction() as tx:
         doc = tx.get(Table.DATASETS, ds.id)
         tx.update(Table.DATASETS, ds.id, {"shared_with": sorted(set(doc.get("shared_with", [])) | {room.id})})
@@ -341,7 +362,8 @@ def unshare_dataset(ws: Workspace, user: User, class_id: str, dataset_id: str) -
         if doc is not None:
             tx.update(Table.DATASETS, dataset_id, {"shared_with": [c for c in doc.get("shared_with", ()) if c != room.id]})
         class_doc = tx.get(Table.CLASSES, room.id)
-        tx.update(Table.CLASSES, room.id, {"datasets": [d for d in class_doc["datasets"] if d != dataset_id]})
+        if class_doc is not None:
+            tx.update(Table.CLASSES, room.id, {"datasets": [d for d in class_doc["datasets"] if d != dataset_id]})
 
 
 def copy_shared(ws: Workspace, user: User, dataset_id: str, name: str) -> Dataset:

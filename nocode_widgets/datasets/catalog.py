@@ -4,7 +4,8 @@ can read every dataset; only the owner changes one.
 
 A teacher shares a dataset with a class as a *frozen* copy (`classroom/classes.share_dataset`): a dataset of
 the teacher's, fixed at one version, that the class's students may read and train on (`shared_with`) and
-nobody may change. A *hidden* dataset (an assignment's hidden test set) is never readable but by its owner."""
+nobody may change. A *hidden* dataset (an assignment's hidden test set) is never readable but by its owner (and
+administrators)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,7 @@ class Dataset:
     frozen: bool = False  # fixed for good: a class's shared copy or a hidden test set
     shared_with: tuple[str, ...] = ()  # the classes whose students may read it and train on it
     hidden: bool = False  # an assignment's hidden test set: only its owner ever reads it
-    source: str = ""  # a frozen copy: the dataset it was copied from
-    runs_per_student: int = 0  # a shared copy: how many runs each student may train on it (0: no limit)
+    source: str = ""  # a copy (a class's frozen one, or a student's own): the dataset it was copied from
 
     @property
     def image_count(self) -> int:
@@ -53,7 +53,7 @@ class Dataset:
         return cls(doc["id"], doc["owner"], doc["name"], tuple(doc["classes"]), dict(doc["counts"]),
                    doc["version"], doc["created"], doc["updated"], doc.get("inbox", 0), doc.get("inbox_version", 0),
                    bool(doc.get("frozen")), tuple(doc.get("shared_with", ())), bool(doc.get("hidden")),
-                   doc.get("source", ""), int(doc.get("runs_per_student", 0)))
+                   doc.get("source", ""))
 
 
 def dataset_folder(ws: Workspace, ds: Dataset) -> Path:

@@ -12,11 +12,11 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from ..accounts.auth import User
-from ..datasets import get_own_dataset
+from ..datasets import get_trainable_dataset
 from .ensemble import make_ensemble
 from ..errors import NocodeError, NotFound, TrainingError
 from ..store import Table
-from .records import FINAL, RunRecord, create_run, load_run
+from .records import FINAL, RunRecord, RunsPerStudentLimit, create_run, load_run
 from ..workspace import Workspace
 
 log = logging.getLogger("nocode_widgets.runs.groups")
@@ -72,7 +72,7 @@ def _owner(ws: Workspace, study: Study) -> User | None:
 def _queue_pending(ws: Workspace, study: Study) -> None:
     owner = _owner(ws, study)
     try:
-        ds = get_own_dataset(ws, owner, study.dataset_id) if owner else None
+        ds = get_trainable_dataset(ws, owner, study.dataset_id) if owner else None
     except NotFound:
         ds = None
     if ds is None:
@@ -82,6 +82,9 @@ def _queue_pending(ws: Workspace, study: Study) -> None:
     for config in study.pending:
         try:
             run = create_run(ws, owner, ds, config, limit=ws.settings.max_queued_runs_per_user)
+        except RunsPerStudentLimit as exc:  # a class's limit: no room will come
+            ws.store.update(Table.STUDIES, study.id, {"status": "stopped", "note": str(exc)})
+            return
         except TrainingError:  # the owner's limit: the rest wait for room
             break
         ws.store.update(Table.RUNS, run.id, {"study": study.id})

@@ -115,21 +115,39 @@ def create_run(ws: Workspace, user: User, dataset, config: dict, limit: int | No
         if limit is not None and len(active) >= limit:
             raise TrainingError(f"You already have {len(active)} runs waiting or training; cancel one or wait "
                                 "for one to finish.")
-        _check_runs_per_student(tx, user, dataset)
+        _check_runs_per_student(ws, tx, user, dataset)
         tx.insert(Table.RUNS, run.to_json())
     run_folder(ws, run).mkdir(parents=True, exist_ok=True)
     return run
 
 
-def _check_runs_per_student(tx, user: User, dataset) -> None:
-    """A teacher's shared dataset may allow each student only so many runs (failed ones do not count)."""
-    limit = getattr(dataset, "runs_per_student", 0)
-    if not limit or dataset.owner == user.id:
+class RunsPerStudentLimit(TrainingError):
+    """A class's open assignment allows each student only so many runs on its shared dataset."""
+
+
+def runs_limit(ws: Workspace, user_id: str, dataset_id: str, owner: str, source: str = "") -> tuple[str, int]:
+    """(the shared dataset, the runs each student may train on it and their own copies of it) while an open
+    assignment of its teacher limits them (the strictest), else ("", 0). No limit for the teacher."""
+    shared_id = dataset_id if owner != user_id else source
+    doc = ws.store.get(Table.DATASETS, shared_id) if shared_id else None
+    if doc is None or doc["owner"] == user_id:
+        return "", 0
+    now = time.time()
+    limits = [a["runs_per_student"] for a in ws.store.find(Table.ASSIGNMENTS, owner=doc["owner"], dataset=shared_id)
+              if a["deadline"] > now and a.get("runs_per_student")]
+    return shared_id, min(limits, default=0)
+
+
+def _check_runs_per_student(ws: Workspace, tx, user: User, dataset) -> None:
+    shared_id, limit = runs_limit(ws, user.id, dataset.id, dataset.owner, getattr(dataset, "source", ""))
+    if not limit:
         return
-    used = [d for d in tx.find(Table.RUNS, owner=user.id, dataset_id=dataset.id) if d["status"] != "failed"]
+    copies = {d["id"] for d in tx.find(Table.DATASETS, owner=user.id) if d.get("source") == shared_id}
+    used = [d for d in tx.find(Table.RUNS, owner=user.id) if d["dataset_id"] in copies | {shared_id}
+            and d["status"] != "failed"]
     if len(used) >= limit:
-        raise TrainingError(f"Your teacher allows {limit} runs per student on {dataset.name!r}, and you have "
-                            f"trained {len(used)}. Submit the best of them.")
+        raise RunsPerStudentLimit(f"Your teacher allows {limit} runs per student on this assignment's dataset (and "
+                                  f"your copies of it), and you have trained {len(used)}. Submit the best of them.")
 
 
 def _visible(doc: dict | None, user: User) -> bool:
@@ -202,10 +220,10 @@ def delete_run(ws: Workspace, user: User, run_id: str) -> None:
         raise NotFound("That run does not exist (or is not yours).")
     if run.is_active:
         raise TrainingError("This run is still going. Cancel it first.")
-    shared = ws.store.get(Table.DATASETS, run.dataset_id) or {}
-    if shared.get("runs_per_student") and shared.get("owner") != run.owner and run.status != "failed":
-        raise TrainingError("This run counts toward your teacher's limit of runs on a shared dataset, so it is "
-                            "kept.")
+    used = ws.store.get(Table.DATASETS, run.dataset_id) or {}
+    if run.status != "failed" and used and runs_limit(ws, run.owner, run.dataset_id, used["owner"], used.get("source", ""))[1]:
+        raise TrainingError("This run counts toward your teacher's limit of runs for an open assignment, so it is "
+                            "kept until the deadline.")
     ws.store.remove(Table.RUNS, run_id)
     shutil.rmtree(run_folder(ws, run), ignore_errors=True)
 

@@ -31,8 +31,8 @@ def board_html(board: C.Board) -> str:
     """The board as a table (the viewer's own row marked), with what it measures."""
     if not board.rows:
         return f"<p><b>{esc(board.title)}</b></p><p>No scored submission yet.</p>"
-    rows = [[r.rank, f"<b>{esc(r.name)} (you)</b>" if r.you else esc(r.name), f"{r.score:.3f}", r.submissions,
-             when(r.last)] for r in board.rows]
+    rows = [[r.rank, f"<b>{esc(r.name)} (you)</b>" if r.you else esc(r.name), f"{r.score:.3f}",
+             "" if r.submissions is None else r.submissions, when(r.last) if r.last else ""] for r in board.rows]
     return (f"<p><b>{esc(board.title)}</b>: {len(board.rows)} of {board.students} students have a score.</p>"
             + html_table(["rank", "student", board.assignment.metric_name, "submissions", "last"], rows))
 
@@ -187,7 +187,8 @@ class ClassPanel(SessionPanel):
         def work():
             self.progress.layout.visibility = "visible"
             try:
-                sub = C.submit(self.ws, self.user, aid, run_id, progress=self._progress)
+                sub = C.submit(self.ws, self.user, aid, run_id, progress=self._progress, waiting=lambda: self.message.show(
+                    "Your submission is in; every scorer is busy, so it waits for the next free one...", "info"))
             finally:
                 self.progress.layout.visibility = "hidden"
             self.show_assignment()
@@ -209,7 +210,7 @@ class TeacherTools(w.VBox):
         self.anonymous = w.Checkbox(description="Students see ranks, not each other's names", indent=False)
         self.create_button = w.Button(description="Create class", icon="plus", button_style="primary")
         self.students = w.HTML()
-        self.roster = Uploader(panel.upload_folder, ROSTER_MAX_BYTES, self._roster_received, self._can_start,
+        self.roster = Uploader(panel.upload_folder, ROSTER_MAX_BYTES, self._roster_received, self._start_roster,
                                lambda text: panel.message.show(text, "warn"), accept=".csv,.txt", multiple=False,
                                label="Add students from a CSV of names")
         self.passwords = Download()
@@ -240,6 +241,7 @@ class TeacherTools(w.VBox):
         self.grades = Download()
         self.grades_button = w.Button(description="Download grades (CSV)", icon="download")
         self.remove_assignment_button = w.Button(description="Delete assignment", icon="trash", button_style="danger")
+        self._roster_for: K.Classroom | None = None  # the class a roster upload is for, bound when it started
         self._asked: dict = {}  # the assignment's settings, bound when its upload started
         self.create_button.on_click(lambda _: self.create())
         self.passwords_button.on_click(lambda _: self.download_passwords())
@@ -274,7 +276,7 @@ class TeacherTools(w.VBox):
         rows = C.teacher_view(self.ws, user, room.id)
         self.students.value = html_table(
             ["student", "username", "runs", "submissions", "scores (public / final)", "last active"],
-            [[esc(r.name), esc(r.username) + (" (not signed in yet)" if r.must_change else ""), r.runs, r.submissions,
+            [[esc(r.name), esc(r.username) + (" (has a one-time password)" if r.must_change else ""), r.runs, r.submissions,
               esc("; ".join(f"{t}: {v}" for t, v in r.best.items())), when(r.last_active) if r.last_active else "never"]
              for r in rows]) if rows else "<p>No students yet. Share the join code, or add them from a roster.</p>"
         self.student.options, self.student.value = options_of([(f"{r.name} ({r.username})", r.id) for r in rows],
@@ -310,12 +312,12 @@ class TeacherTools(w.VBox):
 
     # A roster and passwords -------------------------------------------------------------------------------
 
-    def _can_start(self) -> str | None:
-        self._asked = {"room": self.room}
+    def _start_roster(self) -> str | None:
+        self._roster_for = self.room
         return self.panel.refusal(self.panel.work)
 
     def _roster_received(self, received) -> None:
-        room = self._asked.get("room")
+        room = self._roster_for
 
         def work():
             try:

@@ -166,3 +166,54 @@ def test_the_teacher_sees_each_students_runs_submissions_and_last_activity(cours
     ada = rows["ada.lovelace"]
     assert ada.runs >= 1 and ada.submissions >= 1 and ada.last_active > 0 and "Colours" in ada.best
     assert not ada.must_change
+
+
+def test_an_administrator_sets_an_assignment_for_the_classs_teacher(course):
+    ws, admin, teacher, room, _, ds, _ = course
+    work = C.create_assignment(ws, admin, room.id, ds.id, io.BytesIO(hidden_zip(seed=90_000, per_class=2)),
+                               time.time() + 600, title="Set by the admin")
+    assert work.owner == teacher.id and work.id in {a.id for a in C.list_assignments(ws, teacher, room.id)}
+    A.remove_assignment(ws, admin, work.id)
+    assert work.id not in {a.id for a in C.list_assignments(ws, teacher, room.id)}
+    assert ws.store.get(Table.DATASETS, work.hidden_id) is None  # its hidden set went with it
+
+
+def test_a_hidden_set_must_hold_every_class_students_learn(course):
+    ws, _, teacher, room, _, ds, _ = course
+    with pytest.raises(C.ClassError, match="blue"):
+        C.create_assignment(ws, teacher, room.id, ds.id, io.BytesIO(hidden_zip(classes=("red",), seed=91_000)),
+                            time.time() + 600)
+    with pytest.raises(C.ClassError, match="green"):
+        C.create_assignment(ws, teacher, room.id, ds.id,
+                            io.BytesIO(hidden_zip(classes=("red", "blue", "green"), seed=92_000)), time.time() + 600)
+    assert not [d for d in D.list_datasets(ws, teacher) if d.name.startswith("Hidden test") and not d.frozen]
+
+
+def test_runs_per_student_count_on_the_shared_dataset_and_on_ones_own_copies(course):
+    from nocode_widgets.runs.records import RunsPerStudentLimit, create_run, delete_run
+
+    ws, _, teacher, room, students, ds, _ = course
+    work = C.create_assignment(ws, teacher, room.id, ds.id, io.BytesIO(hidden_zip(seed=93_000, per_class=2)),
+                               time.time() + 600, title="Two runs", runs_per_student=2)
+    grace = students[2]
+    before = len([r for r in jobs.runs(ws, grace)])
+    shared = D.get_dataset(ws, grace, work.dataset_id)
+    mine = C.copy_shared(ws, grace, shared.id, "grace's copy")
+    allowed = 2 - before
+    made = [create_run(ws, grace, shared if k % 2 else mine, {"epochs": 1}) for k in range(max(allowed, 0))]
+    with pytest.raises(RunsPerStudentLimit, match="2 runs per student"):
+        create_run(ws, grace, mine, {"epochs": 1})  # her copy counts too
+    if made:
+        ws.store.update(Table.RUNS, made[0].id, {"status": "done"})
+        with pytest.raises(Exception, match="kept until the deadline"):
+            delete_run(ws, grace, made[0].id)
+    A.close_now(ws, teacher, work.id)
+    create_run(ws, grace, mine, {"epochs": 1})  # the assignment is over: no limit
+
+
+def test_a_model_of_another_dataset_with_the_same_classes_is_refused(course):
+    ws, _, _, _, students, _, work = course
+    other = train(ws, students[1], D.get_dataset(ws, students[1], D.import_archive(
+        ws, students[1], io.BytesIO(hidden_zip(seed=94_000, per_class=6)), name="lookalike").dataset_id))
+    with pytest.raises(C.ClassError, match="assignment's dataset"):
+        C.submit(ws, students[1], work.id, other.id)

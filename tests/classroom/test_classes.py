@@ -76,17 +76,40 @@ def test_roster_accounts_must_choose_their_own_password_before_any_sign_in(ws, t
     assert "one-time password" in C.classes.roster_csv(made, room).splitlines()[0]
 
 
-def test_a_teacher_resets_only_their_own_students_passwords(ws, alice, bob, teacher):
+def test_a_teacher_resets_only_the_accounts_their_classs_roster_made(ws, alice, bob, teacher):
     room = C.create_class(ws, teacher, "Art")
-    C.join(ws, bob, room.code)
-    fresh = C.classes.reset_student_password(ws, teacher, room.id, bob.id)
-    assert auth.verify_password(ws, "bob", fresh.password).must_change
-    C.join(ws, alice, room.code)  # an administrator in the class is not the teacher's to reset
+    (made,), _ = C.add_students(ws, teacher, room.id, [("Ada Lovelace", "")])
+    ada = auth.find_user(ws, made.username)
+    fresh = C.classes.reset_student_password(ws, teacher, room.id, ada.id)
+    assert auth.verify_password(ws, made.username, fresh.password).must_change
+    C.join(ws, bob, room.code)  # bob's own account: joining a class gives nobody his password
+    with pytest.raises(AuthError, match="administrator"):
+        C.classes.reset_student_password(ws, teacher, room.id, bob.id)
+    C.join(ws, alice, room.code)
     with pytest.raises(AuthError, match="administrator"):
         C.classes.reset_student_password(ws, teacher, room.id, alice.id)
     carol = auth.sign_up(ws, "carol", "password-carol")
     with pytest.raises(NotFound):
         C.classes.reset_student_password(ws, teacher, room.id, carol.id)  # not in the class
+
+
+def test_a_removed_student_cannot_join_again_and_a_demoted_teacher_cannot_teach(ws, alice, bob, teacher):
+    room = C.create_class(ws, teacher, "Art")
+    C.join(ws, bob, room.code)
+    C.classes.remove_student(ws, teacher, room.id, bob.id)
+    with pytest.raises(C.ClassError, match="took you out"):
+        C.join(ws, bob, room.code)
+    auth.set_role(ws, alice, teacher.id, "user")
+    with pytest.raises(AuthError, match="teacher"):
+        C.add_students(ws, teacher, room.id, [("Eve", "")])
+    assert C.classes.new_join_code(ws, alice, room.id).code != room.code  # an administrator still can
+
+
+def test_roster_usernames_made_from_names_step_around_taken_ones(ws, bob, teacher):
+    room = C.create_class(ws, teacher, "Art")
+    auth.sign_up(ws, "john.smith", "password-john")
+    made, skipped = C.add_students(ws, teacher, room.id, C.read_roster("John Smith\nJohn Smith\n"))
+    assert sorted(a.username for a in made) == ["john.smith2", "john.smith3"] and not skipped
 
 
 def test_a_shared_dataset_is_a_frozen_copy_students_train_on_and_nobody_changes(ws, bob, teacher):

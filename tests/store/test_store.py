@@ -222,7 +222,8 @@ def test_each_persons_records_are_in_their_own_file(tmp_path):
     assert "runs" not in json.loads((tmp_path / "nocode.json").read_text())
     assert store.owner_of("run_03") == "bob" and store.owner_of("run_99") is None
     assert [d["id"] for d in store.watched(Table.RUNS)] == ["run_02"]
-    assert store.owner_summaries()["alice"] == {"datasets": 1, "runs": 1, "studies": 0, "newest_run": 5.0,
+    assert store.owner_summaries()["alice"] == {"datasets": 1, "runs": 1, "studies": 0, "assignments": 0, "submissions": 0,
+                                                "newest_run": 5.0,
                                                 "last_served": 0.0}
     store.remove(Table.RUNS, "run_03")
     assert "bob" not in store.owner_summaries() and not (tmp_path / "users" / "bob" / "records.json").exists()

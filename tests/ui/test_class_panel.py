@@ -42,7 +42,7 @@ def test_a_teacher_makes_a_class_and_a_rosters_passwords_download_once(ws, teach
     tools.passwords_button.click()
     tools.passwords_button.click()  # a crafted second click: the list is gone
     assert len(sent) == 1 and "ada.lovelace" in sent[0] and "downloaded already" in panel.message.value
-    assert "Ada Lovelace" in tools.students.value and "not signed in yet" in tools.students.value
+    assert "Ada Lovelace" in tools.students.value and "has a one-time password" in tools.students.value
     password = sent[0].splitlines()[1].split(",")[-1]
     assert auth.verify_password(ws, "ada.lovelace", password).must_change
 
