@@ -26,6 +26,7 @@ PANELS = [
     new_code_cell("from nocode_widgets.ui import TrainPanel\nTrainPanel(ws, user)"),
     new_code_cell("from nocode_widgets.ui import ResultsPanel\nResultsPanel(ws, user)"),
     new_code_cell("from nocode_widgets.ui import TestPanel\nTestPanel(ws, user)"),
+    new_code_cell("from nocode_widgets.ui import ClassPanel\nClassPanel(ws, user)  # join a class; teachers set assignments"),
     new_markdown_cell("## The same steps through the Python API\n\nSet `ZIP` to a zip of class folders "
                       "(`cats/a.jpg`, `dogs/b.jpg`); with `None` a small demo set of coloured pictures is made."),
     new_code_cell("import io\nimport numpy as np\nfrom PIL import Image\nimport zipfile\n\nZIP = None\n\n"

@@ -119,8 +119,8 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
                               "training/fit.py:BN_PICTURES", "training/fit.py:bn_sample",
                               "training/fit.py:recompute_batchnorm", "training/fit.py:seed_everything")),
         new_markdown_cell("## 7. Measuring: accuracy and weighted F1 on the validation pictures"),
-        new_code_cell(_source("models/evaluate.py:confusion_matrix", "models/evaluate.py:f1_scores", "models/evaluate.py:weighted_f1",
-                              "training/fit.py:is_better")),
+        new_code_cell(_source("models/evaluate.py:confusion_matrix", "models/evaluate.py:confusion_f1",
+                              "models/evaluate.py:f1_scores", "models/evaluate.py:weighted_f1", "training/fit.py:is_better")),
         new_markdown_cell("## 8. Training with early stopping\nEach epoch: learn from the training batches, then "
                           "measure on the validation pictures. With `cfg.ema` the measured model is a moving average of "
                           "the weights (calmer than the weights themselves); with `cfg.precise_bn` its BatchNorm statistics are "

@@ -23,8 +23,8 @@ class LoginPanel(w.VBox):
         self.login_button = w.Button(description="Log in", button_style="primary", icon="sign-in")
         self.signup_button = w.Button(description="Create account", icon="user-plus",
                                       layout=w.Layout(display="" if ws.settings.signup == "open" else "none"))
-        self.new_password = w.Password(continuous_update=False, description="New password", placeholder="at least 8 characters",
-                                       style={"description_width": "initial"})
+        self.new_password = w.Password(continuous_update=False, description="New password",
+                                       placeholder="your own: 8 characters or more", style={"description_width": "initial"})
         self.repeat = w.Password(continuous_update=False, description="Repeat it", style={"description_width": "initial"})
         self.save_button = w.Button(description="Save and continue", button_style="primary", icon="check")
         self.choose = w.VBox([w.HTML("<p>You signed in with a password you were given. Choose one of your own now; "

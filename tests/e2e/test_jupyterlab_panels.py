@@ -54,7 +54,7 @@ def run_all_cells(page, url: str) -> None:
     page.wait_for_timeout(2000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
-    for panel in ("datasets", "train", "results", "test"):
+    for panel in ("datasets", "train", "results", "test", "class"):
         page.locator(f".nocode-{panel}").first.wait_for(state="visible", timeout=120_000)
 
 
@@ -83,7 +83,7 @@ def test_the_panels_pass_axe_in_jupyterlab_light_and_dark(tmp_path, page, theme)
         run_all_cells(page, url)
         page.locator(".nocode-results .nocode-headline").first.wait_for(timeout=60_000)
         assert page.evaluate("() => document.body.dataset.jpThemeLight") == ("true" if "Light" in theme else "false")
-        for panel in ("datasets", "train", "results", "test"):
+        for panel in ("datasets", "train", "results", "test", "class"):
             open_every_section(page, f".nocode-{panel}")
         violations = axe_violations(page, ".nocode-ui")
         shot(page, f"jupyterlab-panels-{theme.split()[-1].lower()}")

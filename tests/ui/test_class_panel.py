@@ -73,3 +73,18 @@ def test_a_student_joins_submits_and_sees_the_board_but_nothing_else(ws, alice, 
     panel.room.options = [*panel.room.options, ("crafted", "cls_0000000000000000")]
     panel.room.value = "cls_0000000000000000"
     assert "does not exist" in panel.message.value
+
+
+def test_in_a_notebook_a_one_time_password_opens_only_the_choose_your_own_form(ws, teacher):
+    room = C.create_class(ws, teacher, "Art")
+    (ada,), _ = C.add_students(ws, teacher, room.id, [("Ada Lovelace", "")])
+    app = App(ws)
+    sign_in(app, ada.username, ada.password)
+    assert app.session is None and app.login.choose.layout.display == "" and "choose your own" in app.login.message.value
+    app.login.new_password.value, app.login.repeat.value = "ada-own-password", "ada-other"
+    app.login.save_button.click()
+    assert app.session is None and "differ" in app.login.message.value
+    app.login.repeat.value = "ada-own-password"
+    app.login.save_button.click()
+    assert app.user.username == ada.username and not app.user.must_change
+    assert auth.log_in(ws, ada.username, "ada-own-password").id == app.user.id
