@@ -217,3 +217,15 @@ def test_a_model_of_another_dataset_with_the_same_classes_is_refused(course):
         ws, students[1], io.BytesIO(hidden_zip(seed=94_000, per_class=6)), name="lookalike").dataset_id))
     with pytest.raises(C.ClassError, match="assignment's dataset"):
         C.submit(ws, students[1], work.id, other.id)
+
+
+def test_an_ensemble_of_ones_runs_can_be_submitted(course, good_run):
+    from nocode_widgets.runs.ensemble import make_ensemble
+
+    ws, _, teacher, room, students, ds, _ = course
+    work = C.create_assignment(ws, teacher, room.id, ds.id, io.BytesIO(hidden_zip(seed=95_000, per_class=3)),
+                               time.time() + 600, title="Ensembles welcome", metric="macro_f1")
+    second = train(ws, students[0], D.get_dataset(ws, students[0], work.dataset_id))
+    both = make_ensemble(ws, students[0], [good_run.id, second.id])
+    sub = C.submit(ws, students[0], work.id, both.id)
+    assert sub.status == "scored" and sub.run_id == both.id and 0 <= sub.public <= 1
