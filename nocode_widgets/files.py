@@ -93,3 +93,12 @@ def safe_file_name(name: str, fallback: str = "file", max_length: int = 80) -> s
     a path (`../x`, `/etc/x`, `a/b`)."""
     cleaned = re.sub(r"[^\w.-]+", "-", str(name)).strip(".-_ ")[:max_length].rstrip(".-_ ")
     return cleaned or fallback
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` becomes the same file as `source`: a hard link (no second copy on disk), else a copy (another
+    file system). Safe for our files, which are never changed in place, only replaced or removed."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

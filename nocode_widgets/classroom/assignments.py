@@ -25,13 +25,13 @@ from datetime import datetime
 from ..accounts.auth import User, current_user
 from ..datasets import Dataset, create_dataset, dataset_folder, delete_dataset, import_archive, read_manifest
 from ..errors import NocodeError, NotFound
-from ..files import read_json
 from ..models.evaluate import confusion_scores
-from ..runs.records import get_run, run_folder
+from ..runs.records import get_run, model_classes, run_folder
 from ..slots import HelpersBusy, helper_slot, run_job
 from ..store import Table, new_id
 from ..workspace import Workspace
-from .classes import ClassError, Classroom, get_class, is_teacher_of, list_classes, share_dataset, teaching
+from .classes import (ClassError, Classroom, get_class, is_teacher_of, list_classes, share_dataset, take_off,
+                      teaching)
 
 METRICS = {"accuracy": "accuracy", "weighted_f1": "weighted F1", "macro_f1": "macro F1"}
 PER_DAY = (1, 100)  # submissions per student per day: the bounds a teacher may choose
@@ -121,8 +121,9 @@ def create_assignment(ws: Workspace, user: User, class_id: str, dataset_id: str,
         raise ClassError("Runs per student must be 0 (no limit) or more.")
     if deadline <= time.time():
         raise ClassError("The deadline must be in the future.")
-    shared = _shared_copy(ws, user, teacher, room, dataset_id)
-    title = " ".join((title or f"{shared.name.split(' (shared')[0]}").split())[:80]
+    source = ws.store.get(Table.DATASETS, dataset_id) or {}
+    shared = _shared_copy(ws, user, room, source)
+    title = " ".join((title or source.get("name", "Assignment")).split())[:80]
     aid = new_id("asg")
     hidden = create_dataset(ws, teacher, f"Hidden test {aid[-6:]}: {title}"[:64], shared.classes)
     try:
@@ -146,13 +147,11 @@ def create_assignment(ws: Workspace, user: User, class_id: str, dataset_id: str,
     return Assignment.from_doc(doc)
 
 
-def _shared_copy(ws: Workspace, user: User, teacher: User, room: Classroom, dataset_id: str) -> Dataset:
-    doc = ws.store.get(Table.DATASETS, dataset_id)
-    if doc is None or doc["owner"] != teacher.id or doc.get("hidden"):
-        raise NotFound("That dataset does not exist (or is not the class's teacher's).")
+def _shared_copy(ws: Workspace, user: User, room: Classroom, doc: dict) -> Dataset:
+    """The dataset as the class has it: already shared with it, or shared now (which checks whose it is)."""
     if doc.get("frozen") and room.id in doc.get("shared_with", ()):
         return Dataset.from_doc(doc)
-    return share_dataset(ws, user, room.id, dataset_id)
+    return share_dataset(ws, user, room.id, doc.get("id", ""))
 
 
 def _check_hidden(ws: Workspace, hidden_id: str, shared: Dataset) -> Dataset:
@@ -225,9 +224,7 @@ def remove_class(ws: Workspace, user: User, class_id: str) -> None:
     _, room = teaching(ws, user, class_id)
     remove_assignments_of(ws, room)
     with ws.store.transaction() as tx:
-        for doc in tx.find(Table.USERS):
-            if room.id in doc.get("classes", ()):
-                tx.update(Table.USERS, doc["id"], {"classes": [c for c in doc["classes"] if c != room.id]})
+        take_off(tx, tx.find(Table.USERS), {room.id})
         for dataset_id in room.datasets:
             ds = tx.get(Table.DATASETS, dataset_id)
             if ds is not None:
@@ -278,7 +275,7 @@ def submit(ws: Workspace, user: User, assignment_id: str, run_id: str, progress=
     if assignment.dataset_id not in (run.dataset_id, trained_on.get("source") if trained_on.get("owner") == user.id
                                      else None):
         raise ClassError("Submit a model trained on the assignment's dataset (or on your own copy of it).")
-    card = _model_classes(ws, run)
+    card = model_classes(ws, run)
     if sorted(card) != sorted(assignment.classes):
         raise ClassError(f"This model knows the classes {', '.join(card)}, but the assignment asks for "
                          f"{', '.join(assignment.classes)}. Train it on all of the assignment's classes.")
@@ -319,10 +316,6 @@ def _take_slot(ws: Workspace, user_id: str, stack: ExitStack, waiting) -> None:
             time.sleep(1.0)
 
 
-def _model_classes(ws: Workspace, run) -> list[str]:
-    return list((read_json(run_folder(ws, run) / "model.json") or {}).get("classes", []))
-
-
 def _accept(ws: Workspace, user: User, assignment: Assignment, run_id: str, now: float) -> str:
     """Check the deadline and the day's limit and record the submission, in one transaction of the teacher's file."""
     sid = new_id("sub")
@@ -332,9 +325,8 @@ def _accept(ws: Workspace, user: User, assignment: Assignment, run_id: str, now:
             raise NotFound(NOT_FOUND)
         if now >= doc["deadline"]:
             raise ClassError("The deadline has passed: this assignment takes no more submissions.")
-        recent = sorted(d["created"] for d in tx.find(Table.SUBMISSIONS, owner=assignment.owner,
-                                                       assignment=assignment.id, student=user.id)
-                        if counts(d, now) and now - d["created"] < DAY_S)
+        recent = _recent(tx.find(Table.SUBMISSIONS, owner=assignment.owner, assignment=assignment.id,
+                                 student=user.id), now)
         if len(recent) >= doc["per_day"]:
             wait = recent[0] + DAY_S - now
             raise ClassError(f"You have made {len(recent)} submissions in the last 24 hours, the most this "
@@ -344,9 +336,19 @@ def _accept(ws: Workspace, user: User, assignment: Assignment, run_id: str, now:
     return sid
 
 
-def counts(doc: dict, now: float) -> bool:
-    """Whether a submission counts toward the day's limit: scored, or still being scored (not lost, not failed)."""
-    return doc["status"] == "scored" or (doc["status"] == "scoring" and now - doc["created"] < STALE_S)
+def _recent(docs: list[dict], now: float) -> list[float]:
+    """When the submissions that count toward the day's limit were made, oldest first: in the last 24 hours,
+    scored or still being scored (not failed, not lost with their page)."""
+    return sorted(d["created"] for d in docs if now - d["created"] < DAY_S and (
+        d["status"] == "scored" or (d["status"] == "scoring" and now - d["created"] < STALE_S)))
+
+
+def submissions_left(ws: Workspace, user: User, assignment_id: str, now: float | None = None) -> int:
+    """How many more the student may submit in the next 24 hours (the rule `submit` applies)."""
+    user = current_user(ws, user)
+    assignment, _ = get_assignment(ws, user, assignment_id)
+    found = ws.store.find(Table.SUBMISSIONS, owner=assignment.owner, assignment=assignment.id, student=user.id)
+    return max(0, assignment.per_day - len(_recent(found, time.time() if now is None else now)))
 
 
 def _hours(seconds: float) -> str:

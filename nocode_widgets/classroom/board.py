@@ -58,6 +58,11 @@ def counted(subs: list[Submission]) -> dict[str, tuple[Submission, int, float]]:
     return out
 
 
+def class_picks(ws: Workspace, assignment: Assignment, members) -> dict[str, tuple[Submission, int, float]]:
+    """`counted` for the students of the class now: who left it leaves its boards and grades."""
+    return {s: p for s, p in counted(submissions(ws, assignment)).items() if s in members}
+
+
 def ranked(scores: list[tuple[str, float]]) -> list[tuple[int, str, float]]:
     """(rank, key, score), best first; equal scores share the rank (1, 2, 2, 4)."""
     ordered = sorted(scores, key=lambda kv: -kv[1])
@@ -75,8 +80,8 @@ def board(ws: Workspace, user: User, assignment_id: str, final: bool = False, no
     if final and assignment.is_open(now):
         raise ClassError(f"The final board opens at the deadline ({when(assignment.deadline)}).")
     teacher = is_teacher_of(user, room)
-    names = {u.id: u.shown_name for u in students_of(ws, room)}  # the class now: who left it leaves its boards
-    picks = {s: p for s, p in counted(submissions(ws, assignment)).items() if s in names}
+    names = {u.id: u.shown_name for u in students_of(ws, room)}
+    picks = class_picks(ws, assignment, names)
     rows = []
     for rank, sid, score in ranked([(s, (p.final if final else p.public)) for s, (p, _, _) in picks.items()]):
         _, n, last = picks[sid]
@@ -117,14 +122,18 @@ def teacher_view(ws: Workspace, user: User, class_id: str) -> list[StudentRow]:
     rows = []
     for student in students_of(ws, room):
         doc = ws.store.get(Table.USERS, student.id) or {}
-        mine = {a.title: picks[a.id].get(student.id) for a in works}
-        best = {t: _both(p[0], a) for (t, p), a in zip(mine.items(), works) if p}
-        subs = sum(p[1] for p in mine.values() if p)
+        mine = [(a, picks[a.id][student.id]) for a in works if student.id in picks[a.id]]
+        best = {f"{a.title} ({a.id[-4:]})" if titles_repeat(works) else a.title: _both(p[0], a) for a, p in mine}
+        subs = sum(p[1] for _, p in mine)
         last = max([doc.get("last_login") or 0.0, summaries.get(student.id, {}).get("newest_run", 0.0)]
-                   + [p[2] for p in mine.values() if p])
+                   + [p[2] for _, p in mine])
         rows.append(StudentRow(student.id, student.username, student.shown_name,
                                summaries.get(student.id, {}).get("runs", 0), subs, best, last, student.must_change))
     return rows
+
+
+def titles_repeat(works: list[Assignment]) -> bool:
+    return len({a.title for a in works}) < len(works)
 
 
 def _both(sub: Submission, assignment: Assignment) -> str:
@@ -136,14 +145,15 @@ def grades_csv(ws: Workspace, user: User, assignment_id: str) -> str:
     two once the deadline passed)."""
     assignment, room = get_assignment(ws, user, assignment_id)
     teaching(ws, user, room.id)
-    picks = counted(submissions(ws, assignment))
+    students = students_of(ws, room)
+    picks = class_picks(ws, assignment, {s.id for s in students})
     closed = not assignment.is_open()
     ranks = {sid: rank for rank, sid, _ in ranked([(s, p[0].final) for s, p in picks.items()])} if closed else {}
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["username", "name", "submissions", f"public {assignment.metric}", f"final {assignment.metric}",
                      "final rank"])
-    for student in students_of(ws, room):
+    for student in students:
         pick = picks.get(student.id)
         writer.writerow([student.username, student.shown_name, pick[1] if pick else 0,
                          f"{pick[0].public:.4f}" if pick else "",

@@ -176,6 +176,22 @@ def members(ws: Workspace, user: User, class_id: str) -> list[User]:
     return students_of(ws, room)
 
 
+def take_off(tx, accounts: list[dict], class_ids: set) -> None:
+    """Take these classes off these accounts (in an accounts transaction)."""
+    for doc in accounts:
+        if class_ids & set(doc.get("classes", ())):
+            tx.update(Table.USERS, doc["id"], {"classes": [c for c in doc["classes"] if c not in class_ids]})
+
+
+def teacher_datasets(ws: Workspace, user: User, class_id: str) -> tuple[list[Dataset], list[Dataset]]:
+    """The class's teacher's datasets (also when an administrator asks): those that can be shared (working
+    ones), and those an assignment can use (working ones, which get shared, and the copies shared with it)."""
+    teacher, room = teaching(ws, user, class_id)
+    own = [Dataset.from_doc(d) for d in ws.store.find(Table.DATASETS, owner=teacher.id) if not d.get("hidden")]
+    own.sort(key=lambda d: d.created, reverse=True)
+    return ([d for d in own if not d.frozen], [d for d in own if not d.frozen or room.id in d.shared_with])
+
+
 def students_of(ws: Workspace, room: Classroom) -> list[User]:
     """No check: for code that checked already (boards, the teacher's view)."""
     docs = [d for d in ws.store.find(Table.USERS) if room.id in d.get("classes", ())]
@@ -190,19 +206,9 @@ def remove_student(ws: Workspace, user: User, class_id: str, student_id: str) ->
         doc = tx.get(Table.USERS, student_id)
         if doc is None or room.id not in doc.get("classes", ()):
             raise NotFound("That student is not in this class.")
-        tx.update(Table.USERS, student_id, {"classes": [c for c in doc["classes"] if c != room.id]})
+        take_off(tx, [doc], {room.id})
         class_doc = tx.get(Table.CLASSES, room.id)
         tx.update(Table.CLASSES, room.id, {"removed": sorted(set(class_doc.get("removed", [])) | {student_id})})
-
-
-def leave(ws: Workspace, user: User, class_id: str) -> None:
-    """A student leaves a class."""
-    user = current_user(ws, user)
-    with ws.store.transaction() as tx:
-        doc = tx.get(Table.USERS, user.id) or {}
-        if class_id not in doc.get("classes", ()):
-            raise NotFound(NOT_FOUND)
-        tx.update(Table.USERS, user.id, {"classes": [c for c in doc["classes"] if c != class_id]})
 
 
 # A roster: accounts in bulk ------------------------------------------------------------------------------
@@ -348,24 +354,3 @@ def _frozen_name(ws: Workspace, teacher: User, ds: Dataset) -> str:
     while name.casefold() in taken:
         name, k = f"{base} {k}", k + 1
     return name
-
-
-def unshare_dataset(ws: Workspace, user: User, class_id: str, dataset_id: str) -> None:
-    """Stop sharing a frozen copy with the class (students' runs on it keep their results; new ones cannot
-    start). Refused while an assignment of the class uses it."""
-    _, room = teaching(ws, user, class_id)
-    with ws.store.transaction() as tx:
-        if any(a.get("dataset") == dataset_id and a.get("class") == room.id
-               for a in tx.find(Table.ASSIGNMENTS, owner=room.teacher)):
-            raise ClassError("An assignment of this class uses that dataset; remove the assignment first.")
-        doc = tx.get(Table.DATASETS, dataset_id)
-        if doc is not None:
-            tx.update(Table.DATASETS, dataset_id, {"shared_with": [c for c in doc.get("shared_with", ()) if c != room.id]})
-        class_doc = tx.get(Table.CLASSES, room.id)
-        if class_doc is not None:
-            tx.update(Table.CLASSES, room.id, {"datasets": [d for d in class_doc["datasets"] if d != dataset_id]})
-
-
-def copy_shared(ws: Workspace, user: User, dataset_id: str, name: str) -> Dataset:
-    """A student's own, editable copy of a dataset shared with them (counted in their space)."""
-    return copy_dataset(ws, user, dataset_id, name)

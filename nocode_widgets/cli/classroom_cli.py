@@ -81,8 +81,9 @@ def _as(ws, args) -> auth.User:
 
 def _room(ws, args) -> tuple[auth.User, K.Classroom]:
     """The class, and who acts: --user, else its teacher."""
-    room = C.find_class(ws, _as(ws, args), args.room)
-    return (_as(ws, args) if args.user else _teacher(ws, room.teacher)), room
+    actor = _as(ws, args)
+    room = C.find_class(ws, actor, args.room)
+    return (actor if args.user else _teacher(ws, room.teacher)), room
 
 
 def _teacher(ws, user_id: str) -> auth.User:
@@ -93,8 +94,9 @@ def _teacher(ws, user_id: str) -> auth.User:
 
 
 def _assignment(ws, args) -> tuple[auth.User, A.Assignment, K.Classroom]:
-    work, room = C.find_assignment(ws, _as(ws, args), args.assignment)
-    return (_as(ws, args) if args.user else _teacher(ws, room.teacher)), work, room
+    actor = _as(ws, args)
+    work, room = C.find_assignment(ws, actor, args.assignment)
+    return (actor if args.user else _teacher(ws, room.teacher)), work, room
 
 
 def _class_json(room: K.Classroom, teacher: str) -> dict:
@@ -229,7 +231,8 @@ def _board(args):
     rows = [{"rank": r.rank, "name": r.name, "score": r.score, "submissions": r.submissions, "you": r.you}
             for r in shown.rows]
     emit(args, {"assignment": work.id, "final": shown.final, "metric": work.metric, "rows": rows},
-         "\n".join([shown.title] + [f"{r.rank:>3}. {r.name:<32} {r.score:.4f}  ({r.submissions} submissions)"
+         "\n".join([shown.title] + [f"{r.rank:>3}. {r.name:<32} {r.score:.4f}"
+                                    + ("" if r.submissions is None else f"  ({r.submissions} submissions)")
                                     for r in shown.rows]))
 
 

@@ -5,14 +5,13 @@ own, so editing it never touches the source."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
-from pathlib import Path
 
 from ..accounts.auth import User, current_user
 from ..accounts.quota import check_dataset_count, reserved
 from ..errors import DatasetError
+from ..files import link_or_copy
 from ..store import Table, new_id
 from ..workspace import Workspace
 from .catalog import Dataset, _key, clean_name, count_by_class, dataset_folder, dataset_lock, get_trainable_dataset
@@ -37,7 +36,7 @@ def copy_dataset(ws: Workspace, user: User, source_id: str, name: str, frozen: b
             try:
                 (folder / "images").mkdir(parents=True, exist_ok=True)
                 for e in entries:
-                    _link(src_folder / e.file, folder / e.file)
+                    link_or_copy(src_folder / e.file, folder / e.file)
                 write_manifest(folder, entries)
                 with ws.store.transaction(user.id) as tx:
                     mine = tx.find(Table.DATASETS, owner=user.id)
@@ -57,10 +56,3 @@ def _new_doc(user: User, name: str, source: Dataset, entries, frozen: bool, fiel
     return {"id": new_id("ds"), "owner": user.id, "name": name, "key": _key(name), "classes": classes,
             "counts": count_by_class(entries, classes), "version": source.version if frozen else 1,
             "created": now, "updated": now, "frozen": frozen, "source": source.id, **fields}
-
-
-def _link(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or links not allowed: a plain copy
-        shutil.copy2(src, dst)

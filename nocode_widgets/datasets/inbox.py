@@ -10,13 +10,12 @@ characters of its content hash, the same in every process and on the command lin
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..accounts.auth import User
 from ..errors import DatasetError
+from ..files import link_or_copy
 from ..workspace import Workspace
 from .catalog import Dataset, count_by_class, dataset_folder, dataset_lock, get_dataset, get_own_dataset, update_summary
 from .manifest import INBOX, ImageEntry, read_manifest, write_manifest
@@ -112,7 +111,4 @@ def _link(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         return
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+    link_or_copy(source, target)

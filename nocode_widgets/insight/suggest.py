@@ -28,7 +28,7 @@ from ..datasets import Dataset, dataset_folder, file_pictures, get_own_dataset, 
 from ..errors import NocodeError
 from ..files import read_json, write_json_atomic
 from ..predict.onnx import NO_MODEL
-from ..runs.records import RunRecord, get_run, list_runs, run_folder
+from ..runs.records import RunRecord, get_run, list_runs, model_classes, run_folder
 from ..slots import helper_slot, run_job
 from ..workspace import Workspace
 
@@ -177,8 +177,7 @@ def _pick_run(ws: Workspace, user, ds: Dataset, run_id: str | None) -> RunRecord
         if not run.usable:
             raise NocodeError(NO_MODEL)
     if run is not None:
-        card = read_json(run_folder(ws, run) / "model.json") or {}
-        missing = [c for c in card.get("classes", []) if c not in ds.classes]
+        missing = [c for c in model_classes(ws, run) if c not in ds.classes]
         if missing:
             raise NocodeError(f"That model knows a class the dataset no longer has ({missing[0]!r}); train again "
                               "to get suggestions.")

@@ -16,7 +16,6 @@ bundle's `predict.py` (`portable.open_model`) read."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ from ..models.calibrate import apply_temperature, calibrate
 from ..datasets.catalog import clean_name
 from ..errors import TrainingError
 from ..models.evaluate import evaluate
-from ..files import read_json, write_json_atomic
+from ..files import link_or_copy, read_json, write_json_atomic
 from ..accounts.quota import check_space
 from ..store import Table, new_id
 from .records import RunRecord, get_run, run_folder
@@ -236,10 +235,7 @@ def write_member_files(folder: Path, members: list[Member], classes: list[str], 
         target.mkdir(parents=True, exist_ok=True)
         for name in MEMBER_FILES:
             if (m.folder / name).exists():
-                try:
-                    os.link(m.folder / name, target / name)
-                except OSError:
-                    shutil.copy2(m.folder / name, target / name)
+                link_or_copy(m.folder / name, target / name)
     first = members[0].card
     write_json_atomic(folder / "model.json", {
         "kind": "ensemble", "arch": "ensemble", "classes": classes,

@@ -139,7 +139,7 @@ def runs_limit(ws: Workspace, user_id: str, dataset_id: str, owner: str, source:
 
 
 def _check_runs_per_student(ws: Workspace, tx, user: User, dataset) -> None:
-    shared_id, limit = runs_limit(ws, user.id, dataset.id, dataset.owner, getattr(dataset, "source", ""))
+    shared_id, limit = runs_limit(ws, user.id, dataset.id, dataset.owner, dataset.source)
     if not limit:
         return
     copies = {d["id"] for d in tx.find(Table.DATASETS, owner=user.id) if d.get("source") == shared_id}
@@ -261,12 +261,17 @@ def read_evaluation(folder: Path) -> dict | None:
     return read_json(folder / "evaluation.json")
 
 
+def model_classes(ws: Workspace, run: RunRecord) -> list[str]:
+    """The classes of a run's model, in training order, from its model.json ([] when it has none)."""
+    return list((read_json(run_folder(ws, run) / "model.json") or {}).get("classes", []))
+
+
 def cell_pictures(ws: Workspace, run: RunRecord, split: str, true: str, said: str) -> list[dict] | None:
     """The pictures of one confusion-matrix cell (true class, class it said) with their calibrated
     probabilities, from the run's predictions.json: [{"file", "probabilities": {class: p}}], most confident
     first; None when the run has no such record (trained before it existed)."""
     part = (read_json(run_folder(ws, run) / "predictions.json") or {}).get(split)
-    classes = list((read_json(run_folder(ws, run) / "model.json") or {}).get("classes", []))
+    classes = model_classes(ws, run)
     if not part or true not in classes or said not in classes:
         return None if not part else []
     t, p = classes.index(true), classes.index(said)

@@ -17,7 +17,7 @@ from ..errors import TrainingError
 from ..files import read_json
 from ..workspace import Workspace
 from .jobs import submit
-from .records import RunRecord, get_run, run_folder
+from .records import RunRecord, get_run, model_classes, run_folder
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def new_pictures_since(ws: Workspace, run: RunRecord, ds) -> int:
 def held_out(ws: Workspace, run: RunRecord, parts=("validation", "test")) -> dict[str, tuple[str, str]]:
     """{picture file: (its class, what the run said)} over the pictures of `parts` (which it did not train on)."""
     predictions = read_json(run_folder(ws, run) / "predictions.json") or {}
-    classes = (read_json(run_folder(ws, run) / "model.json") or {}).get("classes", [])
+    classes = model_classes(ws, run)
     table = {}
     for part in parts:
         found = predictions.get(part) or {}

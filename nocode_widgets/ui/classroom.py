@@ -14,7 +14,7 @@ from ..accounts.auth import User
 from ..classroom import assignments as A
 from ..classroom import classes as K
 from ..classroom.board import when
-from ..datasets import get_dataset, list_datasets, shared_datasets
+from ..datasets import copy_dataset, get_dataset, shared_datasets
 from ..errors import NocodeError
 from ..runs import jobs
 from ..workspace import Workspace
@@ -135,11 +135,8 @@ class ClassPanel(SessionPanel):
             work_, room = C.get_assignment(self.ws, user, aid)
             teaching = K.is_teacher_of(user, room)
             open_ = work_.is_open()
-            left = ""
-            if not teaching:
-                recent = [s for s in A.submissions(self.ws, work_, user.id)
-                          if s.status != "failed" and time.time() - s.created < A.DAY_S]
-                left = f" You can submit {max(0, work_.per_day - len(recent))} more in the next 24 hours."
+            left = ("" if teaching else
+                    f" You can submit {A.submissions_left(self.ws, user, aid)} more in the next 24 hours.")
             self.assignment_about.value = (
                 f"<p>Train on <b>{esc(_dataset_name(self.ws, user, work_))}</b>; scored by "
                 f"<b>{esc(work_.metric_name)}</b> on {work_.hidden_count} hidden pictures nobody sees. "
@@ -174,7 +171,7 @@ class ClassPanel(SessionPanel):
             return
 
         def work():
-            mine = C.copy_shared(self.ws, self.user, source, f"My copy of {self.copy_from.label}"[:64])
+            mine = copy_dataset(self.ws, self.user, source, f"My copy of {self.copy_from.label}"[:64])
             self.message.show(f"Copied into your dataset {mine.name!r}: edit it in Datasets.", "ok")
         self.work.run([self.copy_button], self.message, work)
 
@@ -281,12 +278,11 @@ class TeacherTools(w.VBox):
              for r in rows]) if rows else "<p>No students yet. Share the join code, or add them from a roster.</p>"
         self.student.options, self.student.value = options_of([(f"{r.name} ({r.username})", r.id) for r in rows],
                                                               self.student.value)
-        own = [d for d in list_datasets(self.ws, user) if not d.hidden and d.owner == user.id]
-        self.share_from.options, self.share_from.value = options_of(
-            [(d.name, d.id) for d in own if not d.frozen], self.share_from.value)
+        shareable, assignable = K.teacher_datasets(self.ws, user, room.id)
+        self.share_from.options, self.share_from.value = options_of([(d.name, d.id) for d in shareable],
+                                                                    self.share_from.value)
         self.dataset.options, self.dataset.value = options_of(
-            [(d.name + (" (shared)" if d.frozen else ""), d.id) for d in own
-             if not d.frozen or room.id in d.shared_with], self.dataset.value)
+            [(d.name + (" (shared)" if d.frozen else ""), d.id) for d in assignable], self.dataset.value)
 
     def act(self, action, done: str) -> None:
         room = self.room

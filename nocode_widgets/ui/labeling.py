@@ -62,6 +62,7 @@ class InboxCard(w.VBox):
         self.again_button = w.Button(description="Train again with the new pictures", icon="refresh",
                                      button_style="primary", layout=w.Layout(display="none", width="auto"))
         self.dataset_id: str | None = None  # the dataset the shown page is about
+        self._upload_target: str | None = None  # the dataset an inbox upload is for, bound when it started
         self._page_ids: list[str] = []  # the pictures of the page shown (what the page sends back is not trusted)
         self._found: S.Suggestions | None = None
         self._start = 0
@@ -246,7 +247,7 @@ class InboxCard(w.VBox):
         return self.panel.refusal(self.panel.work)
 
     def _received(self, received) -> None:
-        dataset_id = getattr(self, "_upload_target", None)
+        dataset_id = self._upload_target
         files = [UploadedFile(name, path=path) for name, path in received.files]
         self.panel.ingest(lambda: D.add_to_inbox(self.panel.ws, self.panel.user, dataset_id, files,
                                                   progress=self.panel.show_progress), received)

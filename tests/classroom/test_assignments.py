@@ -34,7 +34,7 @@ def by_hand(ws, work, run) -> dict:
 
 def swapped_copy_run(ws, student, work):
     """A student's worse model: trained on a copy of the shared dataset with every label swapped."""
-    mine = C.copy_shared(ws, student, work.dataset_id, "swapped")
+    mine = D.copy_dataset(ws, student, work.dataset_id, "swapped")
     entries = D.read_manifest(D.dataset_folder(ws, mine))
     other = {"red": "blue", "blue": "red"}
     D.relabel_images(ws, student, mine.id, {e.hash: other[e.label] for e in entries})
@@ -121,7 +121,7 @@ def test_a_student_reaches_neither_the_hidden_set_nor_another_students_runs(cour
     eve = students[2]
     hidden = work.hidden_id
     for reach in (lambda: D.get_dataset(ws, eve, hidden), lambda: D.dataset_stats(ws, eve, hidden),
-                  lambda: jobs.check_trainable(ws, eve, hidden, [{}]), lambda: C.copy_shared(ws, eve, hidden, "x"),
+                  lambda: jobs.check_trainable(ws, eve, hidden, [{}]), lambda: D.copy_dataset(ws, eve, hidden, "x"),
                   lambda: D.inbox_pictures(ws, eve, hidden), lambda: predictor_for(ws, eve, good_run.id),
                   lambda: jobs.get(ws, eve, good_run.id), lambda: C.submit(ws, eve, work.id, good_run.id)):
         with pytest.raises(NotFound):
@@ -198,7 +198,7 @@ def test_runs_per_student_count_on_the_shared_dataset_and_on_ones_own_copies(cou
     grace = students[2]
     before = len([r for r in jobs.runs(ws, grace)])
     shared = D.get_dataset(ws, grace, work.dataset_id)
-    mine = C.copy_shared(ws, grace, shared.id, "grace's copy")
+    mine = D.copy_dataset(ws, grace, shared.id, "grace's copy")
     allowed = 2 - before
     made = [create_run(ws, grace, shared if k % 2 else mine, {"epochs": 1}) for k in range(max(allowed, 0))]
     with pytest.raises(RunsPerStudentLimit, match="2 runs per student"):

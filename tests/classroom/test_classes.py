@@ -137,7 +137,7 @@ def test_a_shared_dataset_is_a_frozen_copy_students_train_on_and_nobody_changes(
     ds = jobs.check_trainable(ws, bob, shared.id, [{"epochs": 1}])  # what queuing a run checks
     run = create_run(ws, bob, ds, {"epochs": 1})
     assert run.owner == bob.id and run.dataset_id == shared.id and run.dataset_version == own.version
-    mine = C.copy_shared(ws, bob, shared.id, "my colours")
+    mine = D.copy_dataset(ws, bob, shared.id, "my colours")
     assert mine.owner == bob.id and not mine.frozen and mine.counts == shared.counts
     D.add_class(ws, bob, mine.id, "green")  # a student's copy is theirs to edit
     assert usage(ws, bob.id).used > 0  # and counts in their space
@@ -151,7 +151,7 @@ def test_a_student_outside_the_class_cannot_reach_a_shared_dataset(ws, bob, teac
     with pytest.raises(NotFound):
         jobs.check_trainable(ws, bob, shared.id, [{"epochs": 1}])
     with pytest.raises(NotFound):
-        C.copy_shared(ws, bob, shared.id, "stolen")
+        D.copy_dataset(ws, bob, shared.id, "stolen")
     C.join(ws, bob, room.code)
     C.classes.remove_student(ws, teacher, room.id, bob.id)
     with pytest.raises(NotFound):
