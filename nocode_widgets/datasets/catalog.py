@@ -124,17 +124,13 @@ def get_trainable_dataset(ws: Workspace, user: User, dataset_id: str) -> Dataset
 def shared_datasets(ws: Workspace, user: User) -> list[Dataset]:
     """The datasets shared with the classes the user is a student of, newest first."""
     user = current_user(ws, user)
-    found = []
+    found: dict[str, Dataset] = {}
     for class_id in user.classes:
-        doc = ws.store.get(Table.CLASSES, class_id) or {}
-        found += [get_dataset(ws, user, d) for d in doc.get("datasets", ()) if _readable(ws, user, d)]
-    unique = {d.id: d for d in found}
-    return sorted(unique.values(), key=lambda d: d.created, reverse=True)
-
-
-def _readable(ws: Workspace, user: User, dataset_id: str) -> bool:
-    doc = ws.store.get(Table.DATASETS, dataset_id)
-    return doc is not None and can_read_shared(user, doc)
+        for dataset_id in (ws.store.get(Table.CLASSES, class_id) or {}).get("datasets", ()):
+            doc = ws.store.get(Table.DATASETS, dataset_id)
+            if doc is not None and can_read_shared(user, doc):
+                found[dataset_id] = Dataset.from_doc(doc)
+    return sorted(found.values(), key=lambda d: d.created, reverse=True)
 
 
 def find_dataset(ws: Workspace, user: User, name_or_id: str) -> Dataset:

@@ -18,7 +18,7 @@ from ..errors import DatasetError
 from ..files import link_or_copy
 from ..workspace import Workspace
 from .catalog import Dataset, count_by_class, dataset_folder, dataset_lock, get_dataset, get_own_dataset, update_summary
-from .manifest import INBOX, ImageEntry, read_manifest, write_manifest
+from .manifest import INBOX, ImageEntry, inbox_change, leave_inbox, read_manifest, write_manifest
 
 ID_LENGTH = 12
 
@@ -68,15 +68,11 @@ def file_pictures(ws: Workspace, user: User, dataset_id: str, choices: dict[str,
                 moved.append(target)
         entries = labelled + moved
         write_manifest(folder, entries)
-        gone = {e.hash for e in chosen}
-        still = [e for e in waiting if e.hash not in gone]
-        write_manifest(folder, still, INBOX)
-        for e in chosen:
-            (folder / e.file).unlink(missing_ok=True)
+        still = leave_inbox(folder, waiting, {e.hash for e in chosen})
 
         def change(doc):
             return {"counts": count_by_class(entries, doc["classes"]), "version": doc["version"] + (1 if moved else 0),
-                    "inbox": len(still), "inbox_version": doc.get("inbox_version", 0) + 1}
+                    **inbox_change(doc, still)}
 
         return update_summary(ws, user, ds.id, change)
 
@@ -87,14 +83,8 @@ def discard_pictures(ws: Workspace, user: User, dataset_id: str, ids) -> Dataset
     folder = dataset_folder(ws, ds)
     with dataset_lock(ws, ds):
         waiting = read_manifest(folder, INBOX)
-        gone = {e.hash for e in _pick(waiting, {i: "" for i in ids})}
-        still = [e for e in waiting if e.hash not in gone]
-        write_manifest(folder, still, INBOX)
-        for e in waiting:
-            if e.hash in gone:
-                (folder / e.file).unlink(missing_ok=True)
-        return update_summary(ws, user, ds.id, lambda doc: {"inbox": len(still),
-                                                            "inbox_version": doc.get("inbox_version", 0) + 1})
+        still = leave_inbox(folder, waiting, {e.hash for e in _pick(waiting, {i: "" for i in ids})})
+        return update_summary(ws, user, ds.id, lambda doc: inbox_change(doc, still))
 
 
 def _pick(waiting: list[ImageEntry], ids: dict) -> list[ImageEntry]:

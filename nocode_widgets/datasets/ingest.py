@@ -29,7 +29,7 @@ from ..store import Table
 from .uploads import UploadedFile, upload_root
 from ..workspace import Workspace
 from .images import ImageRejected, normalize_image
-from .manifest import INBOX, MANIFEST, ImageEntry, read_manifest, write_manifest
+from .manifest import INBOX, MANIFEST, ImageEntry, inbox_change, leave_inbox, read_manifest, write_manifest
 from .catalog import (Dataset, _key, clean_name, count_by_class, create_dataset, dataset_folder, dataset_lock,
                       delete_dataset, get_own_dataset, update_summary)
 from .sources import Item, Source, TooLarge, check_import_root, folder_source, zip_source
@@ -322,20 +322,14 @@ def _file_sorted(ws, folder: Path, decoded: list[_Decoded], report: IngestReport
     entries = existing + added
     write_manifest(folder, entries)
     waiting = read_manifest(folder, INBOX)
-    now_sorted = {e.hash for e in added}
-    still = [e for e in waiting if e.hash not in now_sorted]
-    if len(still) < len(waiting):
-        write_manifest(folder, still, INBOX)
-        for e in waiting:
-            if e.hash in now_sorted:
-                (folder / e.file).unlink(missing_ok=True)
+    still = leave_inbox(folder, waiting, {e.hash for e in added})
 
     def change(doc):
         classes = doc["classes"] + [c for c in dict.fromkeys(e.label for e in added) if c not in doc["classes"]]
         fields = {"classes": classes, "counts": count_by_class(entries, classes),
                   "version": doc["version"] + (1 if added else 0)}
         if len(still) < len(waiting):
-            fields.update(inbox=len(still), inbox_version=doc.get("inbox_version", 0) + 1)
+            fields.update(inbox_change(doc, still))
         return fields
 
     return entries, change

@@ -34,5 +34,22 @@ def read_manifest(folder: Path, name: str = MANIFEST) -> list[ImageEntry]:
         return [ImageEntry(**json.loads(line)) for line in f if line.strip()]
 
 
+def leave_inbox(folder: Path, waiting: list[ImageEntry], gone: set[str]) -> list[ImageEntry]:
+    """Take the pictures whose hashes are in `gone` out of the inbox (its list first, then their files: a crash
+    in between leaves a file nothing lists, never a listed picture without its file); returns what still waits."""
+    still = [e for e in waiting if e.hash not in gone]
+    if len(still) < len(waiting):
+        write_manifest(folder, still, INBOX)
+        for e in waiting:
+            if e.hash in gone:
+                (folder / e.file).unlink(missing_ok=True)
+    return still
+
+
+def inbox_change(doc: dict, still: list[ImageEntry]) -> dict:
+    """The dataset summary's fields after its inbox changed to `still`."""
+    return {"inbox": len(still), "inbox_version": doc.get("inbox_version", 0) + 1}
+
+
 def write_manifest(folder: Path, entries: list[ImageEntry], name: str = MANIFEST) -> None:
     write_atomic(folder / name, "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries).encode())

@@ -74,6 +74,16 @@ def new_pictures_since(ws: Workspace, run: RunRecord, ds) -> int:
     return sum(1 for e in read_manifest(dataset_folder(ws, ds)) if e.hash not in had)
 
 
+RETRAIN_AFTER = 10  # new labelled pictures since a run before training again is offered
+
+
+def worth_training_again(ws: Workspace, run: RunRecord, ds) -> int:
+    """How many new pictures the dataset has since `run` when that is enough to offer training again (at least
+    RETRAIN_AFTER, or any once the inbox is empty), else 0."""
+    new = new_pictures_since(ws, run, ds)
+    return new if new >= RETRAIN_AFTER or (new > 0 and ds.inbox == 0) else 0
+
+
 def held_out(ws: Workspace, run: RunRecord, parts=("validation", "test")) -> dict[str, tuple[str, str]]:
     """{picture file: (its class, what the run said)} over the pictures of `parts` (which it did not train on)."""
     predictions = read_json(run_folder(ws, run) / "predictions.json") or {}

@@ -21,7 +21,6 @@ from .parts import ask, esc, front_end, options_of, percent, report_errors, run_
 from .uploader import Uploader
 
 PAGE = 24  # pictures per screen
-RETRAIN_AFTER = 10  # new labelled pictures since the run before "Train again" is offered
 
 
 class LabelGrid(anywidget.AnyWidget):
@@ -218,8 +217,8 @@ class InboxCard(w.VBox):
 
     def _offer_again(self, ds: D.Dataset, runs) -> None:
         run = next((r for r in runs if r.id == self.run.value), None)
-        new = R.new_pictures_since(self.panel.ws, run, ds) if run is not None else 0
-        ready = run is not None and (new >= RETRAIN_AFTER or (new > 0 and ds.inbox == 0))
+        new = R.worth_training_again(self.panel.ws, run, ds) if run is not None else 0
+        ready = bool(new)
         self.again_button.layout.display = "" if ready else "none"
         self.again_note.value = (f"<small>{new} pictures labelled since {esc(run.id)}: train again with the same "
                                  "settings; Results then shows the accuracy before and after on the same pictures."
