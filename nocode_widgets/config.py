@@ -66,6 +66,10 @@ class Settings:
     # prepares and records; fitting runs on the Ray cluster). With Ray, max_concurrent_runs is the number of
     # runs the whole cluster trains at once.
     runner: str = "local"
+    # A run's worker forked from one warm process per data folder that imported torch already (training/warm.py),
+    # instead of a new Python paying those imports; off until it has been measured in use on more machines.
+    warm_start: bool = False
+    warm_idle_s: float = 600.0  # the warm process ends after this long without a run to start
     ray_address: str = ""  # a cluster's address (host:port); empty: join the local Ray instance, or start one
     ray_cpus_per_run: int = 0  # CPUs a run asks of a GPU-less cluster; 0: every CPU of its largest node
     # The store.

@@ -51,6 +51,7 @@ class RunRecord:
     error: str = ""
     notice: str = ""
     pid: int | None = None
+    pid_start: str = ""  # when that process started (/proc/PID/stat), so a reused pid is not taken for it
     host: str = ""
     launched: float | None = None  # when the scheduler started its worker (a waiting run has none)
     export: dict = field(default_factory=dict)  # model.onnx and its parity check (models/artifact.export_and_check)

@@ -5,8 +5,10 @@ use it; it moves nothing on by itself."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -37,12 +39,15 @@ class LocalProcessRunner:
         folder = run_folder(ws, run)
         folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **ws.settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        with open(folder / "worker.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "nocode_widgets.training.worker", run.id],
-                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True)
-        update_run(ws, run.id, pid=proc.pid, host=os.uname().nodename)
-        threading.Thread(target=proc.wait, daemon=True).start()  # reap it if we are still here when it ends
+        pid = warm_fork(ws, WORKER, [run.id], env, folder / "worker.log") if ws.settings.warm_start else None
+        if pid is None:
+            with open(folder / "worker.log", "ab") as log:
+                proc = subprocess.Popen([sys.executable, "-m", WORKER, run.id],
+                                        env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, close_fds=True)
+            pid = proc.pid
+            threading.Thread(target=proc.wait, daemon=True).start()  # reap it if we are still here when it ends
+        update_run(ws, run.id, pid=pid, host=os.uname().nodename, pid_start=started_at(pid))
 
     def stop(self, run: RunRecord, grace: float = 5.0) -> None:
         """SIGTERM to the worker's process group (it asks for a cancel), SIGKILL if it is still there
@@ -59,13 +64,59 @@ class LocalProcessRunner:
                 time.sleep(0.05)
 
     def is_alive(self, run: RunRecord) -> bool | None:
+        """The run's worker still runs: its pid, started when it was recorded (a reused pid is another process;
+        a worker forked warm has the warm process's command line, so that cannot tell)."""
         if not run.pid or run.host != os.uname().nodename:
             return None
+        if run.pid_start:
+            return started_at(run.pid) == run.pid_start and process_exists(run.pid)
         try:
             cmdline = Path(f"/proc/{run.pid}/cmdline").read_bytes()
         except OSError:
             return False
         return run.id.encode() in cmdline and process_exists(run.pid)  # a zombie has ended
+
+
+WORKER = "nocode_widgets.training.worker"
+
+
+def started_at(pid: int) -> str:
+    """When the process started, in clock ticks since boot (/proc/PID/stat), or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def warm_fork(ws: Workspace, module: str, args: list[str], env: dict, log: Path) -> int | None:
+    """Ask the data folder's warm process (training/warm.py) to fork `module`; None when there is none that
+    answers (then it is started for the next time, and the caller starts cold)."""
+    path = ws.settings.data_dir / "slots" / "warm.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(10.0)
+            conn.connect(str(path))
+            conn.sendall((json.dumps({"module": module, "args": args, "env": env, "log": str(log)}) + "\n").encode())
+            answer = json.loads(conn.makefile("r").readline() or "{}")
+        if isinstance(answer.get("pid"), int):
+            return answer["pid"]
+    except (OSError, ValueError):
+        pass
+    start_warm(ws)
+    return None
+
+
+def start_warm(ws: Workspace) -> None:
+    """Start the warm process (it exits at once if one serves this data folder already)."""
+    folder = ws.settings.data_dir / "slots"
+    folder.mkdir(parents=True, exist_ok=True)
+    if len(str(folder / "warm.sock")) > 100:  # a Unix socket's path has a short limit: stay cold
+        return
+    with open(folder / "warm.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "nocode_widgets.training.warm"],
+                                env={**os.environ, **ws.settings.to_env()}, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    threading.Thread(target=proc.wait, daemon=True).start()
 
 
 RUNNER: Runner = LocalProcessRunner()
