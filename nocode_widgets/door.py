@@ -1,9 +1,11 @@
 """The web server's door: people sign in on pages the server serves itself, before any kernel starts.
 
-`voila.py` plugs these into Voila (a jupyter_server application):
+`serve.py` plugs these into Voila (a jupyter_server application):
 - `DoorIdentityProvider`: who a request comes from, by the HttpOnly session cookie (`accounts/signins`);
   `/login`, `/signup` and `/logout` are its pages (plain HTML forms under the server's XSRF token, made
   for password managers). A visitor without a valid cookie is sent to `/login`; no kernel starts for them.
+  A correct one-time password (a class roster's, a reset's) leads only to `/password`, "choose your own",
+  under a short-lived token in the server's memory (`PasswordChanges`); the cookie comes after.
 - `prelaunch_hook`: runs for a signed-in visitor just before Voila starts the page's kernel; it enforces
   the per-person page cap and writes a one-time ticket into the app notebook's cell, which the kernel
   redeems against the store (`ui/app.App(ticket=...)`). The kernel never sees the cookie, and the
