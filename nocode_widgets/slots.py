@@ -104,3 +104,16 @@ def run_job(ws: Workspace, module: str, job: dict, progress: Callable[[int, int]
     if result is None:
         raise NocodeError(f"{failed}.")
     return result
+
+
+def helper_main(argv: list[str], work: Callable[[dict], dict]) -> int:
+    """The entry point of a helper that `run_job` starts: read the job, write what `work(job)` returns to its
+    "out". A failure prints {"error": ...} (our own errors in their plain words) for the page, then goes on to
+    stderr with its traceback."""
+    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    try:
+        write_json_atomic(Path(job["out"]), work(job))
+    except Exception as exc:  # noqa: BLE001 - said to the page in one line; the details go to stderr
+        print(json.dumps({"error": str(exc) if isinstance(exc, NocodeError) else type(exc).__name__}))
+        raise
+    return 0

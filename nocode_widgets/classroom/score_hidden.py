@@ -8,7 +8,6 @@ half], ...], "out": path, "progress": path, "max_side": int, "max_pixels": int}.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from ..errors import NocodeError
 from ..files import write_json_atomic
+from ..slots import helper_main
 from ..predict.onnx import Prediction, open_predictor
 
 BATCH = 64
@@ -44,15 +44,5 @@ def score(job: dict) -> dict:
     return {"confusion": {h: m.tolist() for h, m in matrices.items()}, "unreadable": unreadable}
 
 
-def main(argv: list[str]) -> int:
-    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    try:
-        write_json_atomic(Path(job["out"]), score(job))
-    except Exception as exc:  # noqa: BLE001 - said to the page in one line; the details go to stderr
-        print(json.dumps({"error": str(exc) if isinstance(exc, NocodeError) else type(exc).__name__}))
-        raise
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(helper_main(sys.argv[1:], score))

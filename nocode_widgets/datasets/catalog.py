@@ -156,10 +156,15 @@ def create_dataset(ws: Workspace, user: User, name: str, classes=()) -> Dataset:
     now = time.time()
     doc = {"id": new_id("ds"), "owner": user.id, "name": name, "key": _key(name), "classes": labels,
            "counts": {c: 0 for c in labels}, "version": 0, "created": now, "updated": now}
+    return insert_dataset(ws, user, doc)
+
+
+def insert_dataset(ws: Workspace, user: User, doc: dict) -> Dataset:
+    """Record a new dataset of the user's: refused when they have one of that name, or as many as allowed."""
     with ws.store.transaction(user.id) as tx:
         mine = tx.find(Table.DATASETS, owner=user.id)
         if any(d["key"] == doc["key"] for d in mine):
-            raise DatasetError(f"You already have a dataset called {name!r}.")
+            raise DatasetError(f"You already have a dataset called {doc['name']!r}.")
         check_dataset_count(ws, len(mine))
         tx.insert(Table.DATASETS, doc)
     return Dataset.from_doc(doc)

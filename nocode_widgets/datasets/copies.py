@@ -9,12 +9,12 @@ import shutil
 import time
 
 from ..accounts.auth import User, current_user
-from ..accounts.quota import check_dataset_count, reserved
-from ..errors import DatasetError
+from ..accounts.quota import reserved
 from ..files import link_or_copy
-from ..store import Table, new_id
+from ..store import new_id
 from ..workspace import Workspace
-from .catalog import Dataset, _key, clean_name, count_by_class, dataset_folder, dataset_lock, get_trainable_dataset
+from .catalog import (Dataset, _key, clean_name, count_by_class, dataset_folder, dataset_lock, get_trainable_dataset,
+                      insert_dataset)
 from .manifest import read_manifest, write_manifest
 
 
@@ -38,12 +38,7 @@ def copy_dataset(ws: Workspace, user: User, source_id: str, name: str, frozen: b
                 for e in entries:
                     link_or_copy(src_folder / e.file, folder / e.file)
                 write_manifest(folder, entries)
-                with ws.store.transaction(user.id) as tx:
-                    mine = tx.find(Table.DATASETS, owner=user.id)
-                    if any(d["key"] == doc["key"] for d in mine):
-                        raise DatasetError(f"You already have a dataset called {name!r}.")
-                    check_dataset_count(ws, len(mine))
-                    tx.insert(Table.DATASETS, doc)
+                insert_dataset(ws, user, doc)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise

@@ -9,15 +9,14 @@ The job (JSON): {"model": run folder, "pictures": [[id, path], ...], "out": path
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import NocodeError
 from ..files import write_json_atomic
 from ..pictures.formats import open_picture
+from ..slots import helper_main
 from ..predict.onnx import Prediction, open_predictor
 
 BATCH = 32
@@ -64,15 +63,5 @@ def score(job: dict) -> dict:
     return out
 
 
-def main(argv: list[str]) -> int:
-    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    try:
-        write_json_atomic(Path(job["out"]), score(job))
-    except Exception as exc:  # noqa: BLE001 - said to the page in one line; the details go to stderr
-        print(json.dumps({"error": str(exc) if isinstance(exc, NocodeError) else type(exc).__name__}))
-        raise
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(helper_main(sys.argv[1:], score))

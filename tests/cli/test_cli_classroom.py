@@ -2,22 +2,15 @@
 against one data folder."""
 
 import csv
-import json
 import stat
 
 import pytest
 
 from tests.classroom.conftest import hidden_zip
-from tests.cli.test_cli_datasets import run
+from tests.cli.test_cli_datasets import ok, run
 from tests.images import class_files, make_zip
 
 pytestmark = pytest.mark.slow
-
-
-def ok(tmp_path, *args):
-    out = run(tmp_path, *args)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout) if "--json" in args else out.stdout
 
 
 def test_a_course_round_trip(tmp_path):

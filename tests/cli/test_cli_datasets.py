@@ -18,6 +18,13 @@ def run(tmp_path, *args):
     return subprocess.run([*NOCODE, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+def ok(tmp_path, *args):
+    """Run `nocode ARGS` and expect success: its JSON with --json, else its text."""
+    out = run(tmp_path, *args)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout) if "--json" in args else out.stdout
+
+
 def setup_user(tmp_path):
     assert run(tmp_path, "user", "add", "alice").returncode == 0
 

@@ -1,21 +1,14 @@
 """The labeling loop from the command line: `nocode inbox add|list|label|discard` and `nocode predict --add-to`,
 each a real `nocode` process against one data folder."""
 
-import json
 
 import pytest
 
-from tests.cli.test_cli_datasets import run, setup_user
+from tests.cli.test_cli_datasets import ok, run, setup_user
 from tests.images import class_files, make_zip, picture
 from tests.insight.test_suggest import half_and_half
 
 pytestmark = pytest.mark.slow
-
-
-def ok(tmp_path, *args):
-    out = run(tmp_path, *args)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout) if "--json" in args else out.stdout
 
 
 def test_the_labeling_loop_round_trip(tmp_path):
