@@ -70,6 +70,7 @@ class Settings:
     # instead of a new Python paying those imports; off until it has been measured in use on more machines.
     warm_start: bool = False
     warm_idle_s: float = 600.0  # the warm process ends after this long without a run to start
+    helper_idle_s: float = 120.0  # with warm_start, a helper (warm_pool.py) ends after this long without a job
     ray_address: str = ""  # a cluster's address (host:port); empty: join the local Ray instance, or start one
     ray_cpus_per_run: int = 0  # CPUs a run asks of a GPU-less cluster; 0: every CPU of its largest node
     # The store.

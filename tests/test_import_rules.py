@@ -28,7 +28,7 @@ LAZY_ALLOWED = {
 # the top: `ui/`, `cli/`, Voila hosting, and the backup, which knows runs so as to interrupt them on restore).
 LAYERS = [
     {"nocode_widgets", "errors", "files", "config", "markdown", "store_files", "migrations", "store", "workspace",
-     "slots"},
+     "warm_pool", "slots"},
     {"pictures"}, {"accounts"}, {"datasets"}, {"models"}, {"runs"}, {"training"}, {"predict"}, {"insight", "export", "classroom"},
     {"ui", "cli", "serve", "door", "pages", "backup", "__main__"},
 ]

@@ -282,11 +282,10 @@ def submit(ws: Workspace, user: User, assignment_id: str, run_id: str, progress=
     sid = _accept(ws, user, assignment, run.id, clock())  # in before the deadline, whatever the wait
     try:
         with ExitStack() as slot:
-            _take_slot(ws, user.id, slot, waiting)
-            result = run_job(ws, "nocode_widgets.classroom.score_hidden",
+            result = run_job(ws, _take_slot(ws, user.id, slot, waiting), "nocode_widgets.classroom.score_hidden",
                              {"model": str(run_folder(ws, run)), "classes": list(assignment.classes),
                               "pictures": _hidden_pictures(ws, assignment)},
-                             progress, SCORE_TIMEOUT_S, "Scoring took too long and was stopped.",
+                             lambda state: progress(state["done"], state["total"]), SCORE_TIMEOUT_S, "Scoring took too long and was stopped.",
                              "The submission could not be scored")
     except BaseException as exc:
         _record(ws, assignment, sid, {"status": "failed", "error": str(exc) if isinstance(exc, NocodeError)
@@ -301,13 +300,13 @@ def submit(ws: Workspace, user: User, assignment_id: str, run_id: str, progress=
     return Submission.from_doc(ws.store.get(Table.SUBMISSIONS, sid))
 
 
-def _take_slot(ws: Workspace, user_id: str, stack: ExitStack, waiting) -> None:
-    """A helper slot for the scoring, waited for up to SLOT_WAIT_S (a class submitting near its deadline)."""
+def _take_slot(ws: Workspace, user_id: str, stack: ExitStack, waiting) -> int:
+    """A helper slot for the scoring (its number), waited for up to SLOT_WAIT_S (a class submitting near its
+    deadline)."""
     until = time.time() + SLOT_WAIT_S
     while True:
         try:
-            stack.enter_context(helper_slot(ws, user_id, "scoring a submission"))
-            return
+            return stack.enter_context(helper_slot(ws, user_id, "scoring a submission"))
         except HelpersBusy:
             if time.time() >= until:
                 raise HelpersBusy("The server stayed too busy to score your submission; it does not count. "

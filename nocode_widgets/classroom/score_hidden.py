@@ -16,14 +16,14 @@ import numpy as np
 from ..errors import NocodeError
 from ..files import write_json_atomic
 from ..slots import helper_main
-from ..predict.onnx import Prediction, open_predictor
+from ..predict.onnx import Prediction, job_predictor
 
 BATCH = 64
 HALVES = ("public", "final")
 
 
-def score(job: dict) -> dict:
-    predictor = open_predictor(Path(job["model"]), max_side=job["max_side"], max_pixels=job["max_pixels"])
+def work(job: dict) -> dict:
+    predictor = job_predictor(job)
     classes = job["classes"]
     if sorted(predictor.classes) != sorted(classes):
         raise NocodeError("This model knows other classes than the assignment's")
@@ -45,4 +45,4 @@ def score(job: dict) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(helper_main(sys.argv[1:], score))
+    sys.exit(helper_main(sys.argv[1:], work))

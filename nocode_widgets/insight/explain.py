@@ -1,14 +1,10 @@
 """Where a run's model looked, for the page and the CLI, with no torch in this process: heat maps are
-computed by a worker process (`python -m nocode_widgets.insight.gradcam`) and cached per run, picture and class
+computed by a helper (`insight/gradcam.py`, a job of `slots.run_job`) and cached per run, picture and class
 in the run's folder (`explain/`, counted in the owner's disk use), so showing them again is free."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +14,9 @@ from ..files import read_json, write_atomic, write_json_atomic
 from ..predict.onnx import NO_MODEL
 from ..accounts.auth import current_user
 from ..accounts.quota import reserved
-from ..slots import helper_slot
+from ..slots import helper_slot, run_job
 from ..runs.records import get_run, run_folder
 from ..workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 MAX_PICTURES = 48  # per request: the worker takes about 0.1-1 s per picture on a CPU
 TIMEOUT_S = 300
@@ -63,8 +57,9 @@ def explain(ws: Workspace, user, run_id: str, pictures: list[tuple[str, bytes]],
     missing = [i for i, k in enumerate(keys) if not ((cache / f"{k}.json").exists() and (cache / f"{k}.png").exists())]
     if missing:  # the maps count in the owner's space: reserved first, refused when it is full
         room = len(missing) * map_bytes(ws.settings.image_max_side)
-        with reserved(ws, run.owner, room), helper_slot(ws, current_user(ws, user).id, "heat maps, estimates and label checks"):
-            _compute(ws, folder, cache, [(pictures[i][1], targets[i], keys[i]) for i in missing])
+        with reserved(ws, run.owner, room), \
+                helper_slot(ws, current_user(ws, user).id, "heat maps, estimates and label checks") as slot:
+            _compute(ws, slot, folder, cache, [(pictures[i][1], targets[i], keys[i]) for i in missing])
     out = []
     for (name, _), key in zip(pictures, keys):
         meta = read_json(cache / f"{key}.json") or {"error": "No heat map could be made for this picture."}
@@ -81,7 +76,7 @@ def map_bytes(side: int) -> int:
     return side * side * 3 + 8192
 
 
-def _compute(ws: Workspace, folder: Path, cache: Path, todo: list[tuple[bytes, str | None, str]]) -> None:
+def _compute(ws: Workspace, slot: int, folder: Path, cache: Path, todo: list[tuple[bytes, str | None, str]]) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     tmp_root = ws.settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
@@ -90,18 +85,11 @@ def _compute(ws: Workspace, folder: Path, cache: Path, todo: list[tuple[bytes, s
         for k, (raw, target, key) in enumerate(todo):
             path = Path(tmp) / f"{k}.picture"
             path.write_bytes(raw)
-            items.append({"path": str(path), "target": target, "out": str(Path(tmp) / f"{k}.png"), "key": key})
-        job = {"folder": str(folder), "max_side": ws.settings.image_max_side, "max_pixels": ws.settings.max_image_pixels,
-               "pictures": items}
-        try:
-            done = subprocess.run([sys.executable, "-m", "nocode_widgets.insight.gradcam"], input=json.dumps(job),
-                                  capture_output=True, text=True, timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise NocodeError("Making the heat maps took too long; try fewer pictures.") from None
-        if done.returncode != 0:
-            log.error("gradcam worker failed: %s", done.stderr[-4000:])
-            raise NocodeError("The heat maps could not be made (the details are in the server's log).")
-        for item, result in zip(items, json.loads(done.stdout.strip().splitlines()[-1])):
+            items.append({"path": str(path), "target": target, "png": str(Path(tmp) / f"{k}.png"), "key": key})
+        done = run_job(ws, slot, "nocode_widgets.insight.gradcam", {"folder": str(folder), "pictures": items},
+                       lambda state: None, TIMEOUT_S, "Making the heat maps took too long; try fewer pictures.",
+                       "The heat maps could not be made")
+        for item, result in zip(items, done["results"]):
             if "error" not in result:
-                write_atomic(cache / f"{item['key']}.png", Path(item["out"]).read_bytes())
-            write_json_atomic(cache / f"{item['key']}.json", {k: v for k, v in result.items() if k != "file"})
+                write_atomic(cache / f"{item['key']}.png", Path(item["png"]).read_bytes())
+            write_json_atomic(cache / f"{item['key']}.json", result)

@@ -1,5 +1,5 @@
 """Where the model looked: Grad-CAM (Selvaraju et al., 2017) with two PyTorch hooks, run in a worker
-process (`python -m nocode_widgets.insight.gradcam` reads a job as JSON on stdin), never in a page kernel.
+process (a helper job, `slots.run_job`), never in a page kernel.
 
 Why our own ~40 lines and not a library: torchcam (Apache-2.0) and pytorch-grad-cam (MIT) both need the
 target layer named per architecture or guess it from layer types, and captum (BSD) is a large dependency
@@ -16,7 +16,6 @@ LayerCAM is drawn instead, so a map always shows what local evidence there is.
 from __future__ import annotations
 
 import io
-import json
 import sys
 
 import numpy as np
@@ -93,18 +92,19 @@ def overlay(picture_uint8: np.ndarray, heat: np.ndarray, alpha: float = 0.45) ->
     return out.getvalue()
 
 
-def run(job: dict) -> list[dict]:
+def work(job: dict) -> dict:
     """The job: {"folder": run folder, "max_side", "max_pixels", "pictures": [{"path", "target" (class or
-    null = the predicted one), "out"}]}. Writes each overlay to its `out`; returns per picture its label,
-    calibrated probability, target, or an `error` in plain words."""
-    from ..predict.pytorch import TorchPredictor
+    null = the predicted one), "png"}]}. Writes each overlay to its `png`; returns {"results": per picture its
+    label, calibrated probability, target, or an `error` in plain words}. The run's model stays loaded in a
+    warm helper for its next pictures."""
     from ..pictures.portable import with_temperature
     from ..pictures.preprocess import normalize_batch
     from ..datasets.images import ImageRejected
+    from ..warm_pool import keep_loaded
 
-    predictor = TorchPredictor(job["folder"], max_side=job["max_side"], max_pixels=job["max_pixels"])
+    predictor, layer = keep_loaded("gradcam", job["folder"], lambda: _load(job), max_side=job["max_side"],
+                                   max_pixels=job["max_pixels"])
     model, classes = predictor.model, predictor.classes
-    layer = target_layer(model, predictor.card["image_size"])
     results = []
     for item in job["pictures"]:
         try:
@@ -121,12 +121,21 @@ def run(job: dict) -> list[dict]:
         probs = with_temperature(raw, predictor.temperature)[0]
         label = classes[int(probs.argmax())]
         target = wanted or label
-        with open(item["out"], "wb") as f:
+        with open(item["png"], "wb") as f:
             f.write(overlay(pixels, maps[0]))
         results.append({"label": label, "probability": float(probs.max()), "target": target,
-                        "target_probability": float(probs[classes.index(target)]), "file": item["out"]})
-    return results
+                        "target_probability": float(probs[classes.index(target)])})
+    return {"results": results}
+
+
+def _load(job: dict):
+    from ..predict.pytorch import TorchPredictor
+
+    predictor = TorchPredictor(job["folder"], max_side=job["max_side"], max_pixels=job["max_pixels"])
+    return predictor, target_layer(predictor.model, predictor.card["image_size"])
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(json.load(sys.stdin))))
+    from ..slots import helper_main
+
+    sys.exit(helper_main(sys.argv[1:], work))

@@ -16,7 +16,6 @@ nothing is deleted), Delete (the page asks first). Runs keep the version they tr
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from filelock import FileLock, Timeout
 from ..datasets import dataset_folder, delete_images, get_own_dataset, relabel_images
 from ..errors import DatasetError, NocodeError
 from ..files import read_json, write_json_atomic
-from ..slots import helper_slot, run_helper
+from ..slots import helper_slot, run_job
 from ..workspace import Workspace
 
 FOLDS = (3, 4, 5)
@@ -113,22 +112,14 @@ def _compute(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dict:
     except Timeout:
         raise NocodeError("A label check of yours is already running; wait for it to finish.") from None
     try:
-        with helper_slot(ws, user.id, "label checks, heat maps and estimates"):
-            return _run_worker(ws, user, ds, folds, out, progress)
+        with helper_slot(ws, user.id, "label checks, heat maps and estimates") as slot:
+            result = run_job(ws, slot, "nocode_widgets.training.label_folds",
+                             {"user": user.id, "dataset": ds.id, "folds": folds},
+                             lambda state: progress(state["done"], state["total"], state["what"]), TIMEOUT_S,
+                             "Checking the labels took too long and was stopped.", "The labels could not be checked")
     finally:
         mine.release()
-
-
-def _run_worker(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dict:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        progress_file = Path(tmp) / "progress.json"
-        run_helper(ws, "nocode_widgets.training.label_folds", [user.id, ds.id, str(folds), str(out), str(progress_file)],
-                   progress_file, lambda state: progress(state["done"], state["total"], state["what"]), TIMEOUT_S,
-                   "Checking the labels took too long and was stopped.", "The labels could not be checked")
-    result = read_json(out)
-    if result is None:
-        raise NocodeError("The labels could not be checked.")
+    write_json_atomic(out, result)
     return result
 
 

@@ -1,5 +1,4 @@
-"""The helper process that scores a dataset's inbox with a run's model: `python -m
-nocode_widgets.insight.score_inbox JOB.json`. For each picture it writes the calibrated probabilities, whether the
+"""The helper job that scores a dataset's inbox with a run's model (`slots.run_job`). For each picture it writes the calibrated probabilities, whether the
 answer is "sure" (the run's own line, and not unusual), and a small look-alike signature (8x8 grey levels,
 centred and scaled) that `suggest.py` uses to keep near-duplicates apart. The model is the run's exported ONNX
 model when its parity check passed (no torch in this process), else its PyTorch model.
@@ -17,7 +16,7 @@ import numpy as np
 from ..files import write_json_atomic
 from ..pictures.formats import open_picture
 from ..slots import helper_main
-from ..predict.onnx import Prediction, open_predictor
+from ..predict.onnx import Prediction, job_predictor
 
 BATCH = 32
 SIGNATURE_SIDE = 8
@@ -34,8 +33,8 @@ def signature(path: Path) -> list[float]:
     return (small / norm if norm > 1e-6 else small * 0).round(4).tolist()
 
 
-def score(job: dict) -> dict:
-    predictor = open_predictor(Path(job["model"]), max_side=job["max_side"], max_pixels=job["max_pixels"])
+def work(job: dict) -> dict:
+    predictor = job_predictor(job)
     pictures = job["pictures"]
     out = {"ids": [], "probabilities": [], "sure": [], "unusual": [], "signatures": [], "refused": {}}
     for start in range(0, len(pictures), BATCH):
@@ -64,4 +63,4 @@ def score(job: dict) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(helper_main(sys.argv[1:], score))
+    sys.exit(helper_main(sys.argv[1:], work))

@@ -192,8 +192,8 @@ def _scores(ws: Workspace, user, ds: Dataset, run: RunRecord, pictures, progress
     scores = cache.get("scores", {})
     todo = [p for p in pictures if p.id not in scores]
     if todo or "classes" not in cache:
-        with reserved(ws, ds.owner, len(todo) * CACHE_BYTES_PER_PICTURE), helper_slot(ws, current_user(ws, user).id, HELPERS):
-            fresh = _run_helper(ws, folder, run, todo, progress)
+        with reserved(ws, ds.owner, len(todo) * CACHE_BYTES_PER_PICTURE), helper_slot(ws, current_user(ws, user).id, HELPERS) as slot:
+            fresh = _run_helper(ws, slot, folder, run, todo, progress)
         scores.update({pid: {"p": p, "sure": s, "unusual": u, "sig": sig} for pid, p, s, u, sig in
                        zip(fresh["ids"], fresh["probabilities"], fresh["sure"], fresh["unusual"], fresh["signatures"])})
         cache = {"run_id": run.id, "classes": fresh["classes"], "threshold": fresh["threshold"],
@@ -204,8 +204,9 @@ def _scores(ws: Workspace, user, ds: Dataset, run: RunRecord, pictures, progress
     return cache, len(todo)
 
 
-def _run_helper(ws: Workspace, folder: Path, run: RunRecord, todo, progress) -> dict:
+def _run_helper(ws: Workspace, slot: int, folder: Path, run: RunRecord, todo, progress) -> dict:
     progress(0, len(todo))
-    return run_job(ws, "nocode_widgets.insight.score_inbox",
+    return run_job(ws, slot, "nocode_widgets.insight.score_inbox",
                    {"model": str(run_folder(ws, run)), "pictures": [[p.id, str(folder / p.file)] for p in todo]},
-                   progress, TIMEOUT_S, "Scoring the inbox took too long and was stopped.", "The inbox could not be scored")
+                   lambda state: progress(state["done"], state["total"]), TIMEOUT_S,
+                   "Scoring the inbox took too long and was stopped.", "The inbox could not be scored")

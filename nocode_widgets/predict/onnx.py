@@ -16,6 +16,7 @@ from ..pictures.portable import is_sure, with_temperature
 from .base import NO_MODEL, Prediction, Predictor  # noqa: F401 - the names callers know them by
 from ..pictures.preprocess import normalize_array
 from ..runs.records import get_run, run_folder
+from ..warm_pool import keep_loaded
 
 ENGINES = ("auto", "onnx", "torch")
 
@@ -93,6 +94,13 @@ def open_predictor(folder: Path, engine: str = "auto", **limits) -> Predictor:
     from .pytorch import TorchPredictor
 
     return TorchPredictor(folder, **limits)
+
+
+def job_predictor(job: dict) -> Predictor:
+    """For a helper job (`slots.run_job`): the predictor of the run in the job's "model" folder, with the job's
+    picture limits, kept loaded in a warm helper for its next job."""
+    limits = {"max_side": job["max_side"], "max_pixels": job["max_pixels"]}
+    return keep_loaded("predict", job["model"], lambda: open_predictor(Path(job["model"]), **limits), **limits)
 
 
 def predictor_for(ws, user, run_id: str, engine: str = "auto") -> Predictor:

@@ -1,17 +1,15 @@
 """What the Train panel shows before Start: Auto's choices in plain words (no torch: the page's kernel
 plans from the dataset's facts and the cached device facts) and a time estimate measured from a few
-real training steps in a short subprocess (`training/estimate.py`), never in the page's kernel."""
+real training steps in a helper process (`training/estimate.py`, a job of `slots.run_job`), never in the page's
+kernel."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from dataclasses import dataclass
 
 from ..accounts.auth import User, current_user
-from ..errors import TrainingError
-from ..slots import helper_slot
+from ..errors import NocodeError, TrainingError
+from ..slots import HelpersBusy, helper_slot, run_job
 from ..workspace import Workspace
 from .train_config import TrainConfig, resolve
 from .facts import dataset_facts, device_facts, device_type, probed_locate
@@ -56,15 +54,16 @@ def plan(ws: Workspace, user: User, dataset_id: str, config: dict | None = None)
 
 
 def estimate(ws: Workspace, user: User, dataset_id: str, config: dict | None = None) -> Estimate:
-    """Time a few real training steps of the planned model, in a subprocess (see training/estimate.py)."""
+    """Time a few real training steps of the planned model, in a helper (see training/estimate.py)."""
     p = plan(ws, user, dataset_id, config)
-    job = json.dumps({"config": p.config.to_json(), "images": p.images, "train_images": p.train_images})
+    job = {"config": p.config.to_json(), "images": p.images, "train_images": p.train_images}
     try:
-        with helper_slot(ws, user.id, "estimates, heat maps and label checks"):
-            out = subprocess.run([sys.executable, "-m", "nocode_widgets.training.estimate"], input=job,
-                                 capture_output=True, text=True, timeout=ESTIMATE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise TrainingError("Measuring took too long; the machine may be busy. Please try again later.") from None
-    if out.returncode != 0:
-        raise TrainingError("The time could not be measured on this machine. You can still start training.")
-    return Estimate(**json.loads(out.stdout.strip().splitlines()[-1]))
+        with helper_slot(ws, user.id, "estimates, heat maps and label checks") as slot:
+            out = run_job(ws, slot, "nocode_widgets.training.estimate", job, lambda state: None, ESTIMATE_TIMEOUT_S,
+                          "Measuring took too long; the machine may be busy. Please try again later.",
+                          "The time could not be measured on this machine")
+    except HelpersBusy:
+        raise
+    except NocodeError as exc:
+        raise TrainingError(f"{exc} You can still start training.") from None
+    return Estimate(**out)

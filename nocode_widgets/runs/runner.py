@@ -5,10 +5,8 @@ use it; it moves nothing on by itself."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..files import process_exists
+from ..warm_pool import started_at, warm_fork
 from ..workspace import Workspace
 from .records import ACTIVE, INTERRUPTED, RunRecord, load_run, read_progress, run_folder, transition, update_run
 
@@ -39,7 +38,7 @@ class LocalProcessRunner:
         folder = run_folder(ws, run)
         folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **ws.settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        pid = warm_fork(ws, WORKER, [run.id], env, folder / "worker.log") if ws.settings.warm_start else None
+        pid = warm_fork(ws.settings, WORKER, [run.id], env, folder / "worker.log") if ws.settings.warm_start else None
         if pid is None:
             with open(folder / "worker.log", "ab") as log:
                 proc = subprocess.Popen([sys.executable, "-m", WORKER, run.id],
@@ -78,45 +77,6 @@ class LocalProcessRunner:
 
 
 WORKER = "nocode_widgets.training.worker"
-
-
-def started_at(pid: int) -> str:
-    """When the process started, in clock ticks since boot (/proc/PID/stat), or "" when it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def warm_fork(ws: Workspace, module: str, args: list[str], env: dict, log: Path) -> int | None:
-    """Ask the data folder's warm process (training/warm.py) to fork `module`; None when there is none that
-    answers (then it is started for the next time, and the caller starts cold)."""
-    path = ws.settings.data_dir / "slots" / "warm.sock"
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(10.0)
-            conn.connect(str(path))
-            conn.sendall((json.dumps({"module": module, "args": args, "env": env, "log": str(log)}) + "\n").encode())
-            answer = json.loads(conn.makefile("r").readline() or "{}")
-        if isinstance(answer.get("pid"), int):
-            return answer["pid"]
-    except (OSError, ValueError):
-        pass
-    start_warm(ws)
-    return None
-
-
-def start_warm(ws: Workspace) -> None:
-    """Start the warm process (it exits at once if one serves this data folder already)."""
-    folder = ws.settings.data_dir / "slots"
-    folder.mkdir(parents=True, exist_ok=True)
-    if len(str(folder / "warm.sock")) > 100:  # a Unix socket's path has a short limit: stay cold
-        return
-    with open(folder / "warm.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "nocode_widgets.training.warm"],
-                                env={**os.environ, **ws.settings.to_env()}, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-    threading.Thread(target=proc.wait, daemon=True).start()
 
 
 RUNNER: Runner = LocalProcessRunner()

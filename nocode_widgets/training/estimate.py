@@ -1,11 +1,9 @@
-"""`python -m nocode_widgets.training.estimate` reads {"config", "images", "train_images"} as JSON on
-stdin and prints an Estimate as JSON: a few real training steps of the planned model on random pictures
-of the planned size. A subprocess of its own, so the page's kernel never imports torch nor holds the
-GPU."""
+"""A helper job (`slots.run_job`) on {"config", "images", "train_images"} that returns an Estimate: a few real
+training steps of the planned model on random pictures of the planned size. In a helper process, so the page's
+kernel never imports torch nor holds the GPU."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -57,11 +55,11 @@ def _measure_fast(model, cfg, device, images: int) -> dict:
     return {"seconds_per_epoch": features, "typical_seconds": features + 5, "max_seconds": features + 10}
 
 
-def main() -> int:
-    job = json.loads(sys.stdin.read())
-    print(json.dumps(measure(TrainConfig.from_json(job["config"]), job["images"], job["train_images"])))
-    return 0
+def work(job: dict) -> dict:
+    return measure(TrainConfig.from_json(job["config"]), job["images"], job["train_images"])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ..slots import helper_main
+
+    sys.exit(helper_main(sys.argv[1:], work))

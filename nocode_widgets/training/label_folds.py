@@ -1,6 +1,5 @@
 """Out-of-sample probabilities for every picture of a dataset, for "Check my labels" (`nocode_widgets.insight.label_check`
-ranks them). Runs in a worker process: `python -m nocode_widgets.training.label_folds USER_ID DATASET_ID FOLDS OUT
-PROGRESS` with the workspace's settings in NOCODE_* variables.
+ranks them). Runs as a helper job (`slots.run_job`), with the workspace's settings in NOCODE_* variables.
 
 K-fold (stratified): each fold's pictures are predicted by a model that never saw them, trained on the other
 folds with Auto's settings for this device (so with a frozen pretrained backbone, the features are computed
@@ -11,7 +10,6 @@ benchmark and the test that compare the two."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -21,7 +19,6 @@ from torch import nn
 
 from ..models import zoo
 from ..accounts.auth import User
-from ..errors import NocodeError
 from ..files import write_json_atomic
 from ..store import Table
 from ..workspace import Workspace
@@ -88,19 +85,16 @@ def _fresh_model(cfg: TrainConfig, num_classes: int, initial: dict | None, featu
     return model
 
 
-def main(user_id: str, dataset_id: str, folds: str, out: str, progress_file: str) -> int:
+def work(job: dict) -> dict:
+    """The helper job: {"user", "dataset", "folds"}, with the workspace's settings in NOCODE_*."""
     ws = Workspace.open()
-    owner = User.from_doc(ws.store.get(Table.USERS, user_id))
+    owner = User.from_doc(ws.store.get(Table.USERS, job["user"]))
     report = lambda done, total, what: write_json_atomic(  # noqa: E731
-        progress_file, {"done": done, "total": total, "what": what, "at": time.time()})
-    result = out_of_sample(ws, owner, dataset_id, int(folds), report)
-    write_json_atomic(out, result)
-    return 0
+        job["progress"], {"done": done, "total": total, "what": what, "at": time.time()})
+    return out_of_sample(ws, owner, job["dataset"], int(job["folds"]), report)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(*sys.argv[1:6]))
-    except Exception as exc:  # noqa: BLE001 - the caller shows a plain message; the details go to stderr
-        print(json.dumps({"error": str(exc) if isinstance(exc, NocodeError) else type(exc).__name__}))
-        raise
+    from ..slots import helper_main
+
+    sys.exit(helper_main(sys.argv[1:], work))

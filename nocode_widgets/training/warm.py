@@ -23,7 +23,7 @@ import time
 
 from filelock import FileLock, Timeout
 
-FORKABLE = {"nocode_widgets.training.worker"}
+FORKABLE = {"nocode_widgets.training.worker", "nocode_widgets.warm_pool"}  # run workers, warm helpers
 
 
 def serve(settings) -> int:
@@ -37,6 +37,9 @@ def serve(settings) -> int:
     import torch  # noqa: F401 - what the children are spared
     import torchvision  # noqa: F401
     from . import engine, worker  # noqa: F401
+    from ..warm_pool import mark_pid
+
+    mark_pid(folder / "warm.pid")
 
     path = folder / "warm.sock"
     path.unlink(missing_ok=True)
@@ -67,6 +70,7 @@ def serve(settings) -> int:
                     conn.sendall((json.dumps({"error": str(exc)}) + "\n").encode())
     finally:
         path.unlink(missing_ok=True)
+        (folder / "warm.pid").unlink(missing_ok=True)
         lock.release()
     return 0
 

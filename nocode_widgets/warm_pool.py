@@ -1,0 +1,278 @@
+"""The warm processes, seen from the server's side, and the helpers that stay warm while pages use them.
+Both only with `warm_start` on (NOCODE_WARM_START); off, every run and helper job is a new Python process.
+
+- **The warm process** (`training/warm.py`): one per data folder that imported torch and the training code,
+  forking run workers and helpers on request. `warm_fork` asks it; with no answer the caller starts cold and
+  `start_warm` starts one for the next time.
+- **Warm helpers**: each of the machine's helper slots (`slots.py`) has at most one long-lived helper process
+  (`python -m nocode_widgets.warm_pool K`, forked warm when it can be), which runs the helper jobs of whoever
+  holds slot K, one at a time, in its own process, and keeps the last models it loaded (`keep_loaded`). A heat
+  map of a second picture of the same run then costs its own forward and backward pass, not seconds of imports
+  and model loading (`benchmarks/bench_auto.py`). So the helper processes are still capped by the slots.
+  - A helper ends after `helper_idle_s` without a job, and only while nobody holds its slot (it takes the
+    slot's lock to end), so a caller never talks to a helper that is leaving.
+  - A job that runs past its time has its helper killed; one that fails leaves it serving. A helper that died
+    is replaced on the next job.
+  - Its socket (`slots/helper-K.sock`) is 0600 in the 0700 data folder; only the modules in HELPERS run there.
+- `stop_warm` ends the warm process and the helpers (the server's shutdown, tests). Run workers forked earlier
+  are in sessions of their own and go on."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock, Timeout
+
+from .config import Settings
+from .errors import NocodeError
+from .files import process_exists, read_json, write_json_atomic
+
+HELPERS = {"nocode_widgets.insight.gradcam", "nocode_widgets.training.estimate", "nocode_widgets.training.label_folds",
+           "nocode_widgets.insight.score_inbox", "nocode_widgets.classroom.score_hidden"}
+MODELS_KEPT = 3  # per helper: the runs a page is looking at
+START_WAIT_S = 120.0  # a helper started cold imports torch first
+
+
+def started_at(pid: int) -> str:
+    """When the process started, in clock ticks since boot (/proc/PID/stat), or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _slots(settings) -> Path:
+    folder = settings.data_dir / "slots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def mark_pid(path: Path) -> None:
+    """Say which process this is (pid and start time), for `stop_warm`."""
+    write_json_atomic(path, {"pid": os.getpid(), "start": started_at(os.getpid())})
+
+
+def _detached(settings, module: str, args: list[str], log: Path) -> None:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], env={**os.environ, **settings.to_env()},
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    threading.Thread(target=proc.wait, daemon=True).start()  # reaped if we are still here when it ends
+
+
+def warm_fork(settings, module: str, args: list[str], env: dict, log: Path) -> int | None:
+    """Ask the data folder's warm process to fork `module`; None when there is none that answers (then it is
+    started for the next time, and the caller starts cold)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(10.0)
+            conn.connect(str(_slots(settings) / "warm.sock"))
+            conn.sendall((json.dumps({"module": module, "args": args, "env": env, "log": str(log)}) + "\n").encode())
+            answer = json.loads(conn.makefile("r").readline() or "{}")
+        if isinstance(answer.get("pid"), int):
+            return answer["pid"]
+    except (OSError, ValueError):
+        pass
+    start_warm(settings)
+    return None
+
+
+def start_warm(settings) -> None:
+    """Start the warm process (it exits at once if one serves this data folder already)."""
+    folder = _slots(settings)
+    if len(str(folder / "warm.sock")) > 100:  # a Unix socket's path has a short limit: stay cold
+        return
+    _detached(settings, "nocode_widgets.training.warm", [], folder / "warm.log")
+
+
+def stop_warm(settings) -> None:
+    """End the warm process and the warm helpers of this data folder, if they run."""
+    folder = settings.data_dir / "slots"
+    for path in [folder / "warm.pid", *folder.glob("helper-*.pid")] if folder.exists() else []:
+        mark = read_json(path) or {}
+        pid = mark.get("pid")
+        if isinstance(pid, int) and mark.get("start") and started_at(pid) == mark["start"]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            until = time.time() + 5
+            while process_exists(pid) and time.time() < until:
+                time.sleep(0.02)
+        path.unlink(missing_ok=True)
+
+
+# The caller's side of a warm helper.
+
+def ask(settings, slot: int, module: str, job_file: Path, poll: Callable[[], None], timeout_s: float,
+        too_long: str, failed: str) -> None:
+    """Have helper `slot` run `module` on `job_file` (it writes the job's "out"), calling `poll()` every half
+    second meanwhile. Call it holding that slot. Past `timeout_s`: the helper is killed, NocodeError `too_long`."""
+    deadline = time.time() + timeout_s
+    with _connect(settings, slot) as conn:
+        conn.sendall((json.dumps({"module": module, "job": str(job_file)}) + "\n").encode())
+        conn.settimeout(0.5)
+        buffer, pid = b"", None
+        while True:
+            if b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                answer = json.loads(line)
+                if "pid" in answer:
+                    pid = answer["pid"]
+                    continue
+                if "error" in answer:
+                    raise NocodeError(f"{failed}{': ' + answer['error'] if answer['error'] else ''}.")
+                return
+            try:
+                chunk = conn.recv(4096)
+            except socket.timeout:
+                poll()
+                if time.time() > deadline:
+                    if pid:
+                        os.kill(pid, signal.SIGKILL)
+                    raise NocodeError(too_long) from None
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:  # the helper died on this job
+                raise NocodeError(f"{failed}.")
+            buffer += chunk
+
+
+def _connect(settings, slot: int) -> socket.socket:
+    """A connection to helper `slot`, started (warm if it can be) when none answers."""
+    folder = _slots(settings)
+    path = folder / f"helper-{slot}.sock"
+    started = False
+    until = time.time() + START_WAIT_S
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(str(path))
+            return conn
+        except OSError:
+            conn.close()
+        if not started:
+            log = folder / "helpers.log"
+            env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+            if warm_fork(settings, "nocode_widgets.warm_pool", [str(slot)], env, log) is None:
+                _detached(settings, "nocode_widgets.warm_pool", [str(slot)], log)
+            started = True
+        if time.time() > until:
+            raise NocodeError("The helper process did not start; the details are in the server's log.")
+        time.sleep(0.05)
+
+
+# The helper's side.
+
+_kept: OrderedDict = OrderedDict()
+
+
+def keep_loaded(kind: str, folder: Path, make: Callable[[], object], **limits) -> object:
+    """`make()`'s model of the run in `folder`, kept for the next job of this process (the last MODELS_KEPT)."""
+    key = (kind, str(Path(folder).resolve()), tuple(sorted(limits.items())))
+    if key in _kept:
+        _kept.move_to_end(key)
+        return _kept[key]
+    value = _kept[key] = make()
+    print(f"loaded {kind} model of {folder}", file=sys.stderr, flush=True)
+    while len(_kept) > MODELS_KEPT:
+        _kept.popitem(last=False)
+    return value
+
+
+def do_job(job_file: Path, work: Callable[[dict], dict]) -> str | None:
+    """Read the job, write what `work(job)` returns to its "out"; on a failure, what to tell the page (our own
+    errors in their plain words, else the kind of error), with the traceback on stderr."""
+    job = json.loads(job_file.read_text(encoding="utf-8"))
+    try:
+        write_json_atomic(Path(job["out"]), work(job))
+        return None
+    except Exception as exc:  # noqa: BLE001 - said to the page in one line; the details go to stderr
+        traceback.print_exc()
+        return str(exc) if isinstance(exc, NocodeError) else type(exc).__name__
+
+
+def serve(settings, slot: int) -> int:
+    for module in HELPERS:  # before the socket opens: the first caller waits for it, the next ones do not
+        importlib.import_module(module)
+    folder = _slots(settings)
+    path = folder / f"helper-{slot}.sock"
+    path.unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_mask = os.umask(0o177)
+    try:
+        server.bind(str(path))
+    finally:
+        os.umask(old_mask)
+    inode = path.stat().st_ino
+    mark_pid(folder / f"helper-{slot}.pid")
+    server.listen(4)
+    server.settimeout(1.0)
+    last = time.time()
+    slot_lock = FileLock(str(folder / f"helper-{slot}.lock"))
+    try:
+        while True:
+            try:
+                if path.stat().st_ino != inode:
+                    return 0  # another helper took this slot's place
+            except FileNotFoundError:
+                return 0
+            if time.time() - last > settings.helper_idle_s and _free(slot_lock):
+                return 0
+            try:
+                conn, _ = server.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                _answer(conn)
+            last = time.time()
+    finally:
+        if path.exists() and path.stat().st_ino == inode:
+            path.unlink()
+        if slot_lock.is_locked:
+            slot_lock.release()
+
+
+def _free(lock: FileLock) -> bool:
+    """Take the slot's lock when nobody holds it (kept until this helper ends): no caller is on its way."""
+    try:
+        lock.acquire(timeout=0)
+        return True
+    except Timeout:
+        return False
+
+
+def _answer(conn: socket.socket) -> None:
+    try:
+        conn.settimeout(30.0)
+        request = json.loads(conn.makefile("r").readline() or "{}")
+        module = request.get("module")
+        if module not in HELPERS:
+            conn.sendall(b'{"error": "not a helper"}\n')
+            return
+        conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
+        error = do_job(Path(request["job"]), importlib.import_module(module).work)
+        conn.sendall((json.dumps({"error": error} if error is not None else {"ok": True}) + "\n").encode())
+    except (OSError, ValueError, KeyError):  # the caller went away (a closed page): nothing to say it to
+        pass
+
+
+def main(argv: list[str]) -> int:
+    return serve(Settings.from_env(), int(argv[0]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
