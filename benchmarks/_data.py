@@ -102,3 +102,23 @@ def faces_zip(per_class: int = 90, size: int = 64) -> bytes:
             grey = Image.fromarray((pixels * 255).clip(0, 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
             pictures.append((label, str(i), grey.convert("RGB")))
     return _zip_of(pictures)
+
+
+PHOTOS = ("camera", "astronaut", "chelsea", "coffee", "rocket")
+
+
+def photo_patches_zip(per_class: int = 90, size: int = 64, seed: int = 0) -> bytes:
+    """The harder set: which of five real photographs (scikit-image's camera man, astronaut, cat, coffee cup
+    and rocket, all in grey) a random square of 32-96 px comes from, shown at `size` px. A patch of sky, wall
+    or shadow can come from several of them, so no network separates them all, and not in a few epochs."""
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    pictures = []
+    for kind in PHOTOS:
+        photo = Image.fromarray(getattr(data, kind)()).convert("L").convert("RGB")
+        for i in range(per_class):
+            side = int(rng.integers(32, 97))
+            x, y = int(rng.integers(0, photo.width - side)), int(rng.integers(0, photo.height - side))
+            pictures.append((kind, str(i), photo.crop((x, y, x + side, y + side)).resize((size, size), Image.BILINEAR)))
+    return _zip_of(pictures)

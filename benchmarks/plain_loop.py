@@ -1,8 +1,11 @@
 """The baseline Auto is measured against: a plain PyTorch loop of the origin project's kind, run as its own
-process. ImageFolder + PIL every epoch, Adam (lr 1e-3), batch 32, 15 epochs, the same small CNN, at the
-same picture size, scored on the same validation pictures (folders `train/` and `val/` of class folders).
+process. ImageFolder + PIL every epoch, Adam (lr 1e-3), batch 32, 15 epochs, at the same picture size, scored on
+the same validation pictures (folders `train/` and `val/` of class folders). The network: the app's small CNN
+(`--net small`, 1.17 M parameters), or the lighter one a person writes by following the origin project
+(`--net light`: 3 blocks of (3x3 conv, BN, ReLU) x2 and max-pool, 32/64/128 channels, global average pooling
+and a linear layer, 0.29 M parameters).
 
-    python benchmarks/plain_loop.py FOLDER --size 32 [--epochs 15] [--seed 0]
+    python benchmarks/plain_loop.py FOLDER --size 32 [--net small|light] [--epochs 15] [--seed 0]
 
 Prints one JSON line: validation accuracy (and weighted and macro F1) after the last epoch, the best epoch's
 accuracy, and the seconds.
@@ -26,12 +29,22 @@ from nocode_widgets.models.evaluate import f1_scores, weighted_f1  # noqa: E402
 from nocode_widgets.models.small_cnn import SmallCNN  # noqa: E402
 
 
+def light_net(num_classes: int) -> nn.Module:
+    layers, prev = [], 3
+    for width in (32, 64, 128):
+        layers += [nn.Conv2d(prev, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                   nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+        prev = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folder")
     ap.add_argument("--size", type=int, required=True)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--net", choices=("small", "light"), default="small")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     tf = transforms.Compose([transforms.Resize((args.size, args.size)), transforms.ToTensor(),
@@ -40,7 +53,7 @@ def main() -> None:
     val = datasets.ImageFolder(str(Path(args.folder) / "val"), tf)
     train_loader = torch.utils.data.DataLoader(train, batch_size=32, shuffle=True)
     val_loader = torch.utils.data.DataLoader(val, batch_size=64)
-    model = SmallCNN(len(train.classes))
+    model = SmallCNN(len(train.classes)) if args.net == "small" else light_net(len(train.classes))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     accuracies = []

@@ -114,7 +114,8 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
                               "training/losses.py:balanced_class_weights", "training/losses.py:cutmix",
                               "training/fit.py:make_optimizer", "training/fit.py:make_schedule",
                               "training/fit.py:settled", "training/fit.py:LEARNED", "training/fit.py:LEARNED_GAP",
-                              "training/fit.py:CALM_EPOCHS",
+                              "training/fit.py:CALM_EPOCHS", "runs/train_config.py:STEADY_STEPS",
+                              "runs/train_config.py:short_epochs",
                               "training/fit.py:EarlyStop", "training/fit.py:CoolDown", "training/fit.py:WeightAverage",
                               "training/fit.py:BN_PICTURES", "training/fit.py:bn_sample",
                               "training/fit.py:recompute_batchnorm", "training/fit.py:seed_everything")),
@@ -198,7 +199,7 @@ def pictures(idx, train):
 
 
 best_key, best_epoch, best_accuracy, best_state = None, 0, 0.0, None
-stopping = EarlyStop(cfg)
+stopping = EarlyStop(cfg, len(batches))
 y_val = labels[torch.as_tensor(val_idx)].numpy()
 for epoch in range(1, cfg.epochs + 1):
     first_lr = opt.param_groups[0]["lr"]

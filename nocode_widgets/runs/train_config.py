@@ -9,7 +9,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from ..errors import TrainingError
 from ..models.zoo import ARCHS, SMALL_CNN, get_arch
 
-MIN_STEPS_PER_EPOCH = 8  # a tiny dataset is passed over several times per epoch (see data.Batches)
+MIN_STEPS_PER_EPOCH = 4  # a tiny dataset is passed over more than once per epoch (see data.Batches)
+# Auto's patience and the calm that ends a run which has learned its pictures count epochs of at least this many
+# steps: a 180-picture set reports an epoch every 4 steps (its first within a second), and waits as many steps
+# before stopping as when its epochs were 8 steps (BENCHMARKS.md, "Faster epochs": the same accuracy).
+STEADY_STEPS = 8
 # Auto's budget (fine-tuning and training from scratch): passes over the training pictures, at least
 # AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer steps, at most AUTO_MAX_PASSES; the learning rate reaches
 # zero at its end (benchmarks/bench_auto.py and BENCHMARKS.md "Auto" for the evidence).
@@ -151,13 +155,26 @@ def _gpu_choice(f: Facts) -> dict:
                 patience=8, augment="strong", schedule="onecycle")
 
 
+def steps_per_pass(train_images: int, batch_size: int) -> int:
+    """Optimizer steps of one pass over the training pictures, as data.Batches takes them (the last, partial
+    batch dropped when there is more than one)."""
+    return train_images // batch_size if train_images > batch_size else 1
+
+
+def short_epochs(steps_per_epoch: int) -> int:
+    """How many epochs of `steps_per_epoch` steps make one of STEADY_STEPS (1 for all but tiny sets)."""
+    return max(1, round(STEADY_STEPS / max(steps_per_epoch, 1)))
+
+
 def budget_epochs(train_images: int, batch_size: int) -> int:
     """Auto's epoch cap for fine-tuning: a budget of passes over the training pictures (at least
-    AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer steps, at most AUTO_MAX_PASSES) in epochs of the fit loop."""
-    steps_per_pass = -(-max(1, train_images) // batch_size)
-    passes = min(AUTO_MAX_PASSES, max(AUTO_MIN_PASSES, -(-AUTO_MIN_STEPS // steps_per_pass)))
-    steps_per_epoch = max(steps_per_pass, MIN_STEPS_PER_EPOCH)
-    return max(3, -(-passes * steps_per_pass // steps_per_epoch))
+    AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer steps, at most AUTO_MAX_PASSES), counted as it was measured in
+    epochs of STEADY_STEPS steps at least, in epochs of the fit loop (the same number of steps)."""
+    per_pass = -(-max(1, train_images) // batch_size)
+    passes = min(AUTO_MAX_PASSES, max(AUTO_MIN_PASSES, -(-AUTO_MIN_STEPS // per_pass)))
+    taken = steps_per_pass(train_images, batch_size)
+    steps = max(3, -(-passes * per_pass // max(per_pass, STEADY_STEPS))) * max(taken, STEADY_STEPS)
+    return max(3, -(-steps // max(taken, MIN_STEPS_PER_EPOCH)))
 
 
 def auto_choices(f: Facts, batch_size: int | None = None) -> dict:
@@ -167,6 +184,8 @@ def auto_choices(f: Facts, batch_size: int | None = None) -> dict:
     choice["batch_size"] = batch_size or max(8, min(choice["batch_size"], train_images // 4 or 8))
     if choice["mode"] == "fine-tune":  # the epoch cap as a budget of passes over the training pictures
         choice["epochs"] = budget_epochs(train_images, choice["batch_size"])
+        per_epoch = max(steps_per_pass(train_images, choice["batch_size"]), MIN_STEPS_PER_EPOCH)
+        choice["patience"] *= short_epochs(per_epoch)
     imbalanced = f.imbalance >= 3
     # Class-balanced batches repeat a small class's few pictures until they are learned by heart: the small CNN
     # from scratch did better on imbalanced sets in the pictures' own proportions (BENCHMARKS.md, "Auto").

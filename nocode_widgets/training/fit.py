@@ -22,7 +22,7 @@ from ..models.evaluate import weighted_f1
 from ..pictures.preprocess import normalize_batch
 from . import optimizers
 from .augment import PRESETS, augment
-from ..runs.train_config import MIN_STEPS_PER_EPOCH, TrainConfig
+from ..runs.train_config import MIN_STEPS_PER_EPOCH, STEADY_STEPS, TrainConfig, short_epochs
 from .data import Batches
 from .losses import balanced_class_weights, cutmix, make_loss
 
@@ -174,7 +174,8 @@ def make_schedule(opt, cfg: TrainConfig, steps_per_epoch: int):
     exactly at the end of the budget (`cfg.epochs`), so the last epochs are the calm ones."""
     total = max(1, cfg.epochs * steps_per_epoch)
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25), True
+        # at least 8 steps: its warm-up is a quarter of them, and a phase of none cannot be drawn (a 1-epoch run)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(8, total), pct_start=0.25), True
     if cfg.schedule == "cosine":
         warm = max(1, min(steps_per_epoch, total // 20))
         shape = lambda step: (step + 1) / warm if step < warm else (  # noqa: E731
@@ -194,7 +195,7 @@ def settled(first_lr: float, last_lr: float, cfg: TrainConfig) -> bool:
 LEARNED = 0.99  # training accuracy at which a run has learned its training pictures...
 LEARNED_GAP = 0.1  # ...with its validation F1 this close: weighted sampling repeats a small class's few pictures
 # until they are learned by heart while validation still rises (benchmarks/bench_recipe.py)
-CALM_EPOCHS = 2  # epochs without a higher validation F1 that end a run which has learned them
+CALM_EPOCHS = 2  # epochs (of STEADY_STEPS steps at least) without a higher validation F1 that end a learned run
 
 
 class EarlyStop:
@@ -205,8 +206,9 @@ class EarlyStop:
     stops too, first cooling down if its rate is still high, so every run ends at a low rate (BENCHMARKS.md,
     "Auto end to end")."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, steps_per_epoch: int = STEADY_STEPS):
         self.cfg, self.best_epoch, self.best_f1, self.f1_epoch, self.cooling = cfg, 0, -1.0, 0, False
+        self.calm_epochs = CALM_EPOCHS * short_epochs(steps_per_epoch)
         self.reason = ""  # once it said "stop": "learned" or "early-stopped" (no better score for `patience`)
 
     def after(self, epoch: int, val_f1: float, train_acc: float, improved: bool, first_lr: float,
@@ -222,7 +224,7 @@ class EarlyStop:
             self.reason = "early-stopped"
             return "stop"
         learned = train_acc >= LEARNED and val_f1 >= train_acc - LEARNED_GAP
-        if self.cfg.stop_when_learned and learned and epoch - self.f1_epoch >= CALM_EPOCHS:
+        if self.cfg.stop_when_learned and learned and epoch - self.f1_epoch >= self.calm_epochs:
             self.cooling, self.reason = not calm, "learned"
             return "cool down" if self.cooling else "stop"
         return "go on"
@@ -336,7 +338,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     ctx, scaler = autocast_for(device, cfg.amp)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     y_dev = labels.to(device)
-    result, best_key, best_state, stopping = FitResult(), None, None, EarlyStop(cfg)
+    result, best_key, best_state, stopping = FitResult(), None, None, EarlyStop(cfg, len(batches))
     try:
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()

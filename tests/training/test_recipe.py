@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nocode_widgets.models import zoo
-from nocode_widgets.runs.train_config import (AUTO_MAX_PASSES, AUTO_MIN_PASSES, MIN_STEPS_PER_EPOCH, Facts,
-                                              TrainConfig, budget_epochs, resolve)
+from nocode_widgets.runs.train_config import (AUTO_MAX_PASSES, AUTO_MIN_PASSES, MIN_STEPS_PER_EPOCH, STEADY_STEPS,
+                                              Facts, TrainConfig, budget_epochs, resolve, steps_per_pass)
 from nocode_widgets.training.fit import (CoolDown, EarlyStop, ImageFeeder, WeightAverage, bn_sample, fit,
                                          make_schedule, recompute_batchnorm, settled)
 from tests.training_helpers import colour_dataset, train
@@ -45,11 +45,12 @@ def test_one_cycle_also_ends_at_zero_within_the_budget_after_a_long_warm_up():
 def test_auto_budgets_passes_from_the_data_not_a_fixed_epoch_count():
     for images in (60, 180, 1800, 20000):
         cfg, _ = resolve(TrainConfig(), Facts(images=images, **CPU))
-        train_images = int(images * 0.8)
-        steps_per_pass = -(-train_images // cfg.batch_size)
-        passes = cfg.epochs * max(steps_per_pass, MIN_STEPS_PER_EPOCH) / steps_per_pass
-        assert AUTO_MIN_PASSES <= passes < AUTO_MAX_PASSES + max(1, MIN_STEPS_PER_EPOCH / steps_per_pass), images
+        taken = steps_per_pass(int(images * 0.8), cfg.batch_size)  # as data.Batches takes them
+        passes = cfg.epochs * max(taken, MIN_STEPS_PER_EPOCH) / taken
+        assert AUTO_MIN_PASSES <= passes < AUTO_MAX_PASSES + max(1, STEADY_STEPS / taken), images
         assert cfg.schedule == "onecycle" and cfg.ema and cfg.augment == "none"
+        # a tiny set reports shorter epochs, and waits as many steps as with epochs of STEADY_STEPS
+        assert cfg.patience * max(taken, MIN_STEPS_PER_EPOCH) >= 4 * min(max(taken, STEADY_STEPS), 8), images
 
 
 def test_the_budget_follows_a_batch_size_the_user_chose():
@@ -152,6 +153,13 @@ def test_a_learned_run_whose_rate_has_come_down_stops_at_once():
     for epoch in (1, 2):
         assert stop.after(epoch, 0.95, 1.0, True, 0.01, 0.008) == "go on"
     assert stop.after(3, 0.95, 1.0, False, 0.004, 0.003) == "stop"
+
+
+def test_a_learned_run_of_short_epochs_waits_as_many_steps_before_it_stops():
+    stop = EarlyStop(TrainConfig(patience=8, **LEARNING), steps_per_epoch=MIN_STEPS_PER_EPOCH)  # 4-step epochs
+    for epoch in (1, 2):
+        assert stop.after(epoch, 0.95, 1.0, True, 0.01, 0.008) == "go on"
+    assert [stop.after(e, 0.95, 1.0, False, 0.004, 0.003) for e in (3, 4, 5)] == ["go on"] * 2 + ["stop"]  # not at 3
 
 
 def test_a_run_still_learning_its_pictures_waits_for_its_patience_and_a_low_rate():
