@@ -66,8 +66,10 @@ class Settings:
     # prepares and records; fitting runs on the Ray cluster). With Ray, max_concurrent_runs is the number of
     # runs the whole cluster trains at once.
     runner: str = "local"
-    # A run's worker forked from one warm process per data folder that imported torch already (training/warm.py),
-    # instead of a new Python paying those imports; off until it has been measured in use on more machines.
+    # Runs' workers forked from one warm process per data folder that imported torch already (training/warm.py),
+    # and helpers (heat maps, estimates, label checks, scorers) that stay warm while pages use them (warm_pool.py),
+    # instead of a new Python paying those imports each time. `nocode serve` turns it on (NOCODE_WARM_START=0 turns
+    # it off); off for the library and one-off commands, which would leave the processes behind for a while.
     warm_start: bool = False
     warm_idle_s: float = 600.0  # the warm process ends after this long without a run to start
     helper_idle_s: float = 120.0  # with warm_start, a helper (warm_pool.py) ends after this long without a job

@@ -20,6 +20,7 @@ from voila.app import Voila
 from .config import REPO_ROOT, Settings
 from .door import DoorAuthorizer, DoorIdentityProvider, prelaunch_hook
 from .errors import NocodeError
+from .warm_pool import stop_warm
 
 APP_NOTEBOOK = REPO_ROOT / "notebooks" / "app.ipynb"
 STOP_WITHIN_S = 10.0
@@ -40,6 +41,7 @@ def serve(settings: Settings, port: int, host: str = "127.0.0.1", open_browser: 
         raise NocodeError(f"The app notebook is missing: {APP_NOTEBOOK}. Run from a checkout of the project.")
     # The page's kernels learn where they are served: beyond this machine, nobody becomes admin through it.
     env = dict(os.environ, NOCODE_DATA_DIR=str(settings.data_dir), NOCODE_SERVE_HOST=host)
+    env.setdefault("NOCODE_WARM_START", "1")  # the server's runs and helpers start warm unless told otherwise
     print(f"nocode: serving http://{host}:{port}/ with data in {settings.data_dir}", flush=True)
     voila = subprocess.Popen(voila_command(port, host, open_browser), cwd=REPO_ROOT, env=env)
     stopping: list[float] = []
@@ -61,6 +63,7 @@ def serve(settings: Settings, port: int, host: str = "127.0.0.1", open_browser: 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        stop_warm(settings)  # the warm process and helpers go with the server; runs train on
 
 
 def _kill_with_kernels(voila: subprocess.Popen) -> None:

@@ -19,7 +19,10 @@ from tests.processes import processes
 
 REPO = Path(__file__).resolve().parent.parent
 # Cheap password hashing, and never a download of pretrained weights (tests make their own files).
-FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "allow_weight_download": False}
+# Fast password hashing, no downloads, and no warm process (it would outlive a test; the warm-start tests ask
+# for one and end it). Also in the environment of every `nocode` the tests start, `nocode serve` included.
+TEST_SETTINGS = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "allow_weight_download": False,
+                 "warm_start": False}
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -92,7 +95,7 @@ def _worker_children() -> list[int]:
 
 
 def make_workspace(path: Path, **changes) -> Workspace:
-    settings = Settings(data_dir=path, **{**FAST_HASH, **changes})
+    settings = Settings(data_dir=path, **{**TEST_SETTINGS, **changes})
     seed_device_record(path)
     return Workspace.open(settings=settings)
 
@@ -113,7 +116,7 @@ def seed_device_record(data_dir: Path) -> None:
 
     if not _DEVICE_RECORD:
         with tempfile.TemporaryDirectory() as scratch:
-            probed = Workspace.open(settings=Settings(data_dir=Path(scratch) / "data", **FAST_HASH))
+            probed = Workspace.open(settings=Settings(data_dir=Path(scratch) / "data", **TEST_SETTINGS))
             _DEVICE_RECORD.update(facts.device_facts(probed))
     data_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(data_dir / "device.json", _DEVICE_RECORD)
@@ -147,7 +150,7 @@ def free_port() -> int:
 def cli_env(data_dir: Path, **extra) -> dict:
     """Environment for running `nocode` in a subprocess against `data_dir`."""
     env = dict(os.environ, NOCODE_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
-    env.update({f"NOCODE_{k.upper()}": str(int(v) if isinstance(v, bool) else v) for k, v in FAST_HASH.items()})
+    env.update({f"NOCODE_{k.upper()}": str(int(v) if isinstance(v, bool) else v) for k, v in TEST_SETTINGS.items()})
     env.update(extra)
     return env
 
