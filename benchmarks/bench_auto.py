@@ -162,6 +162,7 @@ def starts(repeat: int) -> list[dict]:
     from tests.images import COLORS, class_files, make_zip, picture
 
     figures: dict[str, dict[str, list[float]]] = {}
+    helper_memory: list[float] = []
     for warm in (False, True):
         got = figures["warm" if warm else "cold"] = {}
         with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
@@ -193,9 +194,15 @@ def starts(repeat: int) -> list[dict]:
                     began = time.perf_counter()
                     estimate(ws, user, ds.dataset_id)
                     got.setdefault("estimate", []).append(time.perf_counter() - began)
+                if warm:  # the helper that served them, a model loaded: its memory, and what it shares
+                    from benchmarks.bench_warm_start import memory_of
+
+                    mark = json.loads((settings.data_dir / "slots" / "helper-0.pid").read_text())
+                    helper_memory.extend(memory_of(mark["pid"]))
             finally:
                 stop_warm(settings)
     median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+    print(f"The warm helper after these jobs: RSS {helper_memory[0]:.0f} MB, PSS {helper_memory[1]:.0f} MB")
     return [{"what": what, "cold s": median(values), "warm s": median(figures["warm"][what]),
              "warm / cold": median(figures["warm"][what]) / median(values)} for what, values in figures["cold"].items()]
 

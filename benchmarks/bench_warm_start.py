@@ -7,12 +7,13 @@ child's memory stays shared with it (PSS against RSS).
     python benchmarks/bench_warm_start.py [--repeat 5]
 
 "Ready" is the first line a child prints after a small convolution on a 32x32 picture (torch's thread pool
-started in the child, as the fork-safety rule asks: fork before any parallel work, set threads in the child)."""
+started in the child, as the fork-safety rule asks: fork before any parallel work, set threads in the child).
+What a person then waits for (a run's first epoch, heat maps, an estimate), cold beside warm, is measured by
+`bench_auto.py`."""
 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
@@ -89,63 +90,6 @@ def warm(repeat: int) -> tuple[float, list[float], list[tuple[float, float]], tu
     return warming, times, children, server_memory
 
 
-def small_runs(repeat: int) -> list[dict]:
-    """A small run end to end through the run service (`jobs.submit`, the local runner), cold and warm: submit ->
-    first epoch done (its line in history.jsonl, polled every 20 ms), and submit -> done."""
-    import tempfile
-
-    from nocode_widgets import datasets as D
-    from nocode_widgets.accounts import auth
-    from nocode_widgets.config import Settings
-    from nocode_widgets.runs import jobs
-    from nocode_widgets.runs.records import read_history, run_folder
-    from nocode_widgets.workspace import Workspace
-    from tests.images import class_files, make_zip
-
-    rows = []
-    for warm in (False, True):
-        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-            ws = Workspace.open(settings=Settings(data_dir=Path(tmp) / "data", argon2_time_cost=1, argon2_memory_kib=1024,
-                                                  warm_start=warm, warm_idle_s=120.0))
-            user = auth.sign_up(ws, "bench", "bench-password")
-            ds = D.import_archive(ws, user, io.BytesIO(make_zip(class_files(("red", "blue", "green"), 60,
-                                                                            size=(64, 48)))), name="180")
-            config = {"epochs": 3, "image_size": 64}
-            if warm:  # the warm process comes up on the first run; measured from the second on
-                first = jobs.submit(ws, user, ds.dataset_id, config)
-                for _ in jobs.follow(ws, user, first.id, interval=0.2, timeout=300):
-                    pass
-                time.sleep(5)
-            for _ in range(repeat):
-                started = time.perf_counter()
-                run = jobs.submit(ws, user, ds.dataset_id, config)
-                first_epoch = None
-                while True:
-                    if first_epoch is None and read_history(run_folder(ws, run)):  # a line per finished epoch
-                        first_epoch = time.perf_counter() - started
-                    if jobs.get(ws, user, run.id).status in ("done", "failed", "cancelled", "interrupted"):
-                        break
-                    time.sleep(0.02)
-                rows.append({"case": f"180 pictures, 3 epochs, {'warm' if warm else 'cold'} worker",
-                             "start -> first epoch s": first_epoch, "start -> done s": time.perf_counter() - started})
-            for pid in _warm_pids(ws):
-                os.kill(pid, 9)
-    return rows
-
-
-def _warm_pids(ws) -> list[int]:
-    mine = b"NOCODE_DATA_DIR=" + str(ws.settings.data_dir).encode() + b"\0"
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if b"training.warm" in Path(f"/proc/{pid}/cmdline").read_bytes() and mine in Path(
-                    f"/proc/{pid}/environ").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -166,8 +110,6 @@ def main() -> None:
     ], ["case", "seconds", "x cold", "child RSS MB", "child PSS MB"]))
     print(f"cold runs: {', '.join(f'{t:.2f}' for t in cold_times)}; warm runs: {', '.join(f'{t:.3f}' for t in warm_times)}"
           f"; {os.cpu_count()} cores")
-    print()
-    print(table(small_runs(args.repeat), ["case", "start -> first epoch s", "start -> done s"]))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from filelock import FileLock, Timeout
 
 from .errors import NocodeError
 from .files import read_json, write_json_atomic
-from .warm_pool import ask, do_job
+from .warm_pool import ask, do_job, fits
 from .workspace import Workspace
 
 BUSY = "The server is busy with {what} right now. Please try again in a moment."
@@ -84,7 +84,7 @@ def run_job(ws: Workspace, slot: int, module: str, job: dict, progress: Callable
             if state:
                 progress(state)
 
-        if ws.settings.warm_start:
+        if ws.settings.warm_start and fits(ws.settings):
             ask(ws.settings, slot, module, job_file, poll, timeout_s, too_long, failed)
         else:
             _run_cold(ws, module, job_file, poll, timeout_s, too_long, failed)

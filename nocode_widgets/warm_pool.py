@@ -19,9 +19,11 @@ Both only with `warm_start` on (NOCODE_WARM_START); off, every run and helper jo
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -43,6 +45,9 @@ HELPERS = {"nocode_widgets.insight.gradcam", "nocode_widgets.training.estimate",
            "nocode_widgets.insight.score_inbox", "nocode_widgets.classroom.score_hidden"}
 MODELS_KEPT = 3  # per helper: the runs a page is looking at
 START_WAIT_S = 120.0  # a helper started cold imports torch first
+ONCE = {"nocode_widgets.training.label_folds"}  # K trainings: their helper ends after the job, its memory with it
+LOG_BYTES = 10 * 2**20  # a log past this is moved to <name>.1 when a process that writes it starts
+SOCKET_PATH_MAX = 100  # a Unix socket's path has a short limit (108 bytes with its end): longer, stay cold
 
 
 def started_at(pid: int) -> str:
@@ -64,8 +69,23 @@ def mark_pid(path: Path) -> None:
     write_json_atomic(path, {"pid": os.getpid(), "start": started_at(os.getpid())})
 
 
+def fits(settings) -> bool:
+    """This data folder's sockets have short enough paths (otherwise everything starts cold)."""
+    return len(str(settings.data_dir / "slots" / "helper-00.sock")) <= SOCKET_PATH_MAX
+
+
+def rotated(log: Path) -> Path:
+    """`log`, moved aside to <name>.1 first when it has grown past LOG_BYTES (the one before is dropped)."""
+    try:
+        if log.stat().st_size > LOG_BYTES:
+            log.replace(log.with_name(log.name + ".1"))
+    except FileNotFoundError:
+        pass
+    return log
+
+
 def _detached(settings, module: str, args: list[str], log: Path) -> None:
-    with open(log, "ab") as out:
+    with open(rotated(log), "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", module, *args], env={**os.environ, **settings.to_env()},
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
@@ -92,7 +112,7 @@ def warm_fork(settings, module: str, args: list[str], env: dict, log: Path) -> i
 def start_warm(settings) -> None:
     """Start the warm process (it exits at once if one serves this data folder already)."""
     folder = _slots(settings)
-    if len(str(folder / "warm.sock")) > 100:  # a Unix socket's path has a short limit: stay cold
+    if not fits(settings):
         return
     _detached(settings, "nocode_widgets.training.warm", [], folder / "warm.log")
 
@@ -121,34 +141,44 @@ def ask(settings, slot: int, module: str, job_file: Path, poll: Callable[[], Non
     """Have helper `slot` run `module` on `job_file` (it writes the job's "out"), calling `poll()` every half
     second meanwhile. Call it holding that slot. Past `timeout_s`: the helper is killed, NocodeError `too_long`."""
     deadline = time.time() + timeout_s
-    with _connect(settings, slot) as conn:
-        conn.sendall((json.dumps({"module": module, "job": str(job_file)}) + "\n").encode())
-        conn.settimeout(0.5)
-        buffer, pid = b"", None
-        while True:
-            if b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                answer = json.loads(line)
-                if "pid" in answer:
-                    pid = answer["pid"]
-                    continue
-                if "error" in answer:
-                    raise NocodeError(f"{failed}{': ' + answer['error'] if answer['error'] else ''}.")
-                return
-            try:
-                chunk = conn.recv(4096)
-            except socket.timeout:
-                poll()
-                if time.time() > deadline:
-                    if pid:
-                        os.kill(pid, signal.SIGKILL)
-                    raise NocodeError(too_long) from None
+    request = {"module": module, "job": str(job_file), "timeout_s": timeout_s, "settings": settings.to_env()}
+    try:
+        with _connect(settings, slot) as conn:
+            conn.sendall((json.dumps(request) + "\n").encode())
+            _follow(conn, deadline, poll, too_long, failed)
+    except (OSError, ValueError):  # the helper went away mid-answer
+        raise NocodeError(f"{failed}.") from None
+
+
+def _follow(conn: socket.socket, deadline: float, poll: Callable[[], None], too_long: str, failed: str) -> None:
+    """Read the helper's answer: its pid, then {"ok"} or {"error"}; kill it past the deadline."""
+    conn.settimeout(0.5)
+    buffer, pid = b"", None
+    while True:
+        if b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            answer = json.loads(line)
+            if "pid" in answer:
+                pid = answer["pid"]
                 continue
-            except OSError:
-                chunk = b""
-            if not chunk:  # the helper died on this job
-                raise NocodeError(f"{failed}.")
-            buffer += chunk
+            if "error" in answer:
+                raise NocodeError(f"{failed}{': ' + answer['error'] if answer['error'] else ''}.")
+            return
+        try:
+            chunk = conn.recv(4096)
+        except socket.timeout:
+            poll()
+            if time.time() > deadline:
+                if pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                raise NocodeError(too_long) from None
+            continue
+        except OSError:
+            chunk = b""
+        if not chunk:  # the helper died on this job
+            raise NocodeError(f"{failed}.")
+        buffer += chunk
 
 
 def _connect(settings, slot: int) -> socket.socket:
@@ -159,13 +189,14 @@ def _connect(settings, slot: int) -> socket.socket:
     until = time.time() + START_WAIT_S
     while True:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(5.0)  # a helper answers at once: it serves one slot holder at a time
         try:
             conn.connect(str(path))
             return conn
         except OSError:
             conn.close()
         if not started:
-            log = folder / "helpers.log"
+            log = rotated(folder / "helpers.log")
             env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
             if warm_fork(settings, "nocode_widgets.warm_pool", [str(slot)], env, log) is None:
                 _detached(settings, "nocode_widgets.warm_pool", [str(slot)], log)
@@ -181,8 +212,16 @@ _kept: OrderedDict = OrderedDict()
 
 
 def keep_loaded(kind: str, folder: Path, make: Callable[[], object], **limits) -> object:
-    """`make()`'s model of the run in `folder`, kept for the next job of this process (the last MODELS_KEPT)."""
-    key = (kind, str(Path(folder).resolve()), tuple(sorted(limits.items())))
+    """`make()`'s model of the run in `folder`, kept for the next job of this process (the last MODELS_KEPT),
+    while the run's model files are the same (by their times and sizes)."""
+    files = []
+    for name in ("model.json", "weights.pt", "model.onnx", "export.json", "calibration.json"):
+        try:
+            stat = (Path(folder) / name).stat()
+            files.append((name, stat.st_mtime_ns, stat.st_size))
+        except FileNotFoundError:
+            continue
+    key = (kind, str(Path(folder).resolve()), tuple(sorted(limits.items())), tuple(files))
     if key in _kept:
         _kept.move_to_end(key)
         return _kept[key]
@@ -195,14 +234,15 @@ def keep_loaded(kind: str, folder: Path, make: Callable[[], object], **limits) -
 
 def do_job(job_file: Path, work: Callable[[dict], dict]) -> str | None:
     """Read the job, write what `work(job)` returns to its "out"; on a failure, what to tell the page (our own
-    errors in their plain words, else the kind of error), with the traceback on stderr."""
+    errors in their plain words, else nothing more than that it failed), with the traceback on stderr."""
     job = json.loads(job_file.read_text(encoding="utf-8"))
     try:
         write_json_atomic(Path(job["out"]), work(job))
         return None
     except Exception as exc:  # noqa: BLE001 - said to the page in one line; the details go to stderr
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {job_file} failed", file=sys.stderr)
         traceback.print_exc()
-        return str(exc) if isinstance(exc, NocodeError) else type(exc).__name__
+        return str(exc) if isinstance(exc, NocodeError) else ""
 
 
 def serve(settings, slot: int) -> int:
@@ -237,8 +277,10 @@ def serve(settings, slot: int) -> int:
             except socket.timeout:
                 continue
             with conn:
-                _answer(conn)
+                done = _answer(conn)
             last = time.time()
+            if done in ONCE:
+                return 0
     finally:
         if path.exists() and path.stat().st_ino == inode:
             path.unlink()
@@ -255,19 +297,55 @@ def _free(lock: FileLock) -> bool:
         return False
 
 
-def _answer(conn: socket.socket) -> None:
+def _answer(conn: socket.socket) -> str | None:
+    """Run one caller's job (the module it ran, or None). The job ends this helper when its caller hangs up (a
+    closed page: nobody waits for it, and its slot is free for the next person) or runs past its time."""
     try:
         conn.settimeout(30.0)
         request = json.loads(conn.makefile("r").readline() or "{}")
         module = request.get("module")
         if module not in HELPERS:
-            conn.sendall(b'{"error": "not a helper"}\n')
-            return
+            conn.sendall(b'{"error": ""}\n')
+            return None
+        for name in [k for k in os.environ if k.startswith("NOCODE_")]:  # the caller's settings, not the first's
+            del os.environ[name]
+        os.environ.update({k: str(v) for k, v in request.get("settings", {}).items() if k.startswith("NOCODE_")})
         conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
-        error = do_job(Path(request["job"]), importlib.import_module(module).work)
+        watching = threading.Event()
+        threading.Thread(target=_watch, args=(conn, time.time() + float(request.get("timeout_s", 3600)), watching),
+                         daemon=True).start()
+        try:
+            error = do_job(Path(request["job"]), importlib.import_module(module).work)
+        finally:
+            watching.set()
+            _tidy()
         conn.sendall((json.dumps({"error": error} if error is not None else {"ok": True}) + "\n").encode())
+        return module
     except (OSError, ValueError, KeyError):  # the caller went away (a closed page): nothing to say it to
-        pass
+        return None
+
+
+def _watch(conn: socket.socket, deadline: float, done: threading.Event) -> None:
+    """While the job runs: end this process when the caller has hung up or the job's time is past."""
+    while not done.wait(0.5):
+        try:
+            gone = bool(select.select([conn], [], [], 0)[0]) and conn.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            gone = True
+        if gone or time.time() > deadline:
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: job ended "
+                  f"({'its caller left' if gone else 'past its time'})", file=sys.stderr, flush=True)
+            os._exit(1)
+
+
+def _tidy() -> None:
+    """What a job left: Python's garbage, and torch's cached GPU memory (a training run may want it)."""
+    import gc
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def main(argv: list[str]) -> int:

@@ -1,10 +1,12 @@
 """Helpers that stay warm (`warm_pool`, with NOCODE_WARM_START): heat maps, estimates and label checks run in
 the helper of the slot the caller holds, which keeps the run's model loaded for the next picture, survives a job
-that fails, is killed with a job that runs too long and is replaced when it died. No process outlives the test."""
+that fails, is killed with a job that runs too long, ends a job whose page was closed, and is replaced when it died;
+a new warm process can start while helpers it forked still run. No process outlives the test."""
 
 import json
 import os
 import signal
+import socket
 import time
 
 import pytest
@@ -15,7 +17,7 @@ from nocode_widgets.insight import label_check
 from nocode_widgets.insight.explain import explain
 from nocode_widgets.runs.plan import estimate
 from nocode_widgets.slots import helper_slot, run_job
-from nocode_widgets.warm_pool import started_at, stop_warm
+from nocode_widgets.warm_pool import start_warm, started_at, stop_warm
 from tests.conftest import make_workspace
 from tests.images import COLORS, picture
 from tests.training_helpers import colour_dataset, train
@@ -103,3 +105,54 @@ def test_a_job_past_its_time_has_its_helper_killed_and_the_next_job_gets_a_new_o
     wait_until(lambda: helper_pid(ws) != helper)
     again = explain(ws, alice, run.id, [("a.jpg", picture(COLORS["red"], size=(40, 30), seed=1))])
     assert again[0].png and helper_pid(ws) not in (None, helper)
+
+
+def warm_pid(ws) -> int | None:
+    path = ws.settings.data_dir / "slots" / "warm.pid"
+    mark = json.loads(path.read_text()) if path.exists() else {}
+    return mark.get("pid") if mark.get("pid") and started_at(mark["pid"]) == mark.get("start") else None
+
+
+def test_a_closed_page_ends_its_job_and_a_new_warm_process_starts_beside_forked_helpers(warm):
+    ws, alice, ds, run = warm
+    estimate(ws, alice, ds.id, {"image_size": 32, "epochs": 3})  # the warm process comes up; the helper is cold
+    wait_until(lambda: warm_pid(ws) is not None)
+    os.kill(helper_pid(ws), signal.SIGKILL)
+    wait_until(lambda: helper_pid(ws) is None)
+    estimate(ws, alice, ds.id, {"image_size": 32, "epochs": 3})  # a new helper, forked by the warm process
+    helper, first_warm = helper_pid(ws), warm_pid(ws)
+    assert parent_of(helper) == first_warm
+
+    os.kill(first_warm, signal.SIGKILL)  # its forked helper goes on and must not keep the warm process's lock
+    wait_until(lambda: not process_alive(first_warm))
+    start_warm(ws.settings)
+    wait_until(lambda: warm_pid(ws) not in (None, first_warm))
+    assert process_alive(helper)
+
+    # A page that asks for a label check and is closed at once (its kernel gone): the helper ends the job
+    with helper_slot(ws, alice.id) as slot:
+        job = ws.settings.data_dir / "tmp" / "job.json"
+        job.parent.mkdir(parents=True, exist_ok=True)
+        job.write_text(json.dumps({"user": alice.id, "dataset": ds.id, "folds": 3, "save_to": str(job) + ".saved",
+                                   "out": str(job) + ".out", "progress": str(job) + ".progress",
+                                   "max_side": 512, "max_pixels": 50_000_000}))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(str(ws.settings.data_dir / "slots" / f"helper-{slot}.sock"))
+            conn.sendall((json.dumps({"module": "nocode_widgets.training.label_folds", "job": str(job),
+                                      "timeout_s": 600, "settings": ws.settings.to_env()}) + "\n").encode())
+            assert json.loads(conn.makefile("r").readline())["pid"] == helper
+    wait_until(lambda: not process_alive(helper), timeout=10)  # it noticed the caller had gone
+    assert not (ws.settings.data_dir / "tmp" / "job.json.out").exists()
+    guess = estimate(ws, alice, ds.id, {"image_size": 32, "epochs": 3})  # and the next person is served
+    assert guess.seconds_per_epoch > 0 and helper_pid(ws) not in (None, helper)
+
+
+def parent_of(pid: int) -> int:
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -114,12 +114,11 @@ def _compute(ws: Workspace, user, ds, folds: int, out: Path, progress) -> dict:
     try:
         with helper_slot(ws, user.id, "label checks, heat maps and estimates") as slot:
             result = run_job(ws, slot, "nocode_widgets.training.label_folds",
-                             {"user": user.id, "dataset": ds.id, "folds": folds},
+                             {"user": user.id, "dataset": ds.id, "folds": folds, "save_to": str(out)},
                              lambda state: progress(state["done"], state["total"], state["what"]), TIMEOUT_S,
                              "Checking the labels took too long and was stopped.", "The labels could not be checked")
     finally:
         mine.release()
-    write_json_atomic(out, result)
     return result
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -86,12 +87,17 @@ def _fresh_model(cfg: TrainConfig, num_classes: int, initial: dict | None, featu
 
 
 def work(job: dict) -> dict:
-    """The helper job: {"user", "dataset", "folds"}, with the workspace's settings in NOCODE_*."""
+    """The helper job: {"user", "dataset", "folds", "save_to"}, with the workspace's settings in NOCODE_*. The
+    result is also saved to "save_to" (the dataset's review cache) here, so a finished check is kept even when its
+    page is gone."""
     ws = Workspace.open()
     owner = User.from_doc(ws.store.get(Table.USERS, job["user"]))
     report = lambda done, total, what: write_json_atomic(  # noqa: E731
         job["progress"], {"done": done, "total": total, "what": what, "at": time.time()})
-    return out_of_sample(ws, owner, job["dataset"], int(job["folds"]), report)
+    result = out_of_sample(ws, owner, job["dataset"], int(job["folds"]), report)
+    Path(job["save_to"]).parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(job["save_to"]), result)
+    return result
 
 
 if __name__ == "__main__":

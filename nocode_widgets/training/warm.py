@@ -13,6 +13,7 @@ nothing of a run), and forks a run's worker on request, so the worker skips the 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import runpy
@@ -21,18 +22,17 @@ import socket
 import sys
 import time
 
-from filelock import FileLock, Timeout
-
 FORKABLE = {"nocode_widgets.training.worker", "nocode_widgets.warm_pool"}  # run workers, warm helpers
 
 
 def serve(settings) -> int:
     folder = settings.data_dir / "slots"
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(folder / "warm.lock"))
+    lock = os.open(folder / "warm.lock", os.O_RDWR | os.O_CREAT, 0o600)  # our own fd: children close it
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
         return 0  # another warm process serves this data folder
     import torch  # noqa: F401 - what the children are spared
     import torchvision  # noqa: F401
@@ -64,18 +64,18 @@ def serve(settings) -> int:
                 conn.settimeout(10.0)
                 try:
                     request = json.loads(conn.makefile("r").readline())
-                    pid = _fork(request, server)
+                    pid = _fork(request, server, conn, lock)
                     conn.sendall((json.dumps({"pid": pid}) + "\n").encode())
                 except (OSError, ValueError, KeyError) as exc:
                     conn.sendall((json.dumps({"error": str(exc)}) + "\n").encode())
     finally:
         path.unlink(missing_ok=True)
         (folder / "warm.pid").unlink(missing_ok=True)
-        lock.release()
+        os.close(lock)
     return 0
 
 
-def _fork(request: dict, server: socket.socket) -> int:
+def _fork(request: dict, server: socket.socket, conn: socket.socket, lock: int) -> int:
     module, args, env, log = request["module"], list(map(str, request["args"])), dict(request["env"]), request["log"]
     if module not in FORKABLE:
         raise ValueError(f"{module} is not started here")
@@ -84,6 +84,8 @@ def _fork(request: dict, server: socket.socket) -> int:
         return pid
     try:  # the child: nothing here may return into the server's loop
         server.close()
+        conn.close()
+        os.close(lock)  # the lock stays the warm process's alone: a child that outlives it must not hold it
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
