@@ -142,12 +142,21 @@ def ask(settings, slot: int, module: str, job_file: Path, poll: Callable[[], Non
     second meanwhile. Call it holding that slot. Past `timeout_s`: the helper is killed, NocodeError `too_long`."""
     deadline = time.time() + timeout_s
     request = {"module": module, "job": str(job_file), "timeout_s": timeout_s, "settings": settings.to_env()}
-    try:
-        with _connect(settings, slot) as conn:
-            conn.sendall((json.dumps(request) + "\n").encode())
-            _follow(conn, deadline, poll, too_long, failed)
-    except (OSError, ValueError):  # the helper went away mid-answer
-        raise NocodeError(f"{failed}.") from None
+    for attempt in (1, 2):
+        try:
+            with _connect(settings, slot) as conn:
+                conn.sendall((json.dumps(request) + "\n").encode())
+                _follow(conn, deadline, poll, too_long, failed)
+                return
+        except _NotTaken:  # what answered was a helper's leftover, not a helper: it is gone now, start one
+            if attempt == 2:
+                raise NocodeError(f"{failed}.") from None
+        except (OSError, ValueError):  # the helper went away mid-answer
+            raise NocodeError(f"{failed}.") from None
+
+
+class _NotTaken(Exception):
+    """The connection ended before a helper took the job."""
 
 
 def _follow(conn: socket.socket, deadline: float, poll: Callable[[], None], too_long: str, failed: str) -> None:
@@ -169,13 +178,15 @@ def _follow(conn: socket.socket, deadline: float, poll: Callable[[], None], too_
         except socket.timeout:
             poll()
             if time.time() > deadline:
-                if pid:
+                if pid:  # the helper leads its own process group: with whatever its job started
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                        os.killpg(pid, signal.SIGKILL)
                 raise NocodeError(too_long) from None
             continue
         except OSError:
             chunk = b""
+        if not chunk and pid is None:  # a dying helper's child still held its socket a moment
+            raise _NotTaken
         if not chunk:  # the helper died on this job
             raise NocodeError(f"{failed}.")
         buffer += chunk
@@ -321,7 +332,9 @@ def _answer(conn: socket.socket) -> str | None:
             _tidy()
         conn.sendall((json.dumps({"error": error} if error is not None else {"ok": True}) + "\n").encode())
         return module
-    except (OSError, ValueError, KeyError):  # the caller went away (a closed page): nothing to say it to
+    except (OSError, ValueError, KeyError) as exc:  # the caller went away (a closed page): nothing to say it to
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: a request ended early: {exc!r}",
+              file=sys.stderr, flush=True)
         return None
 
 
@@ -335,6 +348,8 @@ def _watch(conn: socket.socket, deadline: float, done: threading.Event) -> None:
         if gone or time.time() > deadline:
             print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: job ended "
                   f"({'its caller left' if gone else 'past its time'})", file=sys.stderr, flush=True)
+            if os.getpgrp() == os.getpid():  # with whatever the job started (a helper leads its own group)
+                os.killpg(0, signal.SIGKILL)
             os._exit(1)
 
 

@@ -49,7 +49,7 @@ def finished(ws, user, run_id):
 
 @pytest.fixture
 def warm_ws(tmp_path):
-    ws = make_workspace(tmp_path / "data", warm_start=True, warm_idle_s=60.0)
+    ws = make_workspace(tmp_path / "data", warm_start=True, warm_idle_s=600.0)  # ended by the test
     yield ws
     for pid in warm_pids(ws):
         os.kill(pid, signal.SIGKILL)
