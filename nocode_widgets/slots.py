@@ -1,7 +1,9 @@
-"""Machine-wide slots for the helper processes that pages start (heat maps, time estimates, label checks):
-each loads torch and a model, so together they are capped at `max_helper_processes`, whoever asks.
-A slot is a file lock under the data folder, held while the helper runs; a process that dies frees its
-slot with it. No free slot: a plain "busy, try again in a moment", never a queue that grows."""
+"""Machine-wide slots for the helper processes that pages start (heat maps, time estimates, label checks,
+inbox and submission scoring): each loads torch or a model, so together they are capped at
+`max_helper_processes`, whoever asks. A slot is a file lock under the data folder, held while the helper runs;
+a process that dies frees its slot with it. No free slot: a plain "busy, try again in a moment", never a queue
+that grows. `run_job` runs a helper job in the slot held: a new Python, or with the warm start the slot's warm
+helper (`warm_pool.py`)."""
 
 from __future__ import annotations
 
