@@ -110,22 +110,13 @@ def main() -> None:
     bf16 = cpu_has_fast_bf16()
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     small, light = (lambda: SmallCNN(3)), (lambda: light_net(3))
-    cases = [
-        ("auto, all", small, dict(bf16=bf16, channels_last=True, average=True, precise_bn=True, evaluate=True)),
-        ("auto, no weight average", small, dict(bf16=bf16, channels_last=True, average=False, precise_bn=True,
-                                                evaluate=True)),
-        ("auto, no BatchNorm recompute", small, dict(bf16=bf16, channels_last=True, average=True, precise_bn=False,
-                                                     evaluate=True)),
-        ("auto, no evaluation", small, dict(bf16=bf16, channels_last=True, average=True, precise_bn=True,
-                                            evaluate=False)),
-        ("auto, fp32", small, dict(bf16=False, channels_last=True, average=True, precise_bn=True, evaluate=True)),
-        ("auto recipe, light network", light, dict(bf16=bf16, channels_last=True, average=True, precise_bn=True,
-                                                   evaluate=True)),
-        ("plain, small CNN", small, dict(bf16=False, channels_last=False, average=False, precise_bn=False,
-                                         evaluate=True)),
-        ("plain, light network", light, dict(bf16=False, channels_last=False, average=False, precise_bn=False,
-                                             evaluate=True)),
-    ]
+    auto = dict(bf16=bf16, channels_last=True, average=True, precise_bn=True, evaluate=True)
+    plain = dict(bf16=False, channels_last=False, average=False, precise_bn=False, evaluate=True)
+    cases = [("auto, all", small, auto), ("auto, no weight average", small, {**auto, "average": False}),
+             ("auto, no BatchNorm recompute", small, {**auto, "precise_bn": False}),
+             ("auto, no evaluation", small, {**auto, "evaluate": False}), ("auto, fp32", small, {**auto, "bf16": False}),
+             ("auto recipe, light network", light, auto), ("plain, small CNN", small, plain),
+             ("plain, light network", light, plain)]
     rows = []
     base = None
     for name, make, how in cases:

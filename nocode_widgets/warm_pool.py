@@ -64,6 +64,20 @@ def _slots(settings) -> Path:
     return folder
 
 
+def listen_on(path: Path, backlog: int, timeout_s: float) -> socket.socket:
+    """A Unix socket listening at `path` (any old one there replaced), readable by this user only (0600)."""
+    path.unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_mask = os.umask(0o177)
+    try:
+        server.bind(str(path))
+    finally:
+        os.umask(old_mask)
+    server.listen(backlog)
+    server.settimeout(timeout_s)
+    return server
+
+
 def mark_pid(path: Path) -> None:
     """Say which process this is (pid and start time), for `stop_warm`."""
     write_json_atomic(path, {"pid": os.getpid(), "start": started_at(os.getpid())})
@@ -261,17 +275,9 @@ def serve(settings, slot: int) -> int:
         importlib.import_module(module)
     folder = _slots(settings)
     path = folder / f"helper-{slot}.sock"
-    path.unlink(missing_ok=True)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_mask = os.umask(0o177)
-    try:
-        server.bind(str(path))
-    finally:
-        os.umask(old_mask)
+    server = listen_on(path, 4, 1.0)
     inode = path.stat().st_ino
     mark_pid(folder / f"helper-{slot}.pid")
-    server.listen(4)
-    server.settimeout(1.0)
     last = time.time()
     slot_lock = FileLock(str(folder / f"helper-{slot}.lock"))
     try:

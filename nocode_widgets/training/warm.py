@@ -37,20 +37,11 @@ def serve(settings) -> int:
     import torch  # noqa: F401 - what the children are spared
     import torchvision  # noqa: F401
     from . import engine, worker  # noqa: F401
-    from ..warm_pool import mark_pid
+    from ..warm_pool import listen_on, mark_pid
 
     mark_pid(folder / "warm.pid")
-
     path = folder / "warm.sock"
-    path.unlink(missing_ok=True)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_mask = os.umask(0o177)
-    try:
-        server.bind(str(path))
-    finally:
-        os.umask(old_mask)
-    server.listen(16)
-    server.settimeout(5.0)
+    server = listen_on(path, 16, 5.0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
     last = time.time()
     try:
