@@ -227,7 +227,7 @@ def _connect(settings, slot: int) -> socket.socket:
                 _detached(settings, "nocode_widgets.warm_pool", [str(slot)], log)
             started = True
         if time.time() > until:
-            raise NocodeError("The helper process did not start; the details are in the server's log.")
+            raise NocodeError("The server could not start a helper for this just now. Please try again in a moment.")
         time.sleep(0.05)
 
 
