@@ -98,12 +98,14 @@ def rotated(log: Path) -> Path:
     return log
 
 
-def _detached(settings, module: str, args: list[str], log: Path) -> None:
+def start_detached(module: str, args: list[str], env: dict, log: Path) -> int:
+    """`python -m module args...` in a session of its own (it outlives its caller), output appended to `log`;
+    its pid. Reaped if the caller is still there when it ends."""
     with open(rotated(log), "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", module, *args], env={**os.environ, **settings.to_env()},
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
-    threading.Thread(target=proc.wait, daemon=True).start()  # reaped if we are still here when it ends
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    threading.Thread(target=proc.wait, daemon=True).start()
+    return proc.pid
 
 
 def warm_fork(settings, module: str, args: list[str], env: dict, log: Path) -> int | None:
@@ -128,7 +130,7 @@ def start_warm(settings) -> None:
     folder = _slots(settings)
     if not fits(settings):
         return
-    _detached(settings, "nocode_widgets.training.warm", [], folder / "warm.log")
+    start_detached("nocode_widgets.training.warm", [], {**os.environ, **settings.to_env()}, folder / "warm.log")
 
 
 def stop_warm(settings) -> None:
@@ -224,7 +226,7 @@ def _connect(settings, slot: int) -> socket.socket:
             log = rotated(folder / "helpers.log")
             env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
             if warm_fork(settings, "nocode_widgets.warm_pool", [str(slot)], env, log) is None:
-                _detached(settings, "nocode_widgets.warm_pool", [str(slot)], log)
+                start_detached("nocode_widgets.warm_pool", [str(slot)], env, log)
             started = True
         if time.time() > until:
             raise NocodeError("The server could not start a helper for this just now. Please try again in a moment.")

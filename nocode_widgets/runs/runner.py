@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Protocol
 
 from ..files import process_exists
-from ..warm_pool import started_at, warm_fork
+from ..warm_pool import start_detached, started_at, warm_fork
 from ..workspace import Workspace
 from .records import ACTIVE, INTERRUPTED, RunRecord, load_run, read_progress, run_folder, transition, update_run
 
@@ -38,14 +35,10 @@ class LocalProcessRunner:
         folder = run_folder(ws, run)
         folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **ws.settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        pid = warm_fork(ws.settings, WORKER, [run.id], env, folder / "worker.log") if ws.settings.warm_start else None
+        log = folder / "worker.log"
+        pid = warm_fork(ws.settings, WORKER, [run.id], env, log) if ws.settings.warm_start else None
         if pid is None:
-            with open(folder / "worker.log", "ab") as log:
-                proc = subprocess.Popen([sys.executable, "-m", WORKER, run.id],
-                                        env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, close_fds=True)
-            pid = proc.pid
-            threading.Thread(target=proc.wait, daemon=True).start()  # reap it if we are still here when it ends
+            pid = start_detached(WORKER, [run.id], env, log)
         update_run(ws, run.id, pid=pid, host=os.uname().nodename, pid_start=started_at(pid))
 
     def stop(self, run: RunRecord, grace: float = 5.0) -> None:

@@ -6,4 +6,4 @@ the run service (`runs/`) starts it as `python -m nocode_widgets.training.worker
 stopping, devices), with `data` (split, picture cache, batches), `augment`, `losses`, `optimizers`;
 `on_ray` fits in a Ray actor; `estimate` times a few steps; `label_folds` gives K-fold out-of-sample
 probabilities for the label check; `warm` (with NOCODE_WARM_START) is the process that imported all this once
-and forks run workers."""
+and forks run workers and warm helpers (`warm_pool`)."""

@@ -1,7 +1,7 @@
 """The warm start: one process per data folder that has imported torch, torchvision and the training code (and
 nothing of a run), and forks a run's worker on request, so the worker skips the seconds of those imports
 (`benchmarks/bench_warm_start.py`). `python -m nocode_widgets.training.warm`, started detached by
-`runs/runner.py` when `NOCODE_WARM_START` is on; the settings come from its environment.
+`warm_pool.start_warm` when `NOCODE_WARM_START` is on; the settings come from its environment.
 
 - It listens on a Unix socket, `data/slots/warm.sock` (0600, in the 0700 data folder: only its own user can
   ask), for one JSON line: {"module", "args", "env", "log"}. Only the modules in FORKABLE may be run.
