@@ -115,6 +115,21 @@ def export_onnx(model: nn.Module, path: Path, image_size: int) -> None:
     tmp.replace(path)
 
 
+def warm_up_export() -> None:
+    """Pay the ONNX exporter's one-time start (its lazy imports and registrations) and onnxruntime's import with
+    a model of one layer: for the warm process, so that the runs forked from it do not. Torch starts no thread
+    pool for work this small, and no onnxruntime session (it would start threads) is made, so forking after
+    it stays safe."""
+    import io
+
+    import onnxruntime  # noqa: F401
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=1)), (torch.zeros(1, 2),), io.BytesIO(),
+                          dynamo=False, opset_version=OPSET)
+
+
 def export_and_check(model: nn.Module, folder: Path, image_size: int, pictures_uint8: torch.Tensor, mean, std) -> dict:
     """Export `model` to `folder/model.onnx`, then compare onnxruntime with PyTorch on `pictures_uint8`
     (the run's validation pictures): top-1 agreement and the largest probability difference. The report

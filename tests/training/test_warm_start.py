@@ -1,5 +1,6 @@
 """The warm start (`NOCODE_WARM_START`): a run's worker forked from the data folder's warm process trains like
-a cold one, is followed and recognised as alive by its pid and start time, and when the warm process dies the
+a cold one (its ONNX export checked too: the warm process started the exporter and imported onnxruntime
+before forking), is followed and recognised as alive by its pid and start time, and when the warm process dies the
 next run starts cold and a new warm process comes up. No process outlives the test."""
 
 import os
@@ -8,7 +9,9 @@ import time
 
 import pytest
 
+from nocode_widgets.files import read_json
 from nocode_widgets.runs import jobs
+from nocode_widgets.runs.records import run_folder
 from nocode_widgets.runs.runner import started_at
 from tests.conftest import make_workspace
 from tests.processes import processes
@@ -73,6 +76,8 @@ def test_a_run_forked_warm_trains_and_a_dead_warm_process_falls_back_to_cold(war
     assert os.getsid(run.pid) == run.pid  # in a session of its own: killable as a group, outlives the server
     done = finished(ws, user, second.id)
     assert done.status == "done" and done.metrics["val_accuracy"] >= 0.5
+    export = read_json(run_folder(ws, done) / "export.json")  # onnxruntime, imported before the fork, still works
+    assert export["ok"] and export["agree"] == export["total"] > 0
 
     os.kill(warm, signal.SIGKILL)  # the warm process dies: the next run starts cold, a new warm one comes up
     wait_until(lambda: not warm_pids(ws))
