@@ -20,6 +20,7 @@ Both only with `warm_start` on (NOCODE_WARM_START); off, every run and helper jo
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -275,6 +276,7 @@ def do_job(job_file: Path, work: Callable[[dict], dict]) -> str | None:
 def serve(settings, slot: int) -> int:
     for module in HELPERS:  # before the socket opens: the first caller waits for it, the next ones do not
         importlib.import_module(module)
+    gc.freeze()  # what stays loaded is left out of garbage collections: `_tidy`'s full one took 0.15 s, now ~0
     folder = _slots(settings)
     path = folder / f"helper-{slot}.sock"
     server = listen_on(path, 4, 1.0)
@@ -337,8 +339,10 @@ def _answer(conn: socket.socket) -> str | None:
             error = do_job(Path(request["job"]), importlib.import_module(module).work)
         finally:
             watching.set()
-            _tidy()
-        conn.sendall((json.dumps({"error": error} if error is not None else {"ok": True}) + "\n").encode())
+        try:
+            conn.sendall((json.dumps({"error": error} if error is not None else {"ok": True}) + "\n").encode())
+        finally:
+            _tidy()  # after the answer: a full garbage collection is 0.15 s the page need not wait for
         return module
     except (OSError, ValueError, KeyError) as exc:  # the caller went away (a closed page): nothing to say it to
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: a request ended early: {exc!r}",
@@ -363,8 +367,6 @@ def _watch(conn: socket.socket, deadline: float, done: threading.Event) -> None:
 
 def _tidy() -> None:
     """What a job left: Python's garbage, and torch's cached GPU memory (a training run may want it)."""
-    import gc
-
     gc.collect()
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():

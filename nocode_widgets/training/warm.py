@@ -14,6 +14,7 @@ nothing of a run; its ONNX exporter started once), and forks a run's worker on r
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import runpy
@@ -40,6 +41,7 @@ def serve(settings) -> int:
     from ..models.artifact import warm_up_export
 
     warm_up_export()  # each run's export is then 0.3-0.5 s quicker (BENCHMARKS.md, "A warm start")
+    gc.freeze()  # the children's garbage collections skip all this, and leave its pages shared
     from ..warm_pool import listen_on, mark_pid
 
     mark_pid(folder / "warm.pid")
