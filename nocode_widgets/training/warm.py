@@ -1,7 +1,7 @@
 """The warm start: one process per data folder that has imported torch, torchvision and the training code (and
-nothing of a run; its ONNX exporter started once), and forks a run's worker on request, so the worker skips the seconds of those imports
-(`benchmarks/bench_warm_start.py`). `python -m nocode_widgets.training.warm`, started detached by
-`warm_pool.start_warm` when `NOCODE_WARM_START` is on; the settings come from its environment.
+nothing of a run; its ONNX exporter started once), and forks a run's worker on request, so the worker skips the
+seconds of those imports (`benchmarks/bench_warm_start.py`). `python -m nocode_widgets.training.warm`, started
+detached by `warm_pool.start_warm` when `NOCODE_WARM_START` is on; the settings come from its environment.
 
 - It listens on a Unix socket, `data/slots/warm.sock` (0600, in the 0700 data folder: only its own user can
   ask), for one JSON line: {"module", "args", "env", "log"}. Only the modules in FORKABLE may be run.
@@ -40,7 +40,12 @@ def serve(settings) -> int:
     from . import engine, worker  # noqa: F401
     from ..models.artifact import warm_up_export
 
-    warm_up_export()  # each run's export is then 0.3-0.5 s quicker (BENCHMARKS.md, "A warm start")
+    try:
+        warm_up_export()  # each run's export is then 0.3-0.5 s quicker (BENCHMARKS.md, "A warm start")
+    except Exception:  # noqa: BLE001 - only a saving: the runs export as they would cold
+        import traceback
+
+        traceback.print_exc()
     gc.freeze()  # the children's garbage collections skip all this, and leave its pages shared
     from ..warm_pool import listen_on, mark_pid
 
