@@ -46,6 +46,7 @@ def serve(settings) -> int:
         import traceback
 
         traceback.print_exc()
+    gc.collect()  # the imports' garbage first: what is frozen is never collected
     gc.freeze()  # the children's garbage collections skip all this, and leave its pages shared
     from ..warm_pool import listen_on, mark_pid
 
