@@ -84,6 +84,15 @@ def mark_pid(path: Path) -> None:
     write_json_atomic(path, {"pid": os.getpid(), "start": started_at(os.getpid())})
 
 
+def marked_pid(path: Path) -> int | None:
+    """The process a `mark_pid` file names, while it runs (the same start time: not a new one with its pid)."""
+    mark = read_json(path) or {}
+    pid = mark.get("pid")
+    if isinstance(pid, int) and mark.get("start") and started_at(pid) == mark["start"]:
+        return pid
+    return None
+
+
 def fits(settings) -> bool:
     """This data folder's sockets have short enough paths (otherwise everything starts cold)."""
     return len(str(settings.data_dir / "slots" / "helper-00.sock")) <= SOCKET_PATH_MAX
@@ -134,13 +143,20 @@ def start_warm(settings) -> None:
     start_detached("nocode_widgets.training.warm", [], {**os.environ, **settings.to_env()}, folder / "warm.log")
 
 
+def warm_ahead(settings) -> None:
+    """With the warm start on, start this data folder's warm process when none runs: a person about to train (the
+    Train panel opened) then gets a warm first run, where it would have started cold and started the warm process
+    for the next one. Idle, it ends after `warm_idle_s` as always."""
+    if settings.warm_start and marked_pid(settings.data_dir / "slots" / "warm.pid") is None:
+        start_warm(settings)
+
+
 def stop_warm(settings) -> None:
     """End the warm process and the warm helpers of this data folder, if they run."""
     folder = settings.data_dir / "slots"
     for path in [folder / "warm.pid", *folder.glob("helper-*.pid")] if folder.exists() else []:
-        mark = read_json(path) or {}
-        pid = mark.get("pid")
-        if isinstance(pid, int) and mark.get("start") and started_at(pid) == mark["start"]:
+        pid = marked_pid(path)
+        if pid is not None:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

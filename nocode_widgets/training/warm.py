@@ -35,6 +35,9 @@ def serve(settings) -> int:
     except BlockingIOError:
         os.close(lock)
         return 0  # another warm process serves this data folder
+    from ..warm_pool import listen_on, mark_pid
+
+    mark_pid(folder / "warm.pid")  # from now: `stop_warm` ends it, and `warm_ahead` starts no other
     import torch  # noqa: F401 - what the children are spared
     import torchvision  # noqa: F401
     from . import engine, worker  # noqa: F401
@@ -48,9 +51,6 @@ def serve(settings) -> int:
         traceback.print_exc()
     gc.collect()  # the imports' garbage first: what is frozen is never collected
     gc.freeze()  # the children's garbage collections skip all this, and leave its pages shared
-    from ..warm_pool import listen_on, mark_pid
-
-    mark_pid(folder / "warm.pid")
     path = folder / "warm.sock"
     server = listen_on(path, 16, 5.0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system

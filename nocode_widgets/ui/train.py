@@ -21,6 +21,7 @@ from ..runs.train_config import (AUGMENTS, IMBALANCE_TOOLS, MAX_FOLDS, MIN_FOLDS
 from ..runs.plan import estimate, plan
 from ..workspace import Workspace
 from ..runs.facts import device_facts
+from ..warm_pool import warm_ahead
 from ..models.zoo import ARCHS, recommended
 from .parts import (FIGURE_WIDTH, Background, Collapsible, Message, SessionPanel, card, esc, options_of, picture,
                     report_errors, serialized)
@@ -142,6 +143,7 @@ class TrainPanel(SessionPanel):
     @serialized
     def refresh(self) -> None:
         def work():
+            warm_ahead(self.ws.settings)  # someone about to train: their first run need not start cold
             mine = [d for d in D.list_datasets(self.ws, self.user) if not d.hidden]
             pairs = [(f"{d.name} ({d.image_count} pictures)", d.id) for d in mine]
             pairs += [(f"{d.name} ({d.image_count} pictures, shared with your class)", d.id)

@@ -84,3 +84,24 @@ def test_a_run_forked_warm_trains_and_a_dead_warm_process_falls_back_to_cold(war
     third = jobs.submit(ws, user, ds.id, TINY)
     assert finished(ws, user, third.id).status == "done"
     wait_until(lambda: len(warm_pids(ws)) == 1)
+
+
+def test_opening_the_train_panel_starts_the_warm_process_once_and_only_with_the_warm_start_on(warm_ws, tmp_path):
+    from nocode_widgets.accounts import auth
+    from nocode_widgets.ui import TrainPanel
+
+    user = auth.sign_up(warm_ws, "alice", "password-alice")
+    panel = TrainPanel(warm_ws, user)  # the panel shows: someone is about to train
+    wait_until(lambda: len(warm_pids(warm_ws)) == 1)
+    (warm,) = warm_pids(warm_ws)
+    for _ in range(3):  # while it imports torch and after: no second one is started
+        panel.refresh()
+        time.sleep(0.5)
+    wait_until(lambda: (warm_ws.settings.data_dir / "slots" / "warm.sock").exists())
+    assert warm_pids(warm_ws) == [warm]
+    panel.close()
+
+    cold = make_workspace(tmp_path / "cold", warm_start=False)  # JupyterLab, Colab, the CLI: off
+    TrainPanel(cold, auth.sign_up(cold, "bob", "password-bob")).close()
+    time.sleep(2)
+    assert not warm_pids(cold) and not (cold.settings.data_dir / "slots" / "warm.pid").exists()
