@@ -48,6 +48,7 @@ MODELS_KEPT = 3  # per helper: the runs a page is looking at
 START_WAIT_S = 120.0  # a helper started cold imports torch first
 ONCE = {"nocode_widgets.training.label_folds"}  # K trainings: their helper ends after the job, its memory with it
 LOG_BYTES = 10 * 2**20  # a log past this is moved to <name>.1 when a process that writes it starts
+AHEAD_EVERY_S = 30.0  # `warm_ahead` starts a warm process at most this often per data folder
 SOCKET_PATH_MAX = 100  # a Unix socket's path has a short limit (108 bytes with its end): longer, stay cold
 
 
@@ -147,8 +148,16 @@ def warm_ahead(settings) -> None:
     """With the warm start on, start this data folder's warm process when none runs: a person about to train (the
     Train panel opened) then gets a warm first run, where it would have started cold and started the warm process
     for the next one. Idle, it ends after `warm_idle_s` as always."""
-    if settings.warm_start and marked_pid(settings.data_dir / "slots" / "warm.pid") is None:
-        start_warm(settings)
+    folder = settings.data_dir / "slots"
+    if not settings.warm_start or marked_pid(folder / "warm.pid") is not None:
+        return
+    tried = folder / "warm.ahead"
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - tried.stat().st_mtime < AHEAD_EVERY_S:
+            return  # a page refreshing in a loop, or a warm process that cannot start, costs one start a while
+    _slots(settings)
+    tried.touch()
+    start_warm(settings)
 
 
 def stop_warm(settings) -> None:
