@@ -116,7 +116,7 @@ def export_onnx(model: nn.Module, path: Path, image_size: int) -> None:
 
 
 def warm_up_export() -> None:
-    """Pay the ONNX exporter's one-time start (its lazy imports and registrations, 0.3-0.4 s) with a model of one
+    """Pay the ONNX exporter's one-time start (its lazy imports and registrations, about 0.25 s) with a model of one
     layer: for the warm process, so that the runs forked from it do not. Torch starts no thread pool for work
     this small, so forking after it stays safe. onnxruntime is not imported here: its import starts a thread
     (and saves only 0.04 s)."""

@@ -44,7 +44,7 @@ def serve(settings) -> int:
     from ..models.artifact import warm_up_export
 
     try:
-        warm_up_export()  # each run's export is then 0.3-0.5 s quicker (BENCHMARKS.md, "A warm start")
+        warm_up_export()  # each run's export is then 0.2-0.3 s quicker (BENCHMARKS.md, "A warm start")
     except Exception:  # noqa: BLE001 - only a saving: the runs export as they would cold
         import traceback
 

@@ -1,6 +1,8 @@
 """The warm start (`NOCODE_WARM_START`): a run's worker forked from the data folder's warm process trains like
-a cold one (its ONNX export checked too: the warm process started the exporter before forking), is followed and recognised as alive by its pid and start time, and when the warm process dies the
-next run starts cold and a new warm process comes up. No process outlives the test."""
+a cold one (its ONNX export checked too: the warm process started the exporter before forking), is followed
+and recognised as alive by its pid and start time, and when the warm process dies the next run starts cold and a
+new warm process comes up. Opening the Train panel starts the warm process ahead of a first run, once, and only
+with the warm start on. No process outlives the test."""
 
 import os
 import signal
