@@ -148,14 +148,12 @@ def warm_ahead(settings) -> None:
     """With the warm start on, start this data folder's warm process when none runs: a person about to train (the
     Train panel opened) then gets a warm first run, where it would have started cold and started the warm process
     for the next one. Idle, it ends after `warm_idle_s` as always."""
-    folder = settings.data_dir / "slots"
-    if not settings.warm_start or marked_pid(folder / "warm.pid") is not None:
+    if not settings.warm_start or marked_pid(settings.data_dir / "slots" / "warm.pid") is not None:
         return
-    tried = folder / "warm.ahead"
+    tried = _slots(settings) / "warm.ahead"
     with contextlib.suppress(FileNotFoundError):
         if time.time() - tried.stat().st_mtime < AHEAD_EVERY_S:
             return  # a page refreshing in a loop, or a warm process that cannot start, costs one start a while
-    _slots(settings)
     tried.touch()
     start_warm(settings)
 
@@ -293,7 +291,7 @@ def do_job(job_file: Path, work: Callable[[dict], dict]) -> str | None:
         write_json_atomic(Path(job["out"]), work(job))
         return None
     except Exception as exc:  # noqa: BLE001 - said to the page in one line; the details go to stderr
-        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {job_file} failed", file=sys.stderr)
+        _log(f"{job_file} failed")
         traceback.print_exc()
         return str(exc) if isinstance(exc, NocodeError) else ""
 
@@ -369,8 +367,7 @@ def _answer(conn: socket.socket) -> str | None:
         conn.sendall((json.dumps({"error": error} if error is not None else {"ok": True}) + "\n").encode())
         return module
     except (OSError, ValueError, KeyError) as exc:  # the caller went away (a closed page): nothing to say it to
-        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: a request ended early: {exc!r}",
-              file=sys.stderr, flush=True)
+        _log(f"a request ended early: {exc!r}")
         return None
 
 
@@ -384,11 +381,15 @@ def _watch(conn: socket.socket, deadline: float, done: threading.Event) -> None:
         if done.is_set():  # the job ended meanwhile: its caller may have read the answer and gone
             return
         if gone or time.time() > deadline:
-            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: job ended "
-                  f"({'its caller left' if gone else 'past its time'})", file=sys.stderr, flush=True)
+            _log(f"job ended ({'its caller left' if gone else 'past its time'})")
             if os.getpgrp() == os.getpid():  # with whatever the job started (a helper leads its own group)
                 os.killpg(0, signal.SIGKILL)
             os._exit(1)
+
+
+def _log(message: str) -> None:
+    """One line of the helpers' log (this process's stderr), with the time and the pid."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {message}", file=sys.stderr, flush=True)
 
 
 def _tidy() -> None:

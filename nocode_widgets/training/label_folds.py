@@ -95,8 +95,7 @@ def work(job: dict) -> dict:
     report = lambda done, total, what: write_json_atomic(  # noqa: E731
         job["progress"], {"done": done, "total": total, "what": what, "at": time.time()})
     result = out_of_sample(ws, owner, job["dataset"], int(job["folds"]), report)
-    Path(job["save_to"]).parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(job["save_to"]), result)
+    write_json_atomic(Path(job["save_to"]), result)  # its folder made as needed
     return result
 
 
