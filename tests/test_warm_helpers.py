@@ -17,7 +17,7 @@ from nocode_widgets.insight import label_check
 from nocode_widgets.insight.explain import explain
 from nocode_widgets.runs.plan import estimate
 from nocode_widgets.slots import helper_slot, run_job
-from nocode_widgets.warm_pool import start_warm, started_at, stop_warm
+from nocode_widgets.warm_pool import marked_pid, start_warm, stop_warm
 from tests.conftest import make_workspace
 from tests.images import COLORS, picture
 from tests.training_helpers import colour_dataset, train
@@ -41,9 +41,7 @@ def of_this_folder(ws) -> list[int]:
 
 
 def helper_pid(ws, slot: int = 0) -> int | None:
-    path = ws.settings.data_dir / "slots" / f"helper-{slot}.pid"
-    mark = json.loads(path.read_text()) if path.exists() else {}
-    return mark.get("pid") if mark.get("pid") and started_at(mark["pid"]) == mark.get("start") else None
+    return marked_pid(ws.settings.data_dir / "slots" / f"helper-{slot}.pid")
 
 
 def loads(ws) -> list[str]:
@@ -108,9 +106,9 @@ def test_a_job_past_its_time_has_its_helper_killed_and_the_next_job_gets_a_new_o
 
 
 def warm_pid(ws) -> int | None:
-    path = ws.settings.data_dir / "slots" / "warm.pid"
-    mark = json.loads(path.read_text()) if path.exists() else {}
-    return mark.get("pid") if mark.get("pid") and started_at(mark["pid"]) == mark.get("start") else None
+    """The warm process once it serves (its mark is written before its imports, its socket after them)."""
+    folder = ws.settings.data_dir / "slots"
+    return marked_pid(folder / "warm.pid") if (folder / "warm.sock").exists() else None
 
 
 def test_a_closed_page_ends_its_job_and_a_new_warm_process_starts_beside_forked_helpers(warm):
