@@ -35,6 +35,7 @@ VARIANTS: dict[str, dict] = {
     "no-average": {"ema": False},
     "running-bn-no-average": {"precise_bn": False, "ema": False},
     "no-restart": {"restart_stalled": False},
+    "no-progressive": {"progressive": False},  # every step at the full picture size (the earlier recipe)
     "no-learned-stop": {"fit.LEARNED": 2.0},  # only the patience rule ends a run early
     "bn-128": {"fit.BN_PICTURES": 128},
     "bn-64": {"fit.BN_PICTURES": 64},
@@ -101,13 +102,14 @@ def recipe(facts, changes: dict, train_images: int):
 
 def one(cfg, labels, split, cache, init: int) -> dict:
     """Train with seed `init` (initial weights and batch order; the split stays the same); the run's figures."""
+    from nocode_widgets.runs.events import Restarted
     from nocode_widgets.training.engine import FitJob, fit_and_evaluate
 
     job = FitJob("bench", replace(cfg, seed=init).to_json(), [str(i) for i in range(int(labels.max()) + 1)],
                  labels, split, cache)
     restarted = []
     started = time.perf_counter()
-    out = fit_and_evaluate(job, lambda kind, payload: restarted.append(1) if kind == "restart" else None)
+    out = fit_and_evaluate(job, lambda event: restarted.append(1) if isinstance(event, Restarted) else None)
     seconds = time.perf_counter() - started
     accuracies = [h["val_acc"] for h in out.history]
     return {"acc": out.metrics.get("val_accuracy", 0.0), "f1": out.metrics.get("val_weighted_f1", 0.0),

@@ -106,16 +106,19 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
                                                  "from ImageNet weights when they could be had (that needs the internet).")),
         new_code_cell(_model_code(card["arch"], len(classes))),
         new_markdown_cell("## 5. Augmentation\nDuring training only, each batch is randomly flipped, cropped, "
-                          "rotated and colour-jittered, so the model learns the object rather than the exact pixels."),
+                          "rotated and colour-jittered, so the model learns the object rather than the exact pixels. "
+                          "With `cfg.progressive` the first half of the training steps learn from the pictures at "
+                          "half their side (a quarter of the work per step), the rest at the full size."),
         new_code_cell(_source("training/augment.py:AugmentPreset", "training/augment.py:PRESETS",
-                              "training/augment.py:augment")),
+                              "training/augment.py:augment", "training/augment.py:resized")),
         new_markdown_cell("## 6. Batches, loss, optimizer and learning-rate schedule"),
         new_code_cell(_source("training/data.py:Batches", "training/losses.py:FocalLoss", "training/losses.py:make_loss",
                               "training/losses.py:balanced_class_weights", "training/losses.py:cutmix",
                               "training/fit.py:make_optimizer", "training/fit.py:make_schedule",
                               "training/fit.py:settled", "training/fit.py:LEARNED", "training/fit.py:LEARNED_GAP",
                               "training/fit.py:CALM_EPOCHS", "runs/train_config.py:STEADY_STEPS",
-                              "runs/train_config.py:short_epochs",
+                              "runs/train_config.py:short_epochs", "runs/train_config.py:LOW_RES_SHARE",
+                              "runs/train_config.py:LOW_RES_MIN_SIDE", "runs/train_config.py:low_res_side",
                               "training/fit.py:EarlyStop", "training/fit.py:CoolDown", "training/fit.py:WeightAverage",
                               "training/fit.py:BN_PICTURES", "training/fit.py:bn_sample",
                               "training/fit.py:recompute_batchnorm", "training/fit.py:seed_everything")),
@@ -188,6 +191,8 @@ sched, per_batch = make_schedule(opt, cfg, len(batches))
 average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
 judged = average.model if average else model  # the model that is measured and kept
 bn_idx = bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None) if cfg.precise_bn else []
+low = low_res_side(cfg)  # progressive resizing: the first steps learn from smaller pictures
+low_steps = int(LOW_RES_SHARE * cfg.epochs * len(batches)) if low else 0
 augment_generator = torch.Generator().manual_seed(cfg.seed + 1)
 cutmix_generator = torch.Generator().manual_seed(cfg.seed + 2)
 preset = PRESETS[cfg.augment]
@@ -205,8 +210,10 @@ for epoch in range(1, cfg.epochs + 1):
     first_lr = opt.param_groups[0]["lr"]
     model.train()
     right = seen = 0
-    for idx in batches:
+    for b, idx in enumerate(batches, 1):
         x, y = pictures(idx, train=True), labels[idx]
+        if (epoch - 1) * len(batches) + b <= low_steps:
+            x = resized(x, low)
         if cfg.cutmix > 0 and float(torch.rand(1, generator=cutmix_generator)) < cfg.cutmix:
             x, y_a, y_b, lam = cutmix(x, y, cutmix_generator)
             out = model(x)
@@ -238,7 +245,8 @@ for epoch in range(1, cfg.epochs + 1):
         best_key, best_epoch, best_accuracy = (f1, val_loss), epoch, accuracy
         best_state = copy.deepcopy(judged.state_dict())
     print(f"epoch {epoch}: validation accuracy {accuracy:.1%}, weighted F1 {f1:.3f}" + ("  (best so far)" if improved else ""))
-    decision = stopping.after(epoch, f1, right / seen, improved, first_lr, opt.param_groups[0]["lr"])
+    decision = stopping.after(epoch, f1, right / seen, improved, first_lr, opt.param_groups[0]["lr"],
+                              may_stop=epoch * len(batches) > low_steps)  # not before it learned at the full size
     if decision == "stop":
         print("stopped early: nothing more to gain")
         break

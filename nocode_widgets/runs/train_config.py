@@ -18,6 +18,13 @@ STEADY_STEPS = 8
 # AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer steps, at most AUTO_MAX_PASSES; the learning rate reaches
 # zero at its end (benchmarks/bench_auto.py and BENCHMARKS.md "Auto" for the evidence).
 AUTO_MIN_PASSES, AUTO_MAX_PASSES, AUTO_MIN_STEPS = 10, 15, 60
+# Progressive resizing (`TrainConfig.progressive`): the first LOW_RES_SHARE of the budget's steps train at half the
+# picture side, then the rest at the full side: a quarter of the pixels for half the steps. Auto uses it on the
+# CPU for sets so small that their budget is more than AUTO_MIN_PASSES passes (AUTO_MIN_STEPS decides it: up to
+# about 200 pictures), where it took 0.8-0.9x the time at the same accuracy or higher; on larger sets it was
+# faster too but less accurate on one (BENCHMARKS.md, "Progressive resizing").
+LOW_RES_SHARE = 0.5
+LOW_RES_MIN_SIDE = 32  # no smaller: a 32-px set (digits) trains at its own size throughout
 OPTIMIZERS = ("adamw", "sgd", "adamax")
 SCHEDULES = ("onecycle", "cosine", "exponential", "none")
 MODES = ("fine-tune", "fast")
@@ -88,6 +95,7 @@ class TrainConfig:
     ema: bool | None = None  # evaluate and keep a moving average of the weights
     precise_bn: bool | None = None  # BatchNorm statistics of the measured model recomputed on training pictures
     restart_stalled: bool | None = None  # start again from other initial weights if it has not taken off by mid-budget
+    progressive: bool | None = None  # the first half of the budget's steps at half the picture side (low_res_side)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -161,17 +169,30 @@ def steps_per_pass(train_images: int, batch_size: int) -> int:
     return train_images // batch_size if train_images > batch_size else 1
 
 
+def low_res_side(cfg) -> int | None:
+    """The side the first LOW_RES_SHARE of the budget's steps train at with `cfg.progressive`, or None (every step
+    at `cfg.image_size`). Validation and the BatchNorm statistics it is measured with stay at the full side."""
+    side = (cfg.image_size or 0) // 2
+    return side if cfg.progressive and side >= LOW_RES_MIN_SIDE else None
+
+
 def short_epochs(steps_per_epoch: int) -> int:
     """How many epochs of `steps_per_epoch` steps make one of STEADY_STEPS (1 for all but tiny sets)."""
     return max(1, round(STEADY_STEPS / max(steps_per_epoch, 1)))
 
 
-def budget_epochs(train_images: int, batch_size: int) -> int:
-    """Auto's epoch cap for fine-tuning: a budget of passes over the training pictures (at least
-    AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer steps, at most AUTO_MAX_PASSES), counted as it was measured in
-    epochs of STEADY_STEPS steps at least, in epochs of the fit loop (the same number of steps)."""
+def budget_passes(train_images: int, batch_size: int) -> int:
+    """Auto's budget in passes over the training pictures: at least AUTO_MIN_PASSES and AUTO_MIN_STEPS optimizer
+    steps, at most AUTO_MAX_PASSES."""
     per_pass = -(-max(1, train_images) // batch_size)
-    passes = min(AUTO_MAX_PASSES, max(AUTO_MIN_PASSES, -(-AUTO_MIN_STEPS // per_pass)))
+    return min(AUTO_MAX_PASSES, max(AUTO_MIN_PASSES, -(-AUTO_MIN_STEPS // per_pass)))
+
+
+def budget_epochs(train_images: int, batch_size: int) -> int:
+    """Auto's epoch cap for fine-tuning: `budget_passes`, counted as it was measured in epochs of STEADY_STEPS steps
+    at least, in epochs of the fit loop (the same number of steps)."""
+    per_pass = -(-max(1, train_images) // batch_size)
+    passes = budget_passes(train_images, batch_size)
     taken = steps_per_pass(train_images, batch_size)
     steps = max(3, -(-passes * per_pass // max(per_pass, STEADY_STEPS))) * max(taken, STEADY_STEPS)
     return max(3, -(-steps // max(taken, MIN_STEPS_PER_EPOCH)))
@@ -186,6 +207,7 @@ def auto_choices(f: Facts, batch_size: int | None = None) -> dict:
         choice["epochs"] = budget_epochs(train_images, choice["batch_size"])
         per_epoch = max(steps_per_pass(train_images, choice["batch_size"]), MIN_STEPS_PER_EPOCH)
         choice["patience"] *= short_epochs(per_epoch)
+        choice["progressive"] = budget_passes(train_images, choice["batch_size"]) > AUTO_MIN_PASSES
     imbalanced = f.imbalance >= 3
     # Class-balanced batches repeat a small class's few pictures until they are learned by heart: the small CNN
     # from scratch did better on imbalanced sets in the pictures' own proportions (BENCHMARKS.md, "Auto").
@@ -221,6 +243,8 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
     if config.restart_stalled is None:  # a from-scratch start can fail to take off (BENCHMARKS.md, "Auto")
         filled["restart_stalled"] = filled["mode"] == "fine-tune" and not (
             get_arch(filled["arch"]).has_pretrained and config.pretrained and facts.pretrained.get(filled["arch"]))
+    if config.progressive is None:  # measured with the small CNN from scratch on the CPU (BENCHMARKS.md)
+        filled["progressive"] = bool(filled.get("progressive")) and measured_on_cpu and filled["mode"] == "fine-tune"
     if config.amp is None:
         filled["amp"] = facts.device == "cuda" or (measured_on_cpu and facts.cpu_bf16)
     resolved = replace(config, **filled)
@@ -235,5 +259,7 @@ def explain(c: TrainConfig, f: Facts) -> str:
            else "training from scratch")
     device = {"cuda": "the GPU", "mps": "the Apple GPU"}.get(f.device, "the CPU")
     extra = ", balancing the classes" if c.sampler == "weighted" else ""
-    return (f"{arch.title} at {c.image_size} px on {device}, {how}{extra}; up to {c.epochs} epochs, "
+    low = low_res_side(c)
+    size = f"{c.image_size} px" + (f" (the first half of training at {low} px)" if low else "")
+    return (f"{arch.title} at {size} on {device}, {how}{extra}; up to {c.epochs} epochs, "
             f"stopping early when it stops improving.")

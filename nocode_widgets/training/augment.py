@@ -57,3 +57,11 @@ def augment(x: torch.Tensor, preset: AugmentPreset, generator: torch.Generator |
         grey = x.mean(dim=1, keepdim=True)
         x = (x - grey) * saturation + grey
     return x
+
+
+def resized(x: torch.Tensor, side: int) -> torch.Tensor:
+    """A batch at `side` x `side` px (antialiased, in the batch's memory layout): progressive resizing's
+    smaller training pictures."""
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    small = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    return small.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)

@@ -21,8 +21,9 @@ from ..errors import TrainingError
 from ..models.evaluate import weighted_f1
 from ..pictures.preprocess import normalize_batch
 from . import optimizers
-from .augment import PRESETS, augment
-from ..runs.train_config import MIN_STEPS_PER_EPOCH, STEADY_STEPS, TrainConfig, short_epochs
+from .augment import PRESETS, augment, resized
+from ..runs.train_config import (LOW_RES_SHARE, MIN_STEPS_PER_EPOCH, STEADY_STEPS, TrainConfig, low_res_side,
+                                 short_epochs)
 from .data import Batches
 from .losses import balanced_class_weights, cutmix, make_loss
 
@@ -212,11 +213,16 @@ class EarlyStop:
         self.reason = ""  # once it said "stop": "learned" or "early-stopped" (no better score for `patience`)
 
     def after(self, epoch: int, val_f1: float, train_acc: float, improved: bool, first_lr: float,
-              last_lr: float) -> str:
+              last_lr: float, may_stop: bool = True) -> str:
+        """`may_stop` False: the run still learns from smaller pictures (progressive resizing), so it goes on, and
+        its patience and calm count from its first epoch at the full size."""
         if improved:
             self.best_epoch = epoch
         if val_f1 > self.best_f1 + 1e-9:
             self.best_f1, self.f1_epoch = val_f1, epoch
+        if not may_stop:
+            self.best_epoch = self.f1_epoch = epoch
+            return "go on"
         calm = settled(first_lr, last_lr, self.cfg)
         if self.cooling:
             return "stop"
@@ -337,6 +343,8 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     bn_idx = bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None) if cfg.precise_bn else []
     ctx, scaler = autocast_for(device, cfg.amp)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
+    low = low_res_side(cfg)  # progressive resizing: (side, the steps trained at it)
+    shrink = (low, int(LOW_RES_SHARE * cfg.epochs * len(batches))) if low else None
     y_dev = labels.to(device)
     result, best_key, best_state, stopping = FitResult(), None, None, EarlyStop(cfg, len(batches))
     try:
@@ -344,7 +352,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
             start = time.perf_counter()
             first_lr = opt.param_groups[0]["lr"]
             train_loss, train_correct, seen = _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch,
-                                                           ctx, scaler, cfg, gen, epoch, cb, average)
+                                                           ctx, scaler, cfg, gen, epoch, cb, average, shrink)
             if sched is not None and not per_batch:
                 sched.step()
             if bn_idx:
@@ -368,7 +376,8 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
                     and stalled(stats.train_acc, num_classes):
                 result.stopped = "stalled"
                 break
-            decision = stopping.after(epoch, stats.val_f1, stats.train_acc, improved, first_lr, lr)
+            decision = stopping.after(epoch, stats.val_f1, stats.train_acc, improved, first_lr, lr,
+                                      may_stop=not shrink or epoch * len(batches) > shrink[1])
             if decision == "stop":
                 result.stopped = stopping.reason
                 break
@@ -396,7 +405,7 @@ def is_better(now: tuple[float, float], best: tuple[float, float], min_loss_delt
 
 
 def _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch, ctx, scaler, cfg, gen, epoch, cb,
-                 average=None):
+                 average=None, shrink=None):
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     n = len(batches)
@@ -404,6 +413,8 @@ def _train_epoch(model, feed, batches, y_dev, loss_fn, opt, sched, per_batch, ct
         if cb.should_stop():
             raise Cancelled
         x, y = feed(idx, train=True), y_dev[idx.to(y_dev.device)]
+        if shrink and (epoch - 1) * n + b <= shrink[1]:
+            x = resized(x, shrink[0])
         with ctx:
             if cfg.cutmix > 0 and float(torch.rand(1, generator=gen)) < cfg.cutmix:
                 x, y_a, y_b, lam = cutmix(x, y, gen)

@@ -259,3 +259,65 @@ def test_a_run_that_has_not_taken_off_by_mid_budget_starts_again_once_and_says_s
     assert stuck.best_epoch >= 1 and stuck.epochs_run == 6
     learning = train(ws, alice, ds, arch="small_cnn", epochs=6, patience=6, restart_stalled=True)
     assert "started again" not in learning.notice and learning.metrics["val_accuracy"] > 0.5
+
+
+def test_auto_trains_the_first_half_of_a_tiny_sets_run_at_half_the_picture_side():
+    from nocode_widgets.runs.train_config import budget_passes, explain, low_res_side
+
+    cfg, line = resolve(TrainConfig(), Facts(images=180, **CPU))
+    assert cfg.progressive and cfg.image_size == 64 and low_res_side(cfg) == 32
+    assert budget_passes(144, cfg.batch_size) > AUTO_MIN_PASSES  # its budget: more passes than the fewest
+    assert "64 px (the first half of training at 32 px)" in line
+    for images in (252, 400, 5000):  # budgets of AUTO_MIN_PASSES passes or more steps: every step at full size
+        larger, line = resolve(TrainConfig(), Facts(images=images, **CPU))
+        assert not larger.progressive and "first half" not in line, images
+    assert resolve(TrainConfig(progressive=True), Facts(images=400, **CPU))[0].progressive  # asked for
+    small, line = resolve(TrainConfig(), Facts(images=180, **{**CPU, "median_side": 40}))
+    assert small.image_size == 40 and low_res_side(small) is None and "first half" not in line  # not below 32 px
+    assert low_res_side(resolve(TrainConfig(progressive=False), Facts(images=180, **CPU))[0]) is None
+    fast, _ = resolve(TrainConfig(), Facts(images=180, **{**CPU, "pretrained": {"mobilenet_v3_large": True}}))
+    gpu, _ = resolve(TrainConfig(), Facts(images=180, **{**CPU, "device": "cuda"}))
+    assert not fast.progressive and not gpu.progressive  # measured with the small CNN on the CPU only
+    older = TrainConfig.from_json({k: v for k, v in cfg.to_json().items() if k != "progressive"})
+    assert low_res_side(older) is None  # a run saved before the field existed trains as it did
+    assert "first half" not in explain(older, Facts(images=180, **CPU))
+
+
+class _Sides(torch.nn.Module):
+    """The small CNN, noting the side of every batch it sees while training and while measured."""
+
+    def __init__(self):
+        super().__init__()
+        self.net, self.seen = zoo.build_model("small_cnn", 3), []
+
+    def forward(self, x):
+        self.seen.append(("train" if self.training else "eval", x.shape[-1]))
+        return self.net(x)
+
+
+def test_the_first_half_of_the_steps_learn_from_half_size_pictures_and_everything_is_measured_at_full_size():
+    torch.manual_seed(0)
+    cache = torch.randint(0, 256, (40, 3, 64, 64), dtype=torch.uint8)
+    labels = torch.arange(40) % 3
+    feed = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, torch.device("cpu"), channels_last=True)
+    model = _Sides()
+    cfg = TrainConfig(arch="small_cnn", image_size=64, epochs=5, batch_size=8, lr=3e-3, schedule="onecycle",
+                      patience=50, stop_when_learned=False, ema=False, precise_bn=True, amp=False,
+                      channels_last=True, progressive=True)
+    result = fit(model, feed, labels, list(range(32)), list(range(32, 40)), cfg, torch.device("cpu"))
+    steps = [side for kind, side in model.seen if kind == "train"]
+    assert len(result.history) == 5 and len(steps) == 5 * 4  # 32 pictures in batches of 8
+    assert steps == [32] * 10 + [64] * 10  # int(0.5 * 20) steps small, the rest at the full side
+    assert {side for kind, side in model.seen if kind == "eval"} == {64}  # BatchNorm statistics and validation
+
+
+def test_a_batch_is_made_smaller_in_its_own_memory_layout():
+    from nocode_widgets.training.augment import resized
+
+    x = torch.rand(2, 3, 64, 64)
+    small = resized(x.contiguous(memory_format=torch.channels_last), 32)
+    assert small.shape == (2, 3, 32, 32) and small.is_contiguous(memory_format=torch.channels_last)
+    assert resized(x, 32).is_contiguous()
+    stripes = ((torch.arange(64) // 2) % 2).float().expand(1, 3, 64, 64).contiguous()  # two pixels on, two off
+    inside = resized(stripes, 32)[..., 2:-2]
+    assert 0.2 <= float(inside.min()) and float(inside.max()) <= 0.8  # filtered: sampled, it would be all 0 or 1
