@@ -119,6 +119,7 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
                               "training/fit.py:CALM_EPOCHS", "runs/train_config.py:STEADY_STEPS",
                               "runs/train_config.py:short_epochs", "runs/train_config.py:LOW_RES_SHARE",
                               "runs/train_config.py:LOW_RES_MIN_SIDE", "runs/train_config.py:low_res_side",
+                              "runs/train_config.py:low_res_plan",
                               "training/fit.py:EarlyStop", "training/fit.py:CoolDown", "training/fit.py:WeightAverage",
                               "training/fit.py:BN_PICTURES", "training/fit.py:bn_sample",
                               "training/fit.py:recompute_batchnorm", "training/fit.py:seed_everything")),
@@ -191,8 +192,7 @@ sched, per_batch = make_schedule(opt, cfg, len(batches))
 average = WeightAverage(model, cfg.epochs * len(batches)) if cfg.ema else None
 judged = average.model if average else model  # the model that is measured and kept
 bn_idx = bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None) if cfg.precise_bn else []
-low = low_res_side(cfg)  # progressive resizing: the first steps learn from smaller pictures
-low_steps = int(LOW_RES_SHARE * cfg.epochs * len(batches)) if low else 0
+shrink = low_res_plan(cfg, len(batches))  # progressive resizing: (side, the first steps trained at it)
 augment_generator = torch.Generator().manual_seed(cfg.seed + 1)
 cutmix_generator = torch.Generator().manual_seed(cfg.seed + 2)
 preset = PRESETS[cfg.augment]
@@ -212,8 +212,8 @@ for epoch in range(1, cfg.epochs + 1):
     right = seen = 0
     for b, idx in enumerate(batches, 1):
         x, y = pictures(idx, train=True), labels[idx]
-        if (epoch - 1) * len(batches) + b <= low_steps:
-            x = resized(x, low)
+        if shrink and (epoch - 1) * len(batches) + b <= shrink[1]:
+            x = resized(x, shrink[0])
         if cfg.cutmix > 0 and float(torch.rand(1, generator=cutmix_generator)) < cfg.cutmix:
             x, y_a, y_b, lam = cutmix(x, y, cutmix_generator)
             out = model(x)
@@ -246,7 +246,7 @@ for epoch in range(1, cfg.epochs + 1):
         best_state = copy.deepcopy(judged.state_dict())
     print(f"epoch {epoch}: validation accuracy {accuracy:.1%}, weighted F1 {f1:.3f}" + ("  (best so far)" if improved else ""))
     decision = stopping.after(epoch, f1, right / seen, improved, first_lr, opt.param_groups[0]["lr"],
-                              may_stop=epoch * len(batches) > low_steps)  # not before it learned at the full size
+                              may_stop=not shrink or epoch * len(batches) > shrink[1])  # once at the full size
     if decision == "stop":
         print("stopped early: nothing more to gain")
         break

@@ -176,6 +176,12 @@ def low_res_side(cfg) -> int | None:
     return side if cfg.progressive and side >= LOW_RES_MIN_SIDE else None
 
 
+def low_res_plan(cfg, steps_per_epoch: int) -> tuple[int, int] | None:
+    """(the smaller side, how many of the run's first steps train at it), or None: progressive resizing."""
+    side = low_res_side(cfg)
+    return (side, int(LOW_RES_SHARE * cfg.epochs * steps_per_epoch)) if side else None
+
+
 def short_epochs(steps_per_epoch: int) -> int:
     """How many epochs of `steps_per_epoch` steps make one of STEADY_STEPS (1 for all but tiny sets)."""
     return max(1, round(STEADY_STEPS / max(steps_per_epoch, 1)))

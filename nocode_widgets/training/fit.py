@@ -22,8 +22,7 @@ from ..models.evaluate import weighted_f1
 from ..pictures.preprocess import normalize_batch
 from . import optimizers
 from .augment import PRESETS, augment, resized
-from ..runs.train_config import (LOW_RES_SHARE, MIN_STEPS_PER_EPOCH, STEADY_STEPS, TrainConfig, low_res_side,
-                                 short_epochs)
+from ..runs.train_config import MIN_STEPS_PER_EPOCH, STEADY_STEPS, TrainConfig, low_res_plan, short_epochs
 from .data import Batches
 from .losses import balanced_class_weights, cutmix, make_loss
 
@@ -343,8 +342,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
     bn_idx = bn_sample(train_idx, cfg.seed, labels if cfg.sampler == "weighted" else None) if cfg.precise_bn else []
     ctx, scaler = autocast_for(device, cfg.amp)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
-    low = low_res_side(cfg)  # progressive resizing: (side, the steps trained at it)
-    shrink = (low, int(LOW_RES_SHARE * cfg.epochs * len(batches))) if low else None
+    shrink = low_res_plan(cfg, len(batches))  # progressive resizing: (side, the first steps trained at it)
     y_dev = labels.to(device)
     result, best_key, best_state, stopping = FitResult(), None, None, EarlyStop(cfg, len(batches))
     try:

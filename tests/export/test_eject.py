@@ -19,7 +19,7 @@ def test_the_notebook_reproduces_the_runs_validation_accuracy_without_nocode_wid
     path = write_notebook(ws, alice, run.id, tmp_path)
     nb = nbformat.read(path, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "nocode_widgets" not in code and "import torch" in code and "x = resized(x, low)" in code
+    assert "nocode_widgets" not in code and "import torch" in code and "x = resized(x, shrink[0])" in code
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     last = json.loads(nb.cells[-1].outputs[-1]["text"].strip().splitlines()[-1])
     assert abs(last["notebook_val_accuracy"] - run.metrics["val_accuracy"]) <= 0.02
