@@ -119,7 +119,7 @@ def notebook_for(ws: Workspace, user, run_id: str) -> nbformat.NotebookNode:
                               "training/fit.py:CALM_EPOCHS", "runs/train_config.py:STEADY_STEPS",
                               "runs/train_config.py:short_epochs", "runs/train_config.py:LOW_RES_SHARE",
                               "runs/train_config.py:LOW_RES_MIN_SIDE", "runs/train_config.py:low_res_side",
-                              "runs/train_config.py:low_res_plan",
+                              "runs/train_config.py:low_res_plan", "runs/train_config.py:full_size_epoch",
                               "training/fit.py:EarlyStop", "training/fit.py:CoolDown", "training/fit.py:WeightAverage",
                               "training/fit.py:BN_PICTURES", "training/fit.py:bn_sample",
                               "training/fit.py:recompute_batchnorm", "training/fit.py:seed_everything")),
@@ -246,7 +246,7 @@ for epoch in range(1, cfg.epochs + 1):
         best_state = copy.deepcopy(judged.state_dict())
     print(f"epoch {epoch}: validation accuracy {accuracy:.1%}, weighted F1 {f1:.3f}" + ("  (best so far)" if improved else ""))
     decision = stopping.after(epoch, f1, right / seen, improved, first_lr, opt.param_groups[0]["lr"],
-                              may_stop=not shrink or epoch * len(batches) > shrink[1])  # once at the full size
+                              may_stop=epoch >= full_size_epoch(shrink, len(batches)))
     if decision == "stop":
         print("stopped early: nothing more to gain")
         break

@@ -118,6 +118,11 @@ class TrainConfig:
         if self.arch and self.image_size and self.image_size < get_arch(self.arch).min_size:
             raise TrainingError(f"{get_arch(self.arch).title} needs pictures of at least "
                                 f"{get_arch(self.arch).min_size} px.")
+        low = low_res_side(self)
+        if low and self.arch and low < get_arch(self.arch).min_size:
+            raise TrainingError(f"{get_arch(self.arch).title} needs pictures of at least {get_arch(self.arch).min_size} "
+                                f"px, and progressive resizing would train it at {low} px first. Turn progressive "
+                                "resizing off, or choose bigger pictures.")
         if self.folds is not None and not (MIN_FOLDS <= self.folds <= MAX_FOLDS and 0 <= self.fold < self.folds):
             raise TrainingError(f"Bagging needs {MIN_FOLDS} to {MAX_FOLDS} folds, and a fold number below them.")
         if not 0.05 <= self.val_fraction <= 0.5:
@@ -173,13 +178,19 @@ def low_res_side(cfg) -> int | None:
     """The side the first LOW_RES_SHARE of the budget's steps train at with `cfg.progressive`, or None (every step
     at `cfg.image_size`). Validation and the BatchNorm statistics it is measured with stay at the full side."""
     side = (cfg.image_size or 0) // 2
-    return side if cfg.progressive and side >= LOW_RES_MIN_SIDE else None
+    return side if cfg.progressive and cfg.mode != "fast" and side >= LOW_RES_MIN_SIDE else None
 
 
 def low_res_plan(cfg, steps_per_epoch: int) -> tuple[int, int] | None:
     """(the smaller side, how many of the run's first steps train at it), or None: progressive resizing."""
     side = low_res_side(cfg)
     return (side, int(LOW_RES_SHARE * cfg.epochs * steps_per_epoch)) if side else None
+
+
+def full_size_epoch(plan: tuple[int, int] | None, steps_per_epoch: int) -> int:
+    """The first epoch whose every step trains at the full side under `low_res_plan`'s plan: no stopping rule ends
+    a run before it (the run has not yet learned from pictures of the size it is measured at)."""
+    return -(-plan[1] // max(steps_per_epoch, 1)) + 1 if plan else 1
 
 
 def short_epochs(steps_per_epoch: int) -> int:
@@ -249,8 +260,10 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
     if config.restart_stalled is None:  # a from-scratch start can fail to take off (BENCHMARKS.md, "Auto")
         filled["restart_stalled"] = filled["mode"] == "fine-tune" and not (
             get_arch(filled["arch"]).has_pretrained and config.pretrained and facts.pretrained.get(filled["arch"]))
-    if config.progressive is None:  # measured with the small CNN from scratch on the CPU (BENCHMARKS.md)
-        filled["progressive"] = bool(filled.get("progressive")) and measured_on_cpu and filled["mode"] == "fine-tune"
+    if config.progressive is None:  # part of Auto's budget (not of epochs a person chose), measured with the small
+        # CNN from scratch on the CPU (BENCHMARKS.md)
+        filled["progressive"] = (bool(filled.get("progressive")) and config.epochs is None and measured_on_cpu
+                                 and filled["mode"] == "fine-tune")
     if config.amp is None:
         filled["amp"] = facts.device == "cuda" or (measured_on_cpu and facts.cpu_bf16)
     resolved = replace(config, **filled)

@@ -36,7 +36,7 @@ from ..models.artifact import export_and_check, save_weights
 from ..accounts.quota import Reservation, reserved
 from ..store import Table
 from ..workspace import Workspace
-from ..runs.train_config import MIN_STEPS_PER_EPOCH, TrainConfig, resolve
+from ..runs.train_config import LOW_RES_SHARE, MIN_STEPS_PER_EPOCH, TrainConfig, low_res_side, resolve
 from .data import Split, dataset_cache, fold_split, stable_split
 from ..runs.events import BatchDone, Emit, EpochDone, FitEvent, PhaseChanged, Restarted
 from ..runs.facts import dataset_facts
@@ -379,12 +379,20 @@ class Recorder:
         if e.weights is not None:
             self._save(e.weights)
         append_history(self.folder, {**stats.to_json(), "improved": improved})
-        per_epoch = (time.time() - self.started) / stats.epoch
         self.reporter.update(force=True, phase="training", epoch=stats.epoch, epochs=self.cfg.epochs,
-                             last=stats.to_json(), remaining_max=per_epoch * (self.cfg.epochs - stats.epoch))
+                             last=stats.to_json(), remaining_max=self._remaining_max(stats))
         best = {"best_epoch": stats.epoch, "metrics": {"val_accuracy": stats.val_acc, "val_weighted_f1": stats.val_f1,
                                                        "split": "validation"}} if improved else {}
         update_run(self.ws, self.run.id, epochs_run=stats.epoch, **best)  # metrics: those of the weights kept
+
+    def _remaining_max(self, stats: EpochStats) -> float:
+        """At most this long left: the slower of the mean epoch so far and the last; while the run still learns from
+        smaller pictures (progressive resizing), as if every epoch left cost (side / smaller side)^2 as much."""
+        per_epoch = max((time.time() - self.started) / stats.epoch, stats.seconds)
+        low = low_res_side(self.cfg)
+        if low and stats.epoch < self.cfg.epochs * LOW_RES_SHARE:
+            per_epoch *= (self.cfg.image_size / low) ** 2
+        return per_epoch * (self.cfg.epochs - stats.epoch)
 
     def _save(self, state: dict, **extra) -> None:
         save_weights(self.folder, state, self.cfg.arch, self.job.classes, self.cfg.image_size, self.job.mean,

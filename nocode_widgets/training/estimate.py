@@ -12,6 +12,7 @@ import torch
 from ..models import zoo
 from . import optimizers
 from ..runs.train_config import LOW_RES_SHARE, TrainConfig, low_res_side
+from .augment import resized
 from .fit import ImageFeeder, autocast_for, make_optimizer, pick_device, set_cpu_threads
 
 
@@ -22,20 +23,22 @@ def measure(cfg: TrainConfig, images: int, train_images: int, steps: int = 3) ->
     if cfg.mode == "fast":  # features once (a forward pass per picture), then a head in seconds
         return _measure_fast(model, cfg, device, images)
     batch = min(cfg.batch_size, max(2, train_images))
-    per_image = _step_seconds(model, cfg, device, batch, cfg.image_size, steps) / batch
+    per_image = _step_seconds(model, cfg, device, batch, steps) / batch
+    train_per_image = per_image
     low = low_res_side(cfg)
-    if low:  # progressive resizing: LOW_RES_SHARE of the steps at the smaller side
-        per_image = (LOW_RES_SHARE * _step_seconds(model, cfg, device, batch, low, steps) / batch
-                     + (1 - LOW_RES_SHARE) * per_image)
-    per_epoch = per_image * train_images * 1.15 + per_image / 3 * (images - train_images)
+    if low:  # progressive resizing: LOW_RES_SHARE of the steps at the smaller side (validation stays at full size)
+        train_per_image = (LOW_RES_SHARE * _step_seconds(model, cfg, device, batch, steps, low) / batch
+                           + (1 - LOW_RES_SHARE) * per_image)
+    per_epoch = train_per_image * train_images * 1.15 + per_image / 3 * (images - train_images)
     return {"seconds_per_epoch": per_epoch,
             "typical_seconds": per_epoch * min(cfg.epochs, max(cfg.patience * 2, cfg.epochs // 2)),
             "max_seconds": per_epoch * cfg.epochs}
 
 
-def _step_seconds(model, cfg: TrainConfig, device, batch: int, side: int, steps: int) -> float:
-    """The fastest of `steps` real training steps on random pictures of `side` px (after one that warms up)."""
-    cache = torch.randint(0, 255, (batch, 3, side, side), dtype=torch.uint8)
+def _step_seconds(model, cfg: TrainConfig, device, batch: int, steps: int, low: int | None = None) -> float:
+    """The fastest of `steps` real training steps on random pictures of the run's size (after one that warms up),
+    made `low` px after augmentation as the fit loop does."""
+    cache = torch.randint(0, 255, (batch, 3, cfg.image_size, cfg.image_size), dtype=torch.uint8)
     feed = ImageFeeder(cache, zoo.IMAGENET_MEAN, zoo.IMAGENET_STD, device, cfg.augment, cfg.channels_last)
     opt = make_optimizer(model, cfg, optimizers)
     ctx, _ = autocast_for(device, cfg.amp)
@@ -44,8 +47,9 @@ def _step_seconds(model, cfg: TrainConfig, device, batch: int, side: int, steps:
     timings = []
     for _ in range(steps + 1):
         start = time.perf_counter()
+        x = feed(idx, train=True)
         with ctx:
-            loss = torch.nn.functional.cross_entropy(model(feed(idx, train=True)), y)
+            loss = torch.nn.functional.cross_entropy(model(resized(x, low) if low else x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()

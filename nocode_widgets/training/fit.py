@@ -22,7 +22,8 @@ from ..models.evaluate import weighted_f1
 from ..pictures.preprocess import normalize_batch
 from . import optimizers
 from .augment import PRESETS, augment, resized
-from ..runs.train_config import MIN_STEPS_PER_EPOCH, STEADY_STEPS, TrainConfig, low_res_plan, short_epochs
+from ..runs.train_config import (MIN_STEPS_PER_EPOCH, STEADY_STEPS, TrainConfig, full_size_epoch, low_res_plan,
+                                 short_epochs)
 from .data import Batches
 from .losses import balanced_class_weights, cutmix, make_loss
 
@@ -375,7 +376,7 @@ def fit(model: nn.Module, feed, labels: torch.Tensor, train_idx: list[int], val_
                 result.stopped = "stalled"
                 break
             decision = stopping.after(epoch, stats.val_f1, stats.train_acc, improved, first_lr, lr,
-                                      may_stop=not shrink or epoch * len(batches) > shrink[1])
+                                      may_stop=epoch >= full_size_epoch(shrink, len(batches)))
             if decision == "stop":
                 result.stopped = stopping.reason
                 break

@@ -14,8 +14,8 @@ from tests.training_helpers import colour_dataset, train
 @pytest.mark.slow
 def test_the_notebook_reproduces_the_runs_validation_accuracy_without_nocode_widgets(ws, alice, tmp_path):
     ds = colour_dataset(ws, alice, per_class=14, size=(72, 64))
-    run = train(ws, alice, ds, epochs=6, patience=6, augment="light", image_size=64)
-    assert run.resolved["progressive"]  # Auto's: the first half of the steps at 32 px, in the notebook too
+    run = train(ws, alice, ds, epochs=6, patience=6, augment="light", image_size=64, progressive=True)
+    assert run.resolved["progressive"]  # the first half of the steps at 32 px, in the notebook too
     path = write_notebook(ws, alice, run.id, tmp_path)
     nb = nbformat.read(path, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")

@@ -272,6 +272,8 @@ def test_auto_trains_the_first_half_of_a_tiny_sets_run_at_half_the_picture_side(
         larger, line = resolve(TrainConfig(), Facts(images=images, **CPU))
         assert not larger.progressive and "first half" not in line, images
     assert resolve(TrainConfig(progressive=True), Facts(images=400, **CPU))[0].progressive  # asked for
+    chosen, _ = resolve(TrainConfig(epochs=200), Facts(images=180, **CPU))  # epochs a person chose: not Auto's budget
+    assert not chosen.progressive and low_res_side(chosen) is None
     small, line = resolve(TrainConfig(), Facts(images=180, **{**CPU, "median_side": 40}))
     assert small.image_size == 40 and low_res_side(small) is None and "first half" not in line  # not below 32 px
     assert low_res_side(resolve(TrainConfig(progressive=False), Facts(images=180, **CPU))[0]) is None
@@ -321,3 +323,43 @@ def test_a_batch_is_made_smaller_in_its_own_memory_layout():
     stripes = ((torch.arange(64) // 2) % 2).float().expand(1, 3, 64, 64).contiguous()  # two pixels on, two off
     inside = resized(stripes, 32)[..., 2:-2]
     assert 0.2 <= float(inside.min()) and float(inside.max()) <= 0.8  # filtered: sampled, it would be all 0 or 1
+
+
+def test_progressive_resizing_is_refused_where_the_smaller_pictures_are_too_small_for_the_network():
+    from nocode_widgets.errors import TrainingError
+    from nocode_widgets.runs.train_config import low_res_side
+
+    with pytest.raises(TrainingError, match="progressive resizing would train it at 64 px"):
+        TrainConfig(arch="inception_v3", image_size=128, progressive=True).check()
+    TrainConfig(arch="inception_v3", image_size=160, progressive=True).check()  # 80 px: enough
+    assert low_res_side(TrainConfig(arch="mobilenet_v3_large", mode="fast", image_size=224, progressive=True)) is None
+
+
+def test_no_stopping_rule_may_end_a_run_in_an_epoch_that_still_had_small_steps():
+    from nocode_widgets.runs.train_config import full_size_epoch
+
+    assert full_size_epoch(None, 4) == 1
+    assert full_size_epoch((32, 8), 4) == 3  # epochs 1-2 small, epoch 3 the first at full size
+    assert full_size_epoch((32, 10), 4) == 4  # epoch 3 had 2 small steps of 4
+    assert full_size_epoch((32, 0), 4) == 1
+    stop = EarlyStop(TrainConfig(patience=1, schedule="none", stop_when_learned=False))
+    assert stop.after(1, 0.9, 0.9, True, 0.01, 0.01, may_stop=False) == "go on"
+    assert stop.after(2, 0.5, 0.5, False, 0.01, 0.01, may_stop=False) == "go on"  # held, however flat
+    assert stop.after(3, 0.5, 0.5, False, 0.01, 0.01) == "stop"  # patience counts from the last held epoch
+
+
+def test_the_estimate_of_a_progressive_run_times_real_steps_at_both_sizes(monkeypatch):
+    from nocode_widgets.training import estimate
+
+    cfg, _ = resolve(TrainConfig(), Facts(images=40, **CPU))
+    assert cfg.progressive and cfg.image_size == 64
+    sides, real = [], estimate._step_seconds
+
+    def noted(model, cfg, device, batch, steps, low=None):  # the real steps, their smaller side noted
+        sides.append(low)
+        return real(model, cfg, device, batch, steps, low)
+
+    monkeypatch.setattr(estimate, "_step_seconds", noted)
+    out = estimate.measure(cfg, images=40, train_images=32, steps=1)
+    assert sides == [None, 32]  # the full size (validation, the second half), then the first half's side
+    assert 0 < out["seconds_per_epoch"] and out["typical_seconds"] <= out["max_seconds"]
