@@ -19,10 +19,10 @@ STEADY_STEPS = 8
 # zero at its end (benchmarks/bench_auto.py and BENCHMARKS.md "Auto" for the evidence).
 AUTO_MIN_PASSES, AUTO_MAX_PASSES, AUTO_MIN_STEPS = 10, 15, 60
 # Progressive resizing (`TrainConfig.progressive`): the first LOW_RES_SHARE of the budget's steps train at half the
-# picture side, then the rest at the full side: a quarter of the pixels for half the steps. Auto uses it on the
-# CPU for sets so small that their budget is more than AUTO_MIN_PASSES passes (AUTO_MIN_STEPS decides it: up to
-# about 200 pictures), where it took 0.8-0.9x the time at the same accuracy or higher; on larger sets it was
-# faster too but less accurate on one (BENCHMARKS.md, "Progressive resizing").
+# picture side, then the rest at the full side: a quarter of the pixels for half the steps. Auto uses it within
+# its own budget on the CPU, for sets so small that the budget is more than AUTO_MIN_PASSES passes (AUTO_MIN_STEPS
+# decides it: up to about 200 pictures), where it took 0.8-0.9x the time at the same accuracy or higher; on
+# larger sets it was faster too but less accurate on one (BENCHMARKS.md, "Progressive resizing").
 LOW_RES_SHARE = 0.5
 LOW_RES_MIN_SIDE = 32  # no smaller: a 32-px set (digits) trains at its own size throughout
 OPTIMIZERS = ("adamw", "sgd", "adamax")
