@@ -96,6 +96,7 @@ class TrainConfig:
     precise_bn: bool | None = None  # BatchNorm statistics of the measured model recomputed on training pictures
     restart_stalled: bool | None = None  # start again from other initial weights if it has not taken off by mid-budget
     progressive: bool | None = None  # the first half of the budget's steps at half the picture side (low_res_side)
+    restart_progressive: bool | None = None  # a stalled start's second start is progressive (second_start)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -193,6 +194,16 @@ def full_size_epoch(plan: tuple[int, int] | None, steps_per_epoch: int) -> int:
     return -(-plan[1] // max(steps_per_epoch, 1)) + 1 if plan else 1
 
 
+RESTART_SEED = 1000  # the initial weights of a second start: another seed, the same split and batches' data
+
+
+def second_start(cfg: TrainConfig) -> TrainConfig:
+    """The config of a run's second start, after its first did not take off (`restart_stalled`): other initial
+    weights, no third start, and learning from half-size pictures first with `restart_progressive`."""
+    return replace(cfg, seed=cfg.seed + RESTART_SEED, restart_stalled=False,
+                   progressive=bool(cfg.progressive or cfg.restart_progressive))
+
+
 def short_epochs(steps_per_epoch: int) -> int:
     """How many epochs of `steps_per_epoch` steps make one of STEADY_STEPS (1 for all but tiny sets)."""
     return max(1, round(STEADY_STEPS / max(steps_per_epoch, 1)))
@@ -264,6 +275,9 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
         # CNN from scratch on the CPU (BENCHMARKS.md)
         filled["progressive"] = (bool(filled.get("progressive")) and config.epochs is None and measured_on_cpu
                                  and filled["mode"] == "fine-tune")
+    if config.restart_progressive is None:  # BENCHMARKS.md, "Progressive resizing": every second start measured
+        filled["restart_progressive"] = (bool(filled.get("restart_stalled", config.restart_stalled))
+                                         and config.epochs is None and measured_on_cpu and filled["mode"] == "fine-tune")
     if config.amp is None:
         filled["amp"] = facts.device == "cuda" or (measured_on_cpu and facts.cpu_bf16)
     resolved = replace(config, **filled)

@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -36,7 +36,8 @@ from ..models.artifact import export_and_check, save_weights
 from ..accounts.quota import Reservation, reserved
 from ..store import Table
 from ..workspace import Workspace
-from ..runs.train_config import LOW_RES_SHARE, MIN_STEPS_PER_EPOCH, TrainConfig, low_res_side, resolve
+from ..runs.train_config import (LOW_RES_SHARE, MIN_STEPS_PER_EPOCH, TrainConfig, low_res_side, resolve,
+                                 second_start)
 from .data import Split, dataset_cache, fold_split, stable_split
 from ..runs.events import BatchDone, Emit, EpochDone, FitEvent, PhaseChanged, Restarted
 from ..runs.facts import dataset_facts
@@ -291,7 +292,7 @@ def fit_and_evaluate(job: FitJob, emit: Emit, should_stop: Callable[[], bool] = 
         result = fit(model, feeder, job.labels, job.split.train, job.split.val, cfg, device, callbacks)
         if result.stopped == "stalled":  # start again from other initial weights, once, with the whole budget
             emit(Restarted(len(result.history), result.history[-1].train_acc))
-            cfg = replace(cfg, seed=cfg.seed + RESTART_SEED, restart_stalled=False)
+            cfg = second_start(cfg)
             seed_everything(cfg.seed)
             model = zoo.build_model(cfg.arch, len(job.classes)).to(
                 device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
@@ -329,7 +330,6 @@ def usage(model: nn.Module, device: torch.device, cfg: TrainConfig, train_pictur
             "peak_memory_mb": round(peak, 1), "memory_of": of}
 
 
-RESTART_SEED = 1000  # the initial weights of a second start: another seed, the same split and batches' data
 RESTARTED = ("The first start did not take off (training accuracy {acc:.0%} after {epochs} epochs, where guessing "
              "scores {chance:.0%}), so it started again from other initial weights; the curves show the second start.")
 
@@ -369,6 +369,7 @@ class Recorder:
     def _restarted(self, e: Restarted) -> None:
         """The curves start again; the checkpoint is replaced by the new start's first epoch."""
         (self.folder / "history.jsonl").unlink(missing_ok=True)
+        self.cfg = second_start(self.cfg)  # the figures shown from now on are the second start's
         note = RESTARTED.format(acc=e.train_acc, epochs=e.epochs, chance=1 / len(self.job.classes))
         update_run(self.ws, self.run.id, epochs_run=0,
                    notice=" ".join(filter(None, [load_run(self.ws, self.run.id).notice, note])))

@@ -363,3 +363,43 @@ def test_the_estimate_of_a_progressive_run_times_real_steps_at_both_sizes(monkey
     out = estimate.measure(cfg, images=40, train_images=32, steps=1)
     assert sides == [None, 32]  # the full size (validation, the second half), then the first half's side
     assert 0 < out["seconds_per_epoch"] and out["typical_seconds"] <= out["max_seconds"]
+
+
+def test_auto_gives_a_stalled_runs_second_start_half_size_pictures_first():
+    from nocode_widgets.runs.train_config import RESTART_SEED, second_start
+
+    cfg, _ = resolve(TrainConfig(), Facts(images=400, **CPU))
+    assert cfg.restart_progressive and not cfg.progressive  # larger set: the first start at full size
+    second = second_start(cfg)
+    assert second.progressive and second.seed == cfg.seed + RESTART_SEED and not second.restart_stalled
+    chosen, _ = resolve(TrainConfig(epochs=40), Facts(images=400, **CPU))  # epochs a person chose
+    assert chosen.restart_stalled and not chosen.restart_progressive and not second_start(chosen).progressive
+    fast, _ = resolve(TrainConfig(), Facts(images=400, **{**CPU, "pretrained": {"mobilenet_v3_large": True}}))
+    assert not fast.restart_progressive
+
+
+def test_the_second_start_of_a_run_that_did_not_take_off_trains_its_first_half_small(monkeypatch):
+    from nocode_widgets.runs.events import Restarted
+    from nocode_widgets.training import engine
+    from nocode_widgets.training.data import Split
+
+    torch.manual_seed(0)
+    labels = torch.arange(30) % 3
+    cache = torch.randint(0, 256, (30, 3, 64, 64), dtype=torch.uint8)
+    cfg = TrainConfig(arch="small_cnn", image_size=64, epochs=6, batch_size=8, lr=1e-7, schedule="onecycle",
+                      patience=6, ema=True, precise_bn=True, amp=False, channels_last=False, augment="none",
+                      optimizer="adamw", mode="fine-tune", sampler="shuffle", label_smoothing=0.0,
+                      stop_when_learned=False, restart_stalled=True, restart_progressive=True)
+    starts, real_fit = [], engine.fit
+
+    def noted(model, feed, labels, train_idx, val_idx, cfg, device, callbacks=None):  # the real loop, its config noted
+        starts.append(cfg)
+        return real_fit(model, feed, labels, train_idx, val_idx, cfg, device, callbacks)
+
+    monkeypatch.setattr(engine, "fit", noted)
+    events = []
+    job = engine.FitJob("r", cfg.to_json(), ["a", "b", "c"], labels, Split(list(range(24)), list(range(24, 30)), []),
+                        cache)
+    engine.fit_and_evaluate(job, events.append)
+    assert any(isinstance(e, Restarted) for e in events)  # a rate of 1e-7 does not take off
+    assert [bool(c.progressive) for c in starts] == [False, True] and starts[1].seed == cfg.seed + 1000
