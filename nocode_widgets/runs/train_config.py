@@ -119,7 +119,7 @@ class TrainConfig:
         if self.arch and self.image_size and self.image_size < get_arch(self.arch).min_size:
             raise TrainingError(f"{get_arch(self.arch).title} needs pictures of at least "
                                 f"{get_arch(self.arch).min_size} px.")
-        low = low_res_side(self)
+        low = low_res_side(replace(self, progressive=bool(self.progressive or self.restart_progressive)))
         if low and self.arch and low < get_arch(self.arch).min_size:
             raise TrainingError(f"{get_arch(self.arch).title} needs pictures of at least {get_arch(self.arch).min_size} "
                                 f"px, and progressive resizing would train it at {low} px first. Turn progressive "

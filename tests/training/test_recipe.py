@@ -259,6 +259,10 @@ def test_a_run_that_has_not_taken_off_by_mid_budget_starts_again_once_and_says_s
     assert stuck.best_epoch >= 1 and stuck.epochs_run == 6
     learning = train(ws, alice, ds, arch="small_cnn", epochs=6, patience=6, restart_stalled=True)
     assert "started again" not in learning.notice and learning.metrics["val_accuracy"] > 0.5
+    bigger = colour_dataset(ws, alice, per_class=6, size=(72, 64), name="bigger")
+    second = train(ws, alice, bigger, arch="small_cnn", lr=1e-7, epochs=6, patience=6, image_size=64,
+                   restart_stalled=True, restart_progressive=True)
+    assert "started again" in second.notice and "learned from 32-px pictures for its first half" in second.notice
 
 
 def test_auto_trains_the_first_half_of_a_tiny_sets_run_at_half_the_picture_side():
@@ -332,6 +336,8 @@ def test_progressive_resizing_is_refused_where_the_smaller_pictures_are_too_smal
     with pytest.raises(TrainingError, match="progressive resizing would train it at 64 px"):
         TrainConfig(arch="inception_v3", image_size=128, progressive=True).check()
     TrainConfig(arch="inception_v3", image_size=160, progressive=True).check()  # 80 px: enough
+    with pytest.raises(TrainingError, match="progressive resizing would train it at 64 px"):
+        TrainConfig(arch="inception_v3", image_size=128, restart_progressive=True).check()  # its second start
     assert low_res_side(TrainConfig(arch="mobilenet_v3_large", mode="fast", image_size=224, progressive=True)) is None
 
 
