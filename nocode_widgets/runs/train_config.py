@@ -271,13 +271,13 @@ def resolve(config: TrainConfig, facts: Facts) -> tuple[TrainConfig, str]:
     if config.restart_stalled is None:  # a from-scratch start can fail to take off (BENCHMARKS.md, "Auto")
         filled["restart_stalled"] = filled["mode"] == "fine-tune" and not (
             get_arch(filled["arch"]).has_pretrained and config.pretrained and facts.pretrained.get(filled["arch"]))
-    if config.progressive is None:  # part of Auto's budget (not of epochs a person chose), measured with the small
-        # CNN from scratch on the CPU (BENCHMARKS.md)
-        filled["progressive"] = (bool(filled.get("progressive")) and config.epochs is None and measured_on_cpu
-                                 and filled["mode"] == "fine-tune")
-    if config.restart_progressive is None:  # BENCHMARKS.md, "Progressive resizing": every second start measured
-        filled["restart_progressive"] = (bool(filled.get("restart_stalled", config.restart_stalled))
-                                         and config.epochs is None and measured_on_cpu and filled["mode"] == "fine-tune")
+    # progressive resizing is part of Auto's budget (not of epochs a person chose), measured with the small CNN from
+    # scratch on the CPU (BENCHMARKS.md, "Progressive resizing": first starts on tiny sets, every second start)
+    own_budget = config.epochs is None and measured_on_cpu and filled["mode"] == "fine-tune"
+    if config.progressive is None:
+        filled["progressive"] = own_budget and bool(filled.get("progressive"))
+    if config.restart_progressive is None:
+        filled["restart_progressive"] = own_budget and bool(filled.get("restart_stalled", config.restart_stalled))
     if config.amp is None:
         filled["amp"] = facts.device == "cuda" or (measured_on_cpu and facts.cpu_bf16)
     resolved = replace(config, **filled)

@@ -371,8 +371,9 @@ class Recorder:
         (self.folder / "history.jsonl").unlink(missing_ok=True)
         first, self.cfg = self.cfg, second_start(self.cfg)  # the figures shown from now on are the second start's
         note = RESTARTED.format(acc=e.train_acc, epochs=e.epochs, chance=1 / len(self.job.classes))
-        if low_res_side(self.cfg) and not low_res_side(first):
-            note += f" The second start learned from {low_res_side(self.cfg)}-px pictures for its first half."
+        low = low_res_side(self.cfg)
+        if low and not low_res_side(first):
+            note += f" The second start learned from {low}-px pictures for its first half."
         update_run(self.ws, self.run.id, epochs_run=0,
                    notice=" ".join(filter(None, [load_run(self.ws, self.run.id).notice, note])))
         self.started = time.time()
